@@ -1,0 +1,1 @@
+"""Access models arrive with the access-application issue."""

@@ -1,0 +1,1 @@
+"""Catalogue models arrive with the catalogue issue."""

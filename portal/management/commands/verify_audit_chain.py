@@ -1,0 +1,35 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from portal.audit import verify_chain
+
+
+class Command(BaseCommand):
+    help = (
+        "Verify the audit chain from its first event: every event present, linked to the one "
+        "before, and unchanged. Names the first broken or missing event and exits non-zero."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--expect-head",
+            help="The head hash recorded earlier (for example in an external log); the chain "
+            "must still contain it, which also catches events removed from the end.",
+        )
+
+    def handle(self, *args, expect_head=None, **options):
+        report = verify_chain()
+        if not report.ok:
+            raise CommandError(
+                f"Audit chain broken after {report.checked} good events: {report.problem}"
+            )
+        if expect_head:
+            from portal.models import AuditEvent
+
+            if not AuditEvent.objects.filter(hash=expect_head).exists():
+                raise CommandError(
+                    f"Audit chain is internally consistent but the expected head {expect_head} "
+                    "is not in it: events were removed from the end or the chain was replaced"
+                )
+        self.stdout.write(
+            self.style.SUCCESS(f"Audit chain intact: {report.checked} events, head {report.head_hash}")
+        )

@@ -1,0 +1,68 @@
+from django import forms
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+
+from portal import selectors
+from portal.forms import ThrottledAuthenticationForm
+from portal.models import Role
+from portal.navigation import DASHBOARD_BY_SLUG, dashboards_for
+from portal.permissions import role_required
+
+
+def home(request):
+    return render(request, "portal/home.html")
+
+
+class LoginView(auth_views.LoginView):
+    form_class = ThrottledAuthenticationForm
+    redirect_authenticated_user = True
+
+
+@login_required
+def dashboard(request):
+    """Send a person to their role's dashboard, or let them choose when they hold several."""
+    dashboards = dashboards_for(request.user)
+    if len(dashboards) == 1:
+        return redirect("role_dashboard", dashboards[0].slug)
+    return render(request, "portal/dashboard_choice.html", {"dashboards": dashboards})
+
+
+@login_required
+def role_dashboard(request, slug):
+    dashboard = DASHBOARD_BY_SLUG.get(slug)
+    if dashboard is None or not request.user.has_role(dashboard.role):
+        raise Http404
+    context = {"dashboard": dashboard}
+    if dashboard.role == Role.HDAB_ADMIN:
+        counts = selectors.role_counts()
+        context["role_counts"] = [(label, counts.get(value, 0)) for value, label in Role.choices]
+        context["recent_events"] = selectors.audit_events()[:10]
+    return render(request, f"portal/dashboard_{slug}.html", context)
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.CharField(label=_("Action or namespace"), required=False)
+    object_type = forms.CharField(label=_("Object type"), required=False)
+    object_id = forms.CharField(label=_("Object id"), required=False)
+    actor = forms.CharField(label=_("Actor pseudonym"), required=False)
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput({"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput({"type": "date"}))
+
+
+@role_required(Role.HDAB_ADMIN)
+def audit_log(request):
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = selectors.audit_events(**{k: v for k, v in filters.items() if v})
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "portal/audit_log.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+    )
