@@ -1,1 +1,211 @@
-"""Catalogue models arrive with the catalogue issue."""
+"""Federated imaging nodes, the datasets they hold, and the study/series index built by ingest."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from catalogue.vocabularies import COUNTRIES, EHDS_ELI, AccessRights
+
+
+class Node(models.Model):
+    """A data holder's imaging site. Its gatekeeper accepts tokens issued for ``audience``."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(unique=True)
+    organisation = models.CharField(_("organisation"), max_length=200)
+    country = models.CharField(_("country"), max_length=2, choices=COUNTRIES)
+    contact_email = models.EmailField(_("contact email"))
+    dicomweb_base_url = models.URLField(_("DICOMweb base URL"), max_length=500)
+    audience = models.CharField(
+        _("token audience"),
+        max_length=200,
+        unique=True,
+        help_text=_("The identifier access tokens for this node carry in their aud claim."),
+    )
+    operators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="operated_nodes", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Dataset(models.Model):
+    """An imaging collection at one node, described with HealthDCAT-AP properties.
+
+    List-valued properties are JSON lists for display and export; the searchable ones are also
+    copied into :class:`DatasetTerm` rows by the services, which is what facets count.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        RETIRED = "retired", _("Retired")
+
+    ALLOWED_TRANSITIONS = {
+        Status.DRAFT: {Status.PUBLISHED, Status.RETIRED},
+        Status.PUBLISHED: {Status.RETIRED, Status.DRAFT},
+        Status.RETIRED: {Status.PUBLISHED},
+    }
+
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="datasets")
+    identifier = models.CharField(
+        _("identifier"), max_length=100, unique=True, default=uuid.uuid4, editable=False
+    )
+    title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"))
+    keywords = models.JSONField(_("keywords"), default=list, blank=True)
+    publisher_name = models.CharField(_("publisher"), max_length=200)
+    contact_name = models.CharField(_("contact point name"), max_length=200)
+    contact_email = models.EmailField(_("contact point email"))
+    health_categories = models.JSONField(_("health categories"), default=list)
+    access_rights = models.CharField(
+        _("access rights"),
+        max_length=16,
+        choices=AccessRights.choices,
+        default=AccessRights.NON_PUBLIC,
+    )
+    applicable_legislation = models.JSONField(
+        _("applicable legislation"), default=list, help_text=_("ELI URIs")
+    )
+    conditions = models.JSONField(_("cancer types / conditions"), default=list)
+    modalities = models.JSONField(_("image modalities"), default=list, blank=True)
+    body_parts = models.JSONField(_("body parts"), default=list, blank=True)
+    number_of_subjects = models.PositiveIntegerField(_("number of subjects"), default=0)
+    number_of_studies = models.PositiveIntegerField(_("number of studies"), default=0)
+    number_of_series = models.PositiveIntegerField(_("number of series"), default=0)
+    number_of_instances = models.PositiveBigIntegerField(_("number of instances"), default=0)
+    min_age = models.PositiveSmallIntegerField(_("minimum typical age"), null=True, blank=True)
+    max_age = models.PositiveSmallIntegerField(_("maximum typical age"), null=True, blank=True)
+    sexes = models.JSONField(_("sex"), default=list, blank=True)
+    temporal_start = models.DateField(_("temporal coverage from"), null=True, blank=True)
+    temporal_end = models.DateField(_("temporal coverage to"), null=True, blank=True)
+    access_conditions = models.JSONField(_("access conditions"), default=list)
+    duo_codes = models.JSONField(_("data-use conditions (DUO)"), default=list, blank=True)
+    licence = models.URLField(_("licence"), max_length=300, blank=True)
+    version = models.CharField(_("version"), max_length=50, default="1.0")
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    # Title, description, keywords, conditions and node, kept by the services for free-text
+    # search (a GIN full-text index on PostgreSQL, see migration 0002).
+    search_text = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["title"]
+        indexes = [models.Index(fields=["status", "title"], name="dataset_status_title_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in self.ALLOWED_TRANSITIONS.get(self.status, set())
+
+    @staticmethod
+    def default_legislation() -> list[str]:
+        return [EHDS_ELI]
+
+
+class DatasetTerm(models.Model):
+    """One searchable facet value of a dataset (e.g. modality=CT). Kept in step by services."""
+
+    class Facet(models.TextChoices):
+        CONDITION = "condition", _("Cancer type")
+        MODALITY = "modality", _("Modality")
+        BODY_PART = "body_part", _("Body part")
+        ACCESS = "access", _("Access conditions")
+        DUO = "duo", _("Data-use conditions")
+        KEYWORD = "keyword", _("Keyword")
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="terms")
+    facet = models.CharField(max_length=16, choices=Facet.choices)
+    value = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "facet", "value"], name="unique_term"),
+        ]
+        indexes = [models.Index(fields=["facet", "value", "dataset"], name="term_lookup_idx")]
+
+
+class Study(models.Model):
+    """A de-identified imaging study indexed at ingest. ``subject`` is the pseudonym
+    (the PatientID of the de-identified data), never a hospital identifier."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="studies")
+    study_instance_uid = models.CharField(max_length=64)
+    subject = models.CharField(max_length=64, db_index=True)
+    study_date = models.DateField(null=True, blank=True)
+    study_year = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "study_instance_uid"], name="unique_study_per_dataset"
+            ),
+        ]
+        indexes = [models.Index(fields=["study_instance_uid"], name="study_uid_idx")]
+
+    def __str__(self) -> str:
+        return self.study_instance_uid
+
+
+class Series(models.Model):
+    """A series of a study with its modality, body part and instance count."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="series")
+    series_instance_uid = models.CharField(max_length=64)
+    modality = models.CharField(max_length=16, blank=True)
+    body_part = models.CharField(max_length=64, blank=True)
+    instance_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "series"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "series_instance_uid"], name="unique_series_per_study"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.series_instance_uid
+
+
+class Instance(models.Model):
+    """An indexed instance (by SOP Instance UID), kept so that re-ingesting adds nothing."""
+
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="instances")
+    sop_instance_uid = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["series", "sop_instance_uid"], name="unique_instance_per_series"
+            ),
+        ]
+
+
+class BasketItem(models.Model):
+    """A dataset a researcher has put in their basket, where an access application starts."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="basket_items"
+    )
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["added_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "dataset"], name="unique_basket_item"),
+        ]
