@@ -40,7 +40,9 @@ TERMS = [
     DuoTerm("DUO:0000028", "IS", "institution specific restriction", "modifier"),
     DuoTerm("DUO:0000029", "RTN", "return to database or resource", "modifier"),
     DuoTerm("DUO:0000043", "CC", "clinical care use", "modifier"),
-    DuoTerm("DUO:0000044", "NPOA", "population origins or ancestry research prohibited", "modifier"),
+    DuoTerm(
+        "DUO:0000044", "NPOA", "population origins or ancestry research prohibited", "modifier"
+    ),
     DuoTerm("DUO:0000045", "NPU", "not for profit organisation use only", "modifier"),
     DuoTerm("DUO:0000046", "NCU", "non-commercial use only", "modifier"),
 ]

@@ -136,6 +136,9 @@ class DatasetTerm(models.Model):
         ]
         indexes = [models.Index(fields=["facet", "value", "dataset"], name="term_lookup_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.facet}={self.value}"
+
 
 class Study(models.Model):
     """A de-identified imaging study indexed at ingest. ``subject`` is the pseudonym
@@ -194,6 +197,9 @@ class Instance(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return self.sop_instance_uid
+
 
 class BasketItem(models.Model):
     """A dataset a researcher has put in their basket, where an access application starts."""
@@ -209,3 +215,6 @@ class BasketItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "dataset"], name="unique_basket_item"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id} in basket of {self.user_id}"

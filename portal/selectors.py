@@ -28,12 +28,18 @@ def audit_events(
     if actor:
         events = events.filter(actor_label=actor)
     if since:
-        events = events.filter(created_at__gte=timezone.make_aware(datetime.combine(since, time.min)))
+        events = events.filter(
+            created_at__gte=timezone.make_aware(datetime.combine(since, time.min))
+        )
     if until:
-        events = events.filter(created_at__lte=timezone.make_aware(datetime.combine(until, time.max)))
+        events = events.filter(
+            created_at__lte=timezone.make_aware(datetime.combine(until, time.max))
+        )
     return events.order_by("-seq")
 
 
 def role_counts() -> dict[str, int]:
-    rows = RoleAssignment.objects.filter(user__is_active=True).values("role").annotate(n=Count("id"))
+    rows = (
+        RoleAssignment.objects.filter(user__is_active=True).values("role").annotate(n=Count("id"))
+    )
     return {row["role"]: row["n"] for row in rows}

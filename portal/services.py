@@ -21,7 +21,7 @@ def user_create(
     actor: User | None = None,
     via: str = "local",
 ) -> User:
-    """Create a person with the given roles. Without a password the account cannot log in locally."""
+    """Create a person with the given roles. Without a password, no local login is possible."""
     user = User(
         username=username,
         email=email,

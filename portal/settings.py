@@ -113,8 +113,10 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -127,7 +129,9 @@ SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 60 * 60)
 # OpenID Connect login (LS Login, Keycloak or any issuer with a discovery document).
 OIDC_DISCOVERY_URL = env("OIDC_DISCOVERY_URL")
 OIDC_CLIENT_ID = env("OIDC_CLIENT_ID")
-OIDC_CLIENT_SECRET = envsecret("OIDC_CLIENT_SECRET", required=bool(PRODUCTION and OIDC_DISCOVERY_URL))
+OIDC_CLIENT_SECRET = envsecret(
+    "OIDC_CLIENT_SECRET", required=bool(PRODUCTION and OIDC_DISCOVERY_URL)
+)
 OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "LS Login")
 OIDC_SCOPES = env("OIDC_SCOPES", "openid email profile")
 # Roles given to a person the first time they log in through OpenID Connect.

@@ -49,7 +49,9 @@ class AuditFilterForm(forms.Form):
     object_type = forms.CharField(label=_("Object type"), required=False)
     object_id = forms.CharField(label=_("Object id"), required=False)
     actor = forms.CharField(label=_("Actor pseudonym"), required=False)
-    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput({"type": "date"}))
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput({"type": "date"})
+    )
     until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput({"type": "date"}))
 
 

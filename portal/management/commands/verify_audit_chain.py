@@ -31,5 +31,7 @@ class Command(BaseCommand):
                     "is not in it: events were removed from the end or the chain was replaced"
                 )
         self.stdout.write(
-            self.style.SUCCESS(f"Audit chain intact: {report.checked} events, head {report.head_hash}")
+            self.style.SUCCESS(
+                f"Audit chain intact: {report.checked} events, head {report.head_hash}"
+            )
         )

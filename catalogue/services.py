@@ -1,0 +1,243 @@
+"""Writes on nodes, datasets and baskets. Each one appends to the audit chain."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from catalogue.models import BasketItem, Dataset, DatasetTerm, Instance, Node, Series, Study
+from portal.audit import audit_record
+from portal.models import Role, User
+
+# Dataset fields copied into DatasetTerm rows, facet by facet.
+TERM_FIELDS = {
+    DatasetTerm.Facet.CONDITION: "conditions",
+    DatasetTerm.Facet.MODALITY: "modalities",
+    DatasetTerm.Facet.BODY_PART: "body_parts",
+    DatasetTerm.Facet.ACCESS: "access_conditions",
+    DatasetTerm.Facet.DUO: "duo_codes",
+    DatasetTerm.Facet.KEYWORD: "keywords",
+}
+EDITABLE_FIELDS = [
+    "title", "description", "keywords", "publisher_name", "contact_name", "contact_email",
+    "health_categories", "access_rights", "applicable_legislation", "conditions", "modalities",
+    "body_parts", "min_age", "max_age", "sexes", "temporal_start", "temporal_end",
+    "access_conditions", "duo_codes", "licence", "version", "number_of_subjects",
+    "number_of_studies",
+]  # fmt: skip
+
+
+STATUS_ACTIONS = {
+    Dataset.Status.PUBLISHED: "catalogue.dataset.published",
+    Dataset.Status.RETIRED: "catalogue.dataset.retired",
+    Dataset.Status.DRAFT: "catalogue.dataset.unpublished",
+}
+
+
+class TransitionError(ValidationError):
+    pass
+
+
+def _search_text(dataset: Dataset) -> str:
+    parts = [dataset.title, dataset.description, dataset.node.name, dataset.node.organisation]
+    parts += [str(v) for v in dataset.keywords + dataset.conditions + dataset.body_parts]
+    return "\n".join(p for p in parts if p)
+
+
+def _sync_terms(dataset: Dataset) -> None:
+    wanted = {
+        (facet, str(value).strip()[:200])
+        for facet, field in TERM_FIELDS.items()
+        for value in getattr(dataset, field) or []
+        if str(value).strip()
+    }
+    existing = set(DatasetTerm.objects.filter(dataset=dataset).values_list("facet", "value"))
+    stale = existing - wanted
+    if stale:
+        for facet, value in stale:
+            DatasetTerm.objects.filter(dataset=dataset, facet=facet, value=value).delete()
+    DatasetTerm.objects.bulk_create(
+        [DatasetTerm(dataset=dataset, facet=f, value=v) for f, v in wanted - existing]
+    )
+
+
+def _clean_lists(dataset: Dataset) -> None:
+    for field in ["keywords", "conditions", "modalities", "body_parts", "sexes",
+                  "access_conditions", "duo_codes", "health_categories",
+                  "applicable_legislation"]:  # fmt: skip
+        values = getattr(dataset, field) or []
+        seen: list = []
+        for value in values:
+            value = str(value).strip()
+            if value and value not in seen:
+                seen.append(value)
+        setattr(dataset, field, seen)
+
+
+def _validate(dataset: Dataset) -> None:
+    from catalogue import duo
+    from catalogue.vocabularies import AccessCondition, HealthCategory, Sex
+
+    errors: dict[str, list[str]] = {}
+    checks = [
+        ("duo_codes", set(duo.BY_CODE), "unknown DUO code"),
+        ("access_conditions", set(AccessCondition.values), "unknown access condition"),
+        ("health_categories", set(HealthCategory.values), "unknown health category"),
+        ("sexes", set(Sex.values), "unknown sex"),
+    ]
+    for field, allowed, message in checks:
+        bad = [v for v in getattr(dataset, field) if v not in allowed]
+        if bad:
+            errors.setdefault(field, []).append(f"{message}: {', '.join(bad)}")
+    if not dataset.health_categories:
+        errors.setdefault("health_categories", []).append("at least one health category")
+    if not dataset.access_conditions:
+        errors.setdefault("access_conditions", []).append("at least one access condition")
+    if not dataset.conditions:
+        errors.setdefault("conditions", []).append("at least one cancer type or condition")
+    if dataset.min_age is not None and dataset.max_age is not None:
+        if dataset.min_age > dataset.max_age:
+            errors.setdefault("max_age", []).append("must not be below the minimum age")
+    if dataset.temporal_start and dataset.temporal_end:
+        if dataset.temporal_start > dataset.temporal_end:
+            errors.setdefault("temporal_end", []).append("must not be before the start")
+    try:
+        dataset.full_clean(exclude=["node", "search_text"])
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def node_create(*, actor: User | None, operators=(), **fields) -> Node:
+    """Register a node. Its operators must hold the node-operator role."""
+    node = Node(**fields)
+    node.full_clean()
+    node.save()
+    for operator in operators:
+        node_add_operator(node=node, user=operator, actor=actor)
+    audit_record("catalogue.node.created", actor=actor, obj=node, details={"name": node.name})
+    return node
+
+
+@transaction.atomic
+def node_add_operator(*, node: Node, user: User, actor: User | None) -> None:
+    if not user.has_role(Role.NODE_OPERATOR):
+        raise ValidationError({"operators": f"{user.username} is not a node operator"})
+    node.operators.add(user)
+    audit_record(
+        "catalogue.node.operator_added", actor=actor, obj=node, details={"user": user.pseudonym}
+    )
+
+
+@transaction.atomic
+def dataset_create(*, node: Node, actor: User | None, **fields) -> Dataset:
+    """Describe a new dataset at ``node`` (as a draft unless ``status`` says otherwise).
+
+    Everything is validated before anything is stored; a ValidationError names every problem.
+    """
+    status = fields.pop("status", Dataset.Status.DRAFT)
+    dataset = Dataset(node=node, **fields)
+    if not dataset.applicable_legislation:
+        dataset.applicable_legislation = Dataset.default_legislation()
+    if not dataset.publisher_name:
+        dataset.publisher_name = node.organisation
+    _clean_lists(dataset)
+    _validate(dataset)
+    dataset.search_text = _search_text(dataset)
+    dataset.save()
+    _sync_terms(dataset)
+    audit_record(
+        "catalogue.dataset.created", actor=actor, obj=dataset, details={"title": dataset.title}
+    )
+    if status != Dataset.Status.DRAFT:
+        dataset_set_status(dataset=dataset, status=status, actor=actor)
+    return dataset
+
+
+@transaction.atomic
+def dataset_update(*, dataset: Dataset, actor: User | None, **fields) -> Dataset:
+    """Change a dataset's description. Unknown fields are refused; nothing is saved on error."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({f: "cannot be changed here" for f in sorted(unknown)})
+    locked = Dataset.objects.select_for_update().select_related("node").get(pk=dataset.pk)
+    changed = [f for f, v in fields.items() if getattr(locked, f) != v]
+    for field, value in fields.items():
+        setattr(locked, field, value)
+    _clean_lists(locked)
+    _validate(locked)
+    locked.search_text = _search_text(locked)
+    locked.save()
+    _sync_terms(locked)
+    if changed:
+        audit_record(
+            "catalogue.dataset.updated",
+            actor=actor,
+            obj=locked,
+            details={"fields": sorted(changed)},
+        )
+    return locked
+
+
+@transaction.atomic
+def dataset_set_status(*, dataset: Dataset, status: str, actor: User | None) -> Dataset:
+    """Publish, retire or return a dataset to draft, following ``Dataset.ALLOWED_TRANSITIONS``."""
+    locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    if not locked.can_transition_to(status):
+        raise TransitionError(
+            f"A {locked.get_status_display().lower()} dataset cannot become {status}"
+        )
+    old = locked.status
+    locked.status = status
+    fields = ["status", "modified_at"]
+    if status == Dataset.Status.PUBLISHED and locked.published_at is None:
+        locked.published_at = timezone.now()
+        fields.append("published_at")
+    locked.save(update_fields=fields)
+    audit_record(
+        STATUS_ACTIONS[status],
+        actor=actor,
+        obj=locked,
+        details={"from": old, "to": status},
+    )
+    return locked
+
+
+@transaction.atomic
+def dataset_refresh_counts(*, dataset: Dataset) -> Dataset:
+    """Recompute subject, study, series and instance counts and the modalities and body parts
+    from the study/series index (after ingest)."""
+    studies = Study.objects.filter(dataset=dataset)
+    series = Series.objects.filter(study__dataset=dataset)
+    locked = Dataset.objects.select_for_update().select_related("node").get(pk=dataset.pk)
+    locked.number_of_studies = studies.count()
+    locked.number_of_subjects = studies.values("subject").distinct().count()
+    locked.number_of_series = series.count()
+    locked.number_of_instances = Instance.objects.filter(series__study__dataset=dataset).count()
+    modalities = series.exclude(modality="").values_list("modality", flat=True).distinct()
+    body_parts = series.exclude(body_part="").values_list("body_part", flat=True).distinct()
+    locked.modalities = sorted(set(locked.modalities) | set(modalities))
+    locked.body_parts = sorted(set(locked.body_parts) | {b.upper() for b in body_parts})
+    locked.search_text = _search_text(locked)
+    locked.save()
+    _sync_terms(locked)
+    return locked
+
+
+@transaction.atomic
+def basket_add(*, user: User, dataset: Dataset) -> bool:
+    """Put a dataset the researcher can see into their basket. False if it was there already."""
+    _, created = BasketItem.objects.get_or_create(user=user, dataset=dataset)
+    if created:
+        audit_record("catalogue.basket.added", actor=user, obj=dataset)
+    return created
+
+
+@transaction.atomic
+def basket_remove(*, user: User, dataset: Dataset) -> bool:
+    deleted, _ = BasketItem.objects.filter(user=user, dataset=dataset).delete()
+    if deleted:
+        audit_record("catalogue.basket.removed", actor=user, obj=dataset)
+    return bool(deleted)
