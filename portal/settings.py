@@ -152,17 +152,23 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "media/"
 
 # Email: the console in development, SMTP in production.
-EMAIL_BACKEND = env(
+_mail_backend = env(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"
     if PRODUCTION
     else "django.core.mail.backends.console.EmailBackend",
 )
-EMAIL_HOST = env("EMAIL_HOST", "localhost")
-EMAIL_PORT = envint("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD", required=False)
-EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+_mail_options = {}
+if _mail_backend.endswith("smtp.EmailBackend"):
+    _mail_options = {
+        "host": env("EMAIL_HOST", "localhost"),
+        "port": envint("EMAIL_PORT", 25),
+        "username": env("EMAIL_HOST_USER") or None,
+        "password": envsecret("EMAIL_HOST_PASSWORD", required=False) or None,
+        "use_tls": envbool("EMAIL_USE_TLS", False),
+        "timeout": envint("EMAIL_TIMEOUT", 10),
+    }
+MAILERS = {"default": {"BACKEND": _mail_backend, "OPTIONS": _mail_options}}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "ECII portal <no-reply@localhost>")
 
 # Security headers. The content security policy allows no inline script and no other origin.

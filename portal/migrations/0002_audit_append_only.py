@@ -5,8 +5,9 @@ from django.db import migrations
 CREATE = """
 CREATE OR REPLACE FUNCTION portal_auditevent_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'the audit chain is append-only: % on portal_auditevent refused', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
+    RAISE EXCEPTION USING
+        MESSAGE = 'the audit chain is append-only: ' || TG_OP || ' on portal_auditevent refused',
+        ERRCODE = 'insufficient_privilege';
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER portal_auditevent_append_only

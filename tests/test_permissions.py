@@ -1,0 +1,112 @@
+"""Every URL of the project, requested by every persona, with the status each must get.
+
+Adding a route without adding it here fails ``test_it_covers_every_route``: the matrix grows
+with the project. Outsiders get 404 for objects that are not theirs, never 403.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+PERSONAS = [
+    "anonymous",
+    "outsider",
+    "citizen",
+    "researcher",
+    "committee_member",
+    "node_operator",
+    "hdab_admin",
+]
+LOGIN = 302  # anonymous visitors are sent to the login page
+
+
+def everyone(status):
+    return dict.fromkeys(PERSONAS, status)
+
+
+def signed_in(status, **overrides):
+    return {**everyone(status), "anonymous": LOGIN, **overrides}
+
+
+def only(*personas, ok=200, others=404):
+    return {**signed_in(others), **dict.fromkeys(personas, ok)}
+
+
+# Routes Django or a library owns and that are tested on their own.
+SKIP_NAMESPACES = {"admin"}
+SKIP_NAMES = {"set_language"}
+
+# (route name, kwargs key, method, {persona: status})
+CASES = [
+    ("home", None, "get", everyone(200)),
+    ("login", None, "get", {**everyone(302), "anonymous": 200}),  # signed in → redirected on
+    ("logout", None, "post", everyone(302)),
+    ("password_reset", None, "get", everyone(200)),
+    ("password_reset_done", None, "get", everyone(200)),
+    ("password_reset_confirm", "reset", "get", everyone(200)),
+    ("password_reset_complete", None, "get", everyone(200)),
+    ("dashboard", None, "get", signed_in(302, outsider=200)),
+    ("role_dashboard", "citizen", "get", only("citizen")),
+    ("role_dashboard", "researcher", "get", only("researcher")),
+    ("role_dashboard", "committee", "get", only("committee_member")),
+    ("role_dashboard", "node", "get", only("node_operator")),
+    ("role_dashboard", "hdab", "get", only("hdab_admin")),
+    ("role_dashboard", "nonexistent", "get", signed_in(404)),
+    ("audit_log", None, "get", only("hdab_admin")),
+    ("oidc_login", None, "get", everyone(404)),  # OpenID Connect is off in this matrix
+    ("oidc_callback", None, "get", everyone(404)),
+]
+
+
+@pytest.fixture
+def url_kwargs(personas):
+    return {
+        None: {},
+        "reset": {"uidb64": "MQ", "token": "set-password"},
+        "citizen": {"slug": "citizen"},
+        "researcher": {"slug": "researcher"},
+        "committee": {"slug": "committee"},
+        "node": {"slug": "node"},
+        "hdab": {"slug": "hdab"},
+        "nonexistent": {"slug": "nonexistent"},
+    }
+
+
+def _route_names(patterns, prefix=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace in SKIP_NAMESPACES:
+                continue
+            namespace = f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+            yield from _route_names(entry.url_patterns, namespace)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield prefix + entry.name
+
+
+def test_it_covers_every_route():
+    names = set(_route_names(get_resolver().url_patterns)) - SKIP_NAMES
+    covered = {case[0] for case in CASES}
+    assert names - covered == set(), "routes missing from the permission matrix"
+    assert covered - names == set(), "matrix names routes that do not exist"
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs_key", "method", "expected"),
+    CASES,
+    ids=[f"{c[0]}-{c[1] or ''}-{c[2]}" for c in CASES],
+)
+def test_it_answers_each_persona_as_expected(
+    name, kwargs_key, method, expected, client_for, url_kwargs, settings
+):
+    settings.OIDC_DISCOVERY_URL = ""
+    url = reverse(name, kwargs=url_kwargs[kwargs_key])
+    got = {}
+    for persona in PERSONAS:
+        response = getattr(client_for(persona), method)(url)
+        got[persona] = response.status_code
+    assert got == expected
+
+
+def test_it_lets_only_staff_into_the_admin(client_for):
+    for persona in PERSONAS:
+        status = client_for(persona).get("/admin/").status_code
+        assert status == (200 if persona == "hdab_admin" else 302), persona
