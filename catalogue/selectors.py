@@ -4,10 +4,13 @@ Visibility: anyone sees published datasets; the operators of a node (and access-
 administrators) also see its drafts and retired datasets. Only a node's operators change it.
 """
 
-from django.db.models import Q, QuerySet
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import Count, F, FloatField, Q, QuerySet, Value
 from django.http import Http404
 
-from catalogue.models import Dataset, Node
+from catalogue.models import BasketItem, Dataset, DatasetTerm, Node
 from portal.models import Role
 
 
@@ -22,7 +25,7 @@ def visible_datasets(user) -> QuerySet[Dataset]:
         return datasets
     published = Q(status=Dataset.Status.PUBLISHED)
     if user.is_authenticated and user.has_role(Role.NODE_OPERATOR):
-        return datasets.filter(published | Q(node__operators=user)).distinct()
+        return datasets.filter(published | Q(node__in=Node.objects.filter(operators=user)))
     return datasets.filter(published)
 
 
@@ -54,3 +57,112 @@ def access_dataset(user, pk, *, for_write: bool = False) -> Dataset:
         return datasets.select_related("node").get(pk=pk)
     except (Dataset.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
+
+
+# --- Search ---------------------------------------------------------------------------------
+
+SORTS = {
+    "relevance": None,
+    "title": ("title", "pk"),
+    "newest": ("-published_at", "-pk"),
+    "subjects": ("-number_of_subjects", "pk"),
+    "studies": ("-number_of_studies", "pk"),
+}
+FACETS = [f.value for f in DatasetTerm.Facet if f != DatasetTerm.Facet.KEYWORD]
+
+
+@dataclass
+class SearchQuery:
+    """What a person asked the catalogue for: free text, facet values, ages and an order."""
+
+    text: str = ""
+    terms: dict[str, list[str]] = field(default_factory=dict)  # facet → values (any of)
+    countries: list[str] = field(default_factory=list)
+    nodes: list[int] = field(default_factory=list)
+    age_from: int | None = None
+    age_to: int | None = None
+    sort: str = "relevance"
+
+
+def _text_filter(datasets: QuerySet[Dataset], text: str) -> QuerySet[Dataset]:
+    if connection.vendor == "postgresql":
+        # The same expression as the GIN index of migration 0002, so the index is used.
+        from django.contrib.postgres.search import SearchQuery as TsQuery
+        from django.contrib.postgres.search import SearchRank, SearchVector
+
+        tsquery = TsQuery(text, config="simple", search_type="websearch")
+        return (
+            datasets.annotate(document=SearchVector("search_text", config="simple"))
+            .filter(document=tsquery)
+            .annotate(rank=SearchRank(F("document"), tsquery))
+        )
+    for word in text.split():
+        datasets = datasets.filter(search_text__icontains=word)
+    return datasets.annotate(rank=Value(0.0, output_field=FloatField()))
+
+
+def search_datasets(user, query: SearchQuery) -> QuerySet[Dataset]:
+    """Datasets visible to ``user`` matching ``query``, in the asked order."""
+    datasets = visible_datasets(user)
+    if query.text.strip():
+        datasets = _text_filter(datasets, query.text.strip())
+    for facet, values in query.terms.items():
+        if values:
+            datasets = datasets.filter(
+                pk__in=DatasetTerm.objects.filter(facet=facet, value__in=values).values("dataset")
+            )
+    if query.countries:
+        datasets = datasets.filter(node__country__in=query.countries)
+    if query.nodes:
+        datasets = datasets.filter(node__in=query.nodes)
+    if query.age_to is not None:
+        datasets = datasets.filter(Q(min_age__isnull=True) | Q(min_age__lte=query.age_to))
+    if query.age_from is not None:
+        datasets = datasets.filter(Q(max_age__isnull=True) | Q(max_age__gte=query.age_from))
+    order = SORTS.get(query.sort) or SORTS["title"]
+    if query.sort == "relevance" and query.text.strip():
+        order = ("-rank", "title", "pk")
+    return datasets.select_related("node").order_by(*order)
+
+
+def facet_counts(datasets: QuerySet[Dataset]) -> dict[str, list[tuple[str, int]]]:
+    """How many of ``datasets`` carry each facet value (two queries, whatever the size)."""
+    ids = datasets.order_by().values("pk")
+    rows = (
+        DatasetTerm.objects.filter(dataset__in=ids, facet__in=FACETS)
+        .values("facet", "value")
+        .annotate(n=Count("dataset"))
+        .order_by("facet", "-n", "value")
+    )
+    counts: dict[str, list[tuple[str, int]]] = {facet: [] for facet in FACETS}
+    for row in rows:
+        counts[row["facet"]].append((row["value"], row["n"]))
+    nodes = (
+        Dataset.objects.filter(pk__in=ids)
+        .values("node__country", "node__pk", "node__name")
+        .annotate(n=Count("pk"))
+        .order_by("node__country", "node__name")
+    )
+    countries: dict[str, int] = {}
+    counts["node"] = []
+    for row in nodes:
+        countries[row["node__country"]] = countries.get(row["node__country"], 0) + row["n"]
+        counts["node"].append((str(row["node__pk"]), row["n"], row["node__name"]))
+    counts["country"] = sorted(countries.items(), key=lambda item: (-item[1], item[0]))
+    return counts
+
+
+def basket_datasets(user) -> QuerySet[Dataset]:
+    """The datasets in ``user``'s basket that they can still see, oldest addition first."""
+    return (
+        visible_datasets(user)
+        .filter(pk__in=BasketItem.objects.filter(user=user).values("dataset"))
+        .select_related("node")
+        .order_by("title")
+    )
+
+
+def basket_ids(user) -> set[int]:
+    if not user.is_authenticated:
+        return set()
+    return set(BasketItem.objects.filter(user=user).values_list("dataset_id", flat=True))

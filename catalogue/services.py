@@ -236,8 +236,42 @@ def basket_add(*, user: User, dataset: Dataset) -> bool:
 
 
 @transaction.atomic
-def basket_remove(*, user: User, dataset: Dataset) -> bool:
-    deleted, _ = BasketItem.objects.filter(user=user, dataset=dataset).delete()
+def basket_remove(*, user: User, dataset: Dataset | None = None, dataset_id=None) -> bool:
+    """Take a dataset out of the basket. False if it was not there."""
+    dataset_id = dataset.pk if dataset is not None else dataset_id
+    deleted, _ = BasketItem.objects.filter(user=user, dataset_id=dataset_id).delete()
     if deleted:
-        audit_record("catalogue.basket.removed", actor=user, obj=dataset)
+        audit_record(
+            "catalogue.basket.removed",
+            actor=user,
+            object_type="catalogue.dataset",
+            object_id=dataset_id,
+        )
     return bool(deleted)
+
+
+def dataset_ingest_uploads(*, dataset: Dataset, uploads, actor: User | None):
+    """Index uploaded DICOM files (the page's and the API's upload).
+
+    Each upload is written to a private temporary folder under a generated name (the uploaded
+    name is never used as a path), ingested, and deleted. The report's ``display_names`` maps
+    each stored path back to the uploaded name.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from catalogue.ingest import ingest_paths
+
+    with tempfile.TemporaryDirectory(prefix="ingest-") as folder:
+        names: dict[str, str] = {}
+        for number, upload in enumerate(uploads):
+            path = Path(folder) / f"{number:06d}.dcm"
+            with path.open("wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
+            names[str(path)] = upload.name
+        report = ingest_paths(
+            dataset=dataset, paths=[Path(p) for p in names], workers=1, actor=actor
+        )
+    report.display_names = names
+    return report

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
 from portal import views
 
@@ -28,6 +29,10 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/<slug:slug>/", views.role_dashboard, name="role_dashboard"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("catalogue/", include("catalogue.urls")),
+    path("", include("catalogue.urls_dcat")),
+    path("api/catalogue/", include("catalogue.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

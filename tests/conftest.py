@@ -28,9 +28,7 @@ def _clear_cache():
 @pytest.fixture
 def personas(db):
     """A dict persona name → User. ``hdab_admin`` is also Django staff."""
-    people = {
-        name: UserFactory(username=name, roles=roles) for name, roles in PERSONAS.items()
-    }
+    people = {name: UserFactory(username=name, roles=roles) for name, roles in PERSONAS.items()}
     people["hdab_admin"].is_staff = True
     people["hdab_admin"].is_superuser = True
     people["hdab_admin"].save(update_fields=["is_staff", "is_superuser"])
@@ -58,3 +56,78 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "benchmark" in item.keywords:
             item.add_marker(skip)
+
+
+def dataset_fields(**overrides):
+    """Valid HealthDCAT-AP fields for ``catalogue.services.dataset_create``."""
+    fields = {
+        "title": "Breast MRI screening cohort",
+        "description": "Dynamic contrast-enhanced breast MRI of a screening population.",
+        "keywords": ["screening"],
+        "conditions": ["breast cancer"],
+        "health_categories": ["EHRS"],
+        "access_rights": "NON_PUBLIC",
+        "modalities": ["MR"],
+        "body_parts": ["BREAST"],
+        "access_conditions": ["REMOTE_PROCESSING"],
+        "duo_codes": ["DUO:0000042"],
+        "contact_name": "Data desk",
+        "contact_email": "data@example.org",
+        "min_age": 40,
+        "max_age": 75,
+    }
+    return {**fields, **overrides}
+
+
+@pytest.fixture
+def catalogue(personas):
+    """Two nodes (the first operated by ``node_operator``), a published and a draft dataset at
+    the first, and a published and a draft dataset at the second."""
+    from types import SimpleNamespace
+
+    from catalogue.services import dataset_create, node_create
+
+    own = node_create(
+        actor=None,
+        operators=[personas["node_operator"]],
+        name="Oslo imaging node",
+        slug="oslo",
+        organisation="Oslo University Hospital",
+        country="NO",
+        contact_email="node@example.org",
+        dicomweb_base_url="https://oslo.example.org/dicom-web",
+        audience="urn:ecii:node:oslo",
+    )
+    other = node_create(
+        actor=None,
+        name="Valencia imaging node",
+        slug="valencia",
+        organisation="Hospital La Fe",
+        country="ES",
+        contact_email="node@lafe.example.org",
+        dicomweb_base_url="https://valencia.example.org/dicom-web",
+        audience="urn:ecii:node:valencia",
+    )
+    return SimpleNamespace(
+        own_node=own,
+        other_node=other,
+        published=dataset_create(node=own, actor=None, status="published", **dataset_fields()),
+        draft=dataset_create(node=own, actor=None, **dataset_fields(title="Oslo draft")),
+        other_published=dataset_create(
+            node=other,
+            actor=None,
+            status="published",
+            **dataset_fields(
+                title="Lung CT collection",
+                description="Low-dose chest CT with nodules.",
+                conditions=["lung cancer"],
+                modalities=["CT"],
+                body_parts=["CHEST"],
+                access_conditions=["DOWNLOAD", "IN_SITU_PROCESSING"],
+                duo_codes=["DUO:0000006", "DUO:0000046"],
+                min_age=50,
+                max_age=90,
+            ),
+        ),
+        other_draft=dataset_create(node=other, actor=None, **dataset_fields(title="Valencia draft")),
+    )

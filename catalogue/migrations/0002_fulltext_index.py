@@ -4,7 +4,7 @@ from django.db import migrations
 
 CREATE = (
     "CREATE INDEX IF NOT EXISTS catalogue_dataset_fts_idx ON catalogue_dataset "
-    "USING gin (to_tsvector('simple', search_text))"
+    "USING gin (to_tsvector('simple'::regconfig, COALESCE(search_text, '')))"
 )
 DROP = "DROP INDEX IF EXISTS catalogue_dataset_fts_idx"
 

@@ -79,9 +79,12 @@ def test_it_is_refused_by_postgresql_to_update_or_delete(chain):
         "UPDATE portal_auditevent SET action = 'x' WHERE seq = 1",
         "DELETE FROM portal_auditevent WHERE seq = 1",
     ):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql)
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql)
     assert AuditEvent.objects.get(seq=1).action == "test.thing.created"
 
 

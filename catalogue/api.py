@@ -1,0 +1,192 @@
+"""The catalogue's JSON API: search with facets, dataset details, the basket, DICOM upload.
+
+Same access checks as the pages (catalogue.selectors); 404 for anything not visible.
+"""
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalogue import selectors, services
+from catalogue.models import Dataset
+from catalogue.views import parse_search
+from portal.models import Role
+
+
+class NodeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    organisation = serializers.CharField()
+    country = serializers.CharField()
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    node = NodeSerializer()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "id", "identifier", "url", "title", "description", "status", "node", "keywords",
+            "conditions", "modalities", "body_parts", "health_categories", "access_rights",
+            "access_conditions", "duo_codes", "number_of_subjects", "number_of_studies",
+            "number_of_series", "number_of_instances", "min_age", "max_age", "sexes",
+            "temporal_start", "temporal_end", "publisher_name", "contact_name",
+            "contact_email", "licence", "version", "applicable_legislation", "published_at",
+            "modified_at",
+        ]  # fmt: skip
+
+    def get_url(self, obj) -> str:
+        request = self.context.get("request")
+        path = f"/catalogue/datasets/{obj.pk}/"
+        return request.build_absolute_uri(path) if request else path
+
+
+class SearchPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+SEARCH_PARAMETERS = [
+    OpenApiParameter("q", str, description="Free text"),
+    OpenApiParameter("condition", str, many=True),
+    OpenApiParameter("modality", str, many=True),
+    OpenApiParameter("body_part", str, many=True),
+    OpenApiParameter("access", str, many=True, description="Access conditions"),
+    OpenApiParameter("duo", str, many=True, description="DUO codes, e.g. DUO:0000042"),
+    OpenApiParameter("country", str, many=True, description="ISO 3166-1 alpha-2"),
+    OpenApiParameter("node", int, many=True),
+    OpenApiParameter("age_from", int),
+    OpenApiParameter("age_to", int),
+    OpenApiParameter("sort", str, enum=list(selectors.SORTS)),
+]
+
+
+class DatasetSearchApi(APIView):
+    """Search the datasets visible to the caller, with counts per facet value."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=SEARCH_PARAMETERS, responses=DatasetSerializer(many=True))
+    def get(self, request):
+        datasets = selectors.search_datasets(request.user, parse_search(request.query_params))
+        paginator = SearchPagination()
+        page = paginator.paginate_queryset(datasets, request, view=self)
+        response = paginator.get_paginated_response(
+            DatasetSerializer(page, many=True, context={"request": request}).data
+        )
+        response.data["facets"] = {
+            facet: [
+                {"value": e[0], "count": e[1], **({"label": e[2]} if len(e) > 2 else {})}
+                for e in entries
+            ]
+            for facet, entries in selectors.facet_counts(datasets).items()
+        }
+        return response
+
+
+class DatasetDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=DatasetSerializer)
+    def get(self, request, pk):
+        dataset = selectors.access_dataset(request.user, pk)
+        return Response(DatasetSerializer(dataset, context={"request": request}).data)
+
+
+def _require_researcher(user):
+    if not user.has_role(Role.RESEARCHER):
+        raise Http404
+
+
+class BasketInput(serializers.Serializer):
+    dataset = serializers.IntegerField()
+
+
+class BasketApi(APIView):
+    """The caller's basket (researchers only)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=DatasetSerializer(many=True))
+    def get(self, request):
+        _require_researcher(request.user)
+        datasets = selectors.basket_datasets(request.user)
+        return Response(DatasetSerializer(datasets, many=True, context={"request": request}).data)
+
+    @extend_schema(request=BasketInput, responses=DatasetSerializer(many=True))
+    def post(self, request):
+        _require_researcher(request.user)
+        data = BasketInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        dataset = selectors.access_dataset(request.user, data.validated_data["dataset"])
+        if dataset.status != Dataset.Status.PUBLISHED:
+            raise Http404
+        created = services.basket_add(user=request.user, dataset=dataset)
+        datasets = selectors.basket_datasets(request.user)
+        return Response(
+            DatasetSerializer(datasets, many=True, context={"request": request}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class BasketItemApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        _require_researcher(request.user)
+        if not services.basket_remove(user=request.user, dataset_id=pk):
+            raise Http404
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IngestReportSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    already_indexed = serializers.IntegerField()
+    refused = serializers.ListField(child=serializers.DictField())
+    unreadable = serializers.ListField(child=serializers.DictField())
+    dataset = DatasetSerializer()
+
+
+class DatasetIngestApi(APIView):
+    """Upload DICOM files (multipart field ``files``) into a dataset of the caller's node."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
+        responses=IngestReportSerializer)  # fmt: skip
+    def post(self, request, pk):
+        dataset = selectors.access_dataset(request.user, pk, for_write=True)
+        uploads = request.FILES.getlist("files")
+        if not uploads:
+            return Response(
+                {"files": ["Upload at least one DICOM file in the field 'files'."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        report = services.dataset_ingest_uploads(
+            dataset=dataset, uploads=uploads, actor=request.user
+        )
+        names = report.display_names
+        dataset.refresh_from_db()
+        return Response(
+            {
+                "accepted": len(report.accepted),
+                "already_indexed": report.already_indexed,
+                "refused": [
+                    {"file": names.get(str(p), str(p)), "reason": r} for p, r in report.refused
+                ],
+                "unreadable": [
+                    {"file": names.get(str(p), str(p)), "reason": r} for p, r in report.unreadable
+                ],
+                "dataset": DatasetSerializer(dataset, context={"request": request}).data,
+            }
+        )

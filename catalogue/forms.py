@@ -1,0 +1,105 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from catalogue import duo
+from catalogue.models import Dataset, Node
+from catalogue.vocabularies import AccessCondition, HealthCategory, Modality, Sex
+
+
+class ListField(forms.CharField):
+    """A comma-separated list of free values (keywords, conditions, body parts)."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _checkboxes(choices, label, required=False, help_text=""):
+    return forms.MultipleChoiceField(
+        choices=choices,
+        label=label,
+        required=required,
+        help_text=help_text,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class DatasetForm(forms.ModelForm):
+    """The HealthDCAT-AP description of a dataset, as a node operator fills it in."""
+
+    keywords = ListField(label=_("Keywords"), required=False, help_text=_("Separated by commas."))
+    conditions = ListField(
+        label=_("Cancer types / conditions"),
+        help_text=_("Separated by commas, e.g. breast cancer, C50 (ICD-10)."),
+    )
+    body_parts = ListField(
+        label=_("Body parts"),
+        required=False,
+        help_text=_("DICOM Body Part Examined values, separated by commas (e.g. BREAST, CHEST)."),
+    )
+    health_categories = _checkboxes(HealthCategory.choices, _("Health categories"), True)
+    modalities = _checkboxes(Modality.choices, _("Image modalities"))
+    sexes = _checkboxes(Sex.choices, _("Sex of the subjects"))
+    access_conditions = _checkboxes(AccessCondition.choices, _("Access conditions"), True)
+    duo_codes = _checkboxes(
+        duo.CHOICES, _("Data-use conditions (GA4GH DUO)"), help_text=_("What uses are allowed.")
+    )
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "title", "description", "keywords", "conditions", "health_categories",
+            "access_rights", "modalities", "body_parts", "sexes", "min_age", "max_age",
+            "temporal_start", "temporal_end", "access_conditions", "duo_codes",
+            "publisher_name", "contact_name", "contact_email", "licence", "version",
+        ]  # fmt: skip
+        widgets = {
+            "temporal_start": forms.DateInput(attrs={"type": "date"}),
+            "temporal_end": forms.DateInput(attrs={"type": "date"}),
+            "description": forms.Textarea(attrs={"rows": 5}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["publisher_name"].required = False
+        self.fields["publisher_name"].help_text = _("Defaults to the node's organisation.")
+
+    def _post_clean(self):
+        # Validation belongs to the service (it sees the whole dataset); skip the model's.
+        pass
+
+
+class NodeForm(forms.ModelForm):
+    class Meta:
+        model = Node
+        fields = ["name", "slug", "organisation", "country", "contact_email",
+                  "dicomweb_base_url", "audience"]  # fmt: skip
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            if not data and self.required:
+                raise forms.ValidationError(self.error_messages["required"], code="required")
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)]
+
+
+class IngestForm(forms.Form):
+    files = MultipleFileField(
+        label=_("DICOM files"),
+        help_text=_("Headers only are read; files that are not de-identified are refused."),
+    )

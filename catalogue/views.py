@@ -1,0 +1,264 @@
+"""Catalogue pages: search, dataset pages, the basket, and node operators' dataset management."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from catalogue import duo, selectors, services
+from catalogue.forms import DatasetForm, IngestForm, NodeForm
+from catalogue.models import Dataset
+from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, Modality
+from portal.models import Role
+from portal.permissions import role_required
+
+PAGE_SIZE = 20
+FACET_LABELS = {
+    "condition": _("Cancer type"),
+    "modality": _("Modality"),
+    "body_part": _("Body part"),
+    "access": _("Access conditions"),
+    "duo": _("Data-use conditions"),
+    "country": _("Country"),
+    "node": _("Node"),
+}
+VALUE_LABELS = {
+    "modality": dict(Modality.choices),
+    "access": dict(AccessCondition.choices),
+    "duo": {code: duo.label(code) for code in duo.BY_CODE},
+    "country": COUNTRY_NAMES,
+}
+
+
+def _int_or_none(value):
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def parse_search(params) -> selectors.SearchQuery:
+    """Read a search from query parameters (shared by the page and the API)."""
+    return selectors.SearchQuery(
+        text=params.get("q", "")[:200],
+        terms={facet: params.getlist(facet) for facet in selectors.FACETS if params.getlist(facet)},
+        countries=params.getlist("country"),
+        nodes=[n for n in (_int_or_none(v) for v in params.getlist("node")) if n is not None],
+        age_from=_int_or_none(params.get("age_from")),
+        age_to=_int_or_none(params.get("age_to")),
+        sort=params.get("sort") if params.get("sort") in selectors.SORTS else "relevance",
+    )
+
+
+def _facet_groups(counts, query, params):
+    groups = []
+    for facet in [*selectors.FACETS, "country", "node"]:
+        selected = set(params.getlist(facet))
+        options = []
+        for entry in counts.get(facet, []):
+            value, n = entry[0], entry[1]
+            label = entry[2] if len(entry) > 2 else VALUE_LABELS.get(facet, {}).get(value, value)
+            options.append(
+                {"value": value, "label": label, "count": n, "checked": value in selected}
+            )
+        if options:
+            groups.append({"name": facet, "label": FACET_LABELS[facet], "options": options})
+    return groups
+
+
+def search(request):
+    query = parse_search(request.GET)
+    datasets = selectors.search_datasets(request.user, query)
+    page = Paginator(datasets, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "catalogue/search.html",
+        {
+            "query": query,
+            "page": page,
+            "facets": _facet_groups(selectors.facet_counts(datasets), query, request.GET),
+            "sorts": [
+                ("relevance", _("Relevance")),
+                ("title", _("Title")),
+                ("newest", _("Newest")),
+                ("subjects", _("Most subjects")),
+                ("studies", _("Most studies")),
+            ],
+            "querystring": params.urlencode(),
+            "in_basket": selectors.basket_ids(request.user),
+            "can_basket": request.user.is_authenticated and request.user.has_role(Role.RESEARCHER),
+        },
+    )
+
+
+def dataset_detail(request, pk):
+    dataset = selectors.access_dataset(request.user, pk)
+    can_edit = selectors.operated_nodes(request.user).filter(pk=dataset.node_id).exists()
+    return render(
+        request,
+        "catalogue/dataset_detail.html",
+        {
+            "dataset": dataset,
+            "can_edit": can_edit,
+            "duo_terms": [duo.BY_CODE[c] for c in dataset.duo_codes if c in duo.BY_CODE],
+            "modality_labels": [dict(Modality.choices).get(m, m) for m in dataset.modalities],
+            "access_labels": [
+                dict(AccessCondition.choices).get(a, a) for a in dataset.access_conditions
+            ],
+            "in_basket": dataset.pk in selectors.basket_ids(request.user),
+            "can_basket": request.user.is_authenticated
+            and request.user.has_role(Role.RESEARCHER)
+            and dataset.status == Dataset.Status.PUBLISHED,
+            "statuses": [s for s in Dataset.Status if dataset.can_transition_to(s)],
+        },
+    )
+
+
+def _apply_service_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+@role_required(Role.NODE_OPERATOR)
+def dataset_create(request, node_pk):
+    node = selectors.access_node(request.user, node_pk, for_write=True)
+    form = DatasetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+        try:
+            dataset = services.dataset_create(node=node, actor=request.user, **data)
+        except ValidationError as error:
+            _apply_service_errors(form, error)
+        else:
+            messages.success(request, _("The dataset was created as a draft."))
+            return redirect("catalogue:dataset_detail", dataset.pk)
+    return render(request, "catalogue/dataset_form.html", {"form": form, "node": node})
+
+
+@role_required(Role.NODE_OPERATOR)
+def dataset_edit(request, pk):
+    dataset = selectors.access_dataset(request.user, pk, for_write=True)
+    form = DatasetForm(request.POST or None, instance=Dataset.objects.get(pk=dataset.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.dataset_update(dataset=dataset, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_service_errors(form, error)
+        else:
+            messages.success(request, _("The dataset was saved."))
+            return redirect("catalogue:dataset_detail", dataset.pk)
+    return render(
+        request,
+        "catalogue/dataset_form.html",
+        {"form": form, "node": dataset.node, "dataset": dataset},
+    )
+
+
+@require_POST
+@role_required(Role.NODE_OPERATOR)
+def dataset_status(request, pk):
+    dataset = selectors.access_dataset(request.user, pk, for_write=True)
+    try:
+        services.dataset_set_status(
+            dataset=dataset, status=request.POST.get("status", ""), actor=request.user
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The dataset's status was changed."))
+    return redirect("catalogue:dataset_detail", dataset.pk)
+
+
+def node_detail(request, pk):
+    node = selectors.access_node(request.user, pk)
+    datasets = selectors.visible_datasets(request.user).filter(node=node).order_by("title")
+    is_operator = selectors.operated_nodes(request.user).filter(pk=node.pk).exists()
+    page = Paginator(datasets, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "catalogue/node_detail.html",
+        {"node": node, "page": page, "is_operator": is_operator},
+    )
+
+
+@role_required(Role.NODE_OPERATOR)
+def node_create(request):
+    form = NodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            node = services.node_create(
+                actor=request.user, operators=[request.user], **form.cleaned_data
+            )
+        except ValidationError as error:
+            _apply_service_errors(form, error)
+        else:
+            messages.success(request, _("The node was registered. You are its operator."))
+            return redirect("catalogue:node_detail", node.pk)
+    return render(request, "catalogue/node_form.html", {"form": form})
+
+
+@role_required(Role.RESEARCHER)
+def basket(request):
+    return render(
+        request, "catalogue/basket.html", {"datasets": selectors.basket_datasets(request.user)}
+    )
+
+
+@require_POST
+@login_required
+def basket_add(request, pk):
+    if not request.user.has_role(Role.RESEARCHER):
+        raise Http404
+    dataset = selectors.access_dataset(request.user, pk)
+    if dataset.status != Dataset.Status.PUBLISHED:
+        raise Http404
+    if services.basket_add(user=request.user, dataset=dataset):
+        messages.success(request, _("“%s” is in your basket.") % dataset.title)
+    return redirect(request.POST.get("next") if _safe_next(request) else "catalogue:basket")
+
+
+@require_POST
+@login_required
+def basket_remove(request, pk):
+    if not request.user.has_role(Role.RESEARCHER):
+        raise Http404
+    dataset = selectors.access_dataset(request.user, pk)
+    services.basket_remove(user=request.user, dataset=dataset)
+    return redirect("catalogue:basket")
+
+
+def _safe_next(request) -> bool:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    return bool(target) and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+
+
+@role_required(Role.NODE_OPERATOR)
+def dataset_ingest(request, pk):
+    """Upload DICOM files into a dataset's index. Files are read for their headers, then
+    deleted; refused and unreadable files are listed with the reason."""
+    dataset = selectors.access_dataset(request.user, pk, for_write=True)
+    form = IngestForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        report = services.dataset_ingest_uploads(
+            dataset=dataset, uploads=form.cleaned_data["files"], actor=request.user
+        )
+        dataset.refresh_from_db()
+    return render(
+        request,
+        "catalogue/dataset_ingest.html",
+        {"dataset": dataset, "form": form, "report": report},
+    )

@@ -1,0 +1,130 @@
+import pytest
+from django.urls import reverse
+
+from catalogue.selectors import SearchQuery, facet_counts, search_datasets
+from catalogue.services import dataset_update
+from portal.models import AuditEvent
+
+
+def _titles(datasets):
+    return sorted(d.title for d in datasets)
+
+
+def test_it_shows_anonymous_visitors_published_datasets_only(catalogue, client):
+    page = client.get(reverse("catalogue:search")).content.decode()
+    assert "Breast MRI screening cohort" in page and "Lung CT collection" in page
+    assert "draft" not in page.lower().replace("drafts", "")
+
+
+def test_it_shows_operators_their_own_drafts_only(catalogue, personas):
+    user = personas["node_operator"]
+    titles = _titles(search_datasets(user, SearchQuery()))
+    assert "Oslo draft" in titles and "Valencia draft" not in titles
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (SearchQuery(text="breast"), ["Breast MRI screening cohort"]),
+        (SearchQuery(text="nodules"), ["Lung CT collection"]),
+        (SearchQuery(text="Valencia"), ["Lung CT collection"]),  # the node's name counts
+        (SearchQuery(terms={"modality": ["CT"]}), ["Lung CT collection"]),
+        (SearchQuery(terms={"modality": ["CT", "MR"]}), ["Breast MRI screening cohort", "Lung CT collection"]),
+        (SearchQuery(terms={"condition": ["breast cancer"]}), ["Breast MRI screening cohort"]),
+        (SearchQuery(terms={"body_part": ["CHEST"]}), ["Lung CT collection"]),
+        (SearchQuery(terms={"access": ["DOWNLOAD"]}), ["Lung CT collection"]),
+        (SearchQuery(terms={"duo": ["DUO:0000042"]}), ["Breast MRI screening cohort"]),
+        (SearchQuery(countries=["NO"]), ["Breast MRI screening cohort"]),
+        (SearchQuery(age_from=80), ["Lung CT collection"]),
+        (SearchQuery(age_to=45), ["Breast MRI screening cohort"]),
+        (SearchQuery(terms={"modality": ["CT"]}, countries=["NO"]), []),
+    ],
+)
+def test_it_filters_by_text_and_facets(catalogue, query, expected):
+    from django.contrib.auth.models import AnonymousUser
+
+    assert _titles(search_datasets(AnonymousUser(), query)) == expected
+
+
+def test_it_counts_datasets_per_facet_value(catalogue):
+    from django.contrib.auth.models import AnonymousUser
+
+    counts = facet_counts(search_datasets(AnonymousUser(), SearchQuery()))
+    assert dict(counts["modality"]) == {"MR": 1, "CT": 1}
+    assert dict(counts["country"]) == {"NO": 1, "ES": 1}
+    assert dict(counts["duo"]) == {"DUO:0000042": 1, "DUO:0000006": 1, "DUO:0000046": 1}
+    narrowed = facet_counts(search_datasets(AnonymousUser(), SearchQuery(countries=["ES"])))
+    assert dict(narrowed["modality"]) == {"CT": 1}
+
+
+def test_it_keeps_facets_in_step_with_edits(catalogue):
+    dataset_update(dataset=catalogue.published, actor=None, modalities=["MR", "PT"])
+    from django.contrib.auth.models import AnonymousUser
+
+    assert _titles(search_datasets(AnonymousUser(), SearchQuery(terms={"modality": ["PT"]}))) == [
+        "Breast MRI screening cohort"
+    ]
+    assert AuditEvent.objects.filter(action="catalogue.dataset.updated").exists()
+
+
+def test_it_sorts(catalogue, personas):
+    from django.contrib.auth.models import AnonymousUser
+
+    by_title = [d.title for d in search_datasets(AnonymousUser(), SearchQuery(sort="title"))]
+    assert by_title == sorted(by_title)
+
+
+def test_it_renders_facets_with_counts_and_keeps_filters_across_pages(catalogue, client):
+    page = client.get(reverse("catalogue:search"), {"modality": "CT"}).content.decode()
+    assert "Lung CT collection" in page and "Breast MRI screening cohort" not in page
+    assert 'name="modality" value="CT" checked' in page
+    assert "(1)" in page
+
+
+def test_it_pages_long_result_lists(catalogue, client):
+    from catalogue.services import dataset_create
+    from tests.conftest import dataset_fields
+
+    for n in range(25):
+        dataset_create(
+            node=catalogue.other_node,
+            actor=None,
+            status="published",
+            **dataset_fields(title=f"Collection {n:02d}", keywords=["pagination"]),
+        )
+    first = client.get(reverse("catalogue:search"), {"sort": "title", "q": "pagination"})
+    assert first.context["page"].paginator.count == 25
+    assert len(first.context["page"].object_list) == 20
+    second = client.get(reverse("catalogue:search"), {"sort": "title", "q": "pagination", "page": 2})
+    assert len(second.context["page"].object_list) == 5
+
+
+def test_it_keeps_the_query_count_constant(catalogue, client, django_assert_max_num_queries):
+    from catalogue.services import dataset_create
+    from tests.conftest import dataset_fields
+
+    for n in range(10):
+        dataset_create(
+            node=catalogue.other_node, actor=None, status="published", **dataset_fields(title=f"C{n}")
+        )
+    with django_assert_max_num_queries(6):
+        client.get(reverse("catalogue:search"), {"modality": "MR"})
+    with django_assert_max_num_queries(6):
+        client.get(reverse("catalogue_api:datasets"), {"modality": "MR"})
+
+
+@pytest.mark.postgres
+def test_it_uses_the_full_text_index_on_postgresql(catalogue):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("full-text index is PostgreSQL's")
+    from catalogue.models import Dataset
+    from catalogue.selectors import _text_filter
+
+    # The text filter alone, so that no other index competes on this tiny table.
+    datasets = _text_filter(Dataset.objects.all(), "breast")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = datasets.explain()
+    assert "catalogue_dataset_fts_idx" in plan, plan
