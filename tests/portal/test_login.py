@@ -84,7 +84,8 @@ def test_it_resets_a_password_by_email(client, personas):
     link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
     form_url = client.get(link).url  # Django swaps the token for a session-held one
     response = client.post(
-        form_url, {"new_password1": "a-fresh-long-password", "new_password2": "a-fresh-long-password"}
+        form_url,
+        {"new_password1": "a-fresh-long-password", "new_password2": "a-fresh-long-password"},
     )
     assert response.status_code == 302
     assert _login(client, "citizen", "a-fresh-long-password").status_code == 302

@@ -61,7 +61,9 @@ def test_it_reads_secrets_from_files(tmp_path, monkeypatch):
 
 
 def test_it_parses_database_urls(tmp_path):
-    pg = database_from_url("postgres://u:p%40ss@db.example:6432/portal?sslmode=require", base_dir=tmp_path)
+    pg = database_from_url(
+        "postgres://u:p%40ss@db.example:6432/portal?sslmode=require", base_dir=tmp_path
+    )
     assert (pg["ENGINE"], pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (
         "django.db.backends.postgresql", "portal", "u", "p@ss", "db.example", "6432"
     )  # fmt: skip
