@@ -166,6 +166,10 @@ def dataset_update(*, dataset: Dataset, actor: User | None, **fields) -> Dataset
     changed = [f for f, v in fields.items() if getattr(locked, f) != v]
     for field, value in fields.items():
         setattr(locked, field, value)
+    if not locked.publisher_name:
+        locked.publisher_name = locked.node.organisation
+    if not locked.applicable_legislation:
+        locked.applicable_legislation = Dataset.default_legislation()
     _clean_lists(locked)
     _validate(locked)
     locked.search_text = _search_text(locked)

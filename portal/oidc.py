@@ -54,7 +54,7 @@ METADATA_MAX_AGE = 60 * 60
 # Seconds to wait for the provider on each request (discovery, token, keys, userinfo).
 HTTP_TIMEOUT = 10
 # Claims used to fill in a new person's account.
-PROFILE_CLAIMS = ("preferred_username", "given_name", "family_name", "name")
+PROFILE_CLAIMS = ("preferred_username", "given_name", "family_name")
 
 _client_lock = threading.Lock()
 # (settings the client was built from, the client, time.monotonic() when it was built)
@@ -149,15 +149,6 @@ def verified_email(claims: dict) -> str:
     return email
 
 
-def _usable_email(claims: dict) -> str:
-    email = _claim_str(claims, "email", 254)
-    try:
-        validate_email(email)
-    except ValidationError:
-        return ""
-    return email
-
-
 def _username_taken(username: str) -> bool:
     return User.objects.filter(username__iexact=username).exists()
 
@@ -224,7 +215,8 @@ def external_identity_login(*, issuer: str, subject: str, claims: dict) -> OidcL
             how = "new_account"
             user = user_create(
                 username=unique_username(issuer, subject, claims),
-                email=_usable_email(claims),
+                # An unverified address is not kept: it could be someone else's.
+                email=verified_email(claims),
                 first_name=_claim_str(claims, "given_name"),
                 last_name=_claim_str(claims, "family_name"),
                 roles=settings.OIDC_DEFAULT_ROLES,
@@ -322,14 +314,18 @@ def _authenticate(request, client: DjangoOAuth2App) -> dict:
 
     Raises OAuthError, JoseError, requests.RequestException or ValueError on any failure.
     """
+    # Mix-up defence (RFC 9207): a response naming its issuer must name ours. Checked before the
+    # code is spent.
+    response_issuer = request.GET.get("iss")
+    if response_issuer is not None:
+        if response_issuer != client.load_server_metadata().get("issuer"):
+            state = request.GET.get("state")
+            if state:
+                client.framework.clear_state_data(request.session, state)
+            raise OAuthError(error="issuer_mismatch", description="unexpected iss parameter")
     token = client.authorize_access_token(request)
     if not token.get("userinfo"):
         raise OAuthError(error="no_id_token", description="the provider sent no ID token")
-    issuer = client.load_server_metadata().get("issuer")
-    response_issuer = request.GET.get("iss")
-    # Mix-up defence (RFC 9207): a provider that names itself must name the expected issuer.
-    if response_issuer is not None and response_issuer != issuer:
-        raise OAuthError(error="issuer_mismatch", description="unexpected iss parameter")
     return _provider_claims(client, token)
 
 

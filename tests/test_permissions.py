@@ -31,6 +31,14 @@ def only(*personas, ok=200, others=404):
     return {**signed_in(others), **dict.fromkeys(personas, ok)}
 
 
+def api_only(*personas, ok=200):
+    return {**only(*personas, ok=ok), "anonymous": 403}
+
+
+# A node's operators and the access body see the node's drafts.
+OPERATOR_OK = {"node_operator": 200, "hdab_admin": 200}
+
+
 # Routes Django or a library owns and that are tested on their own.
 SKIP_NAMESPACES = {"admin"}
 SKIP_NAMES = {"set_language"}
@@ -54,12 +62,54 @@ CASES = [
     ("audit_log", None, "get", only("hdab_admin")),
     ("oidc_login", None, "get", everyone(404)),  # OpenID Connect is off in this matrix
     ("oidc_callback", None, "get", everyone(404)),
+    # Catalogue pages
+    ("catalogue:search", None, "get", everyone(200)),
+    ("catalogue:dataset_detail", "published", "get", everyone(200)),
+    ("catalogue:dataset_detail", "draft", "get", {**everyone(404), **OPERATOR_OK}),
+    ("catalogue:dataset_detail", "other_draft", "get", {**everyone(404), "hdab_admin": 200}),
+    ("catalogue:dataset_edit", "published", "get", only("node_operator")),
+    ("catalogue:dataset_edit", "other_published", "get", only()),
+    ("catalogue:dataset_status", "draft", "post", only("node_operator", ok=302)),
+    ("catalogue:dataset_status", "other_draft", "post", only()),
+    ("catalogue:dataset_ingest", "published", "get", only("node_operator")),
+    ("catalogue:dataset_ingest", "other_published", "get", only()),
+    ("catalogue:node_create", None, "get", only("node_operator")),
+    ("catalogue:node_detail", "own_node", "get", everyone(200)),
+    ("catalogue:dataset_create", "own_node_pk", "get", only("node_operator")),
+    ("catalogue:dataset_create", "other_node_pk", "get", only()),
+    ("catalogue:basket", None, "get", only("researcher")),
+    ("catalogue:basket_add", "published", "post", only("researcher", ok=302)),
+    ("catalogue:basket_add", "draft", "post", only()),
+    ("catalogue:basket_remove", "published", "post", only("researcher", ok=302)),
+    # Catalogue API (anonymous callers get 403 from the API, not a login redirect)
+    ("catalogue_api:datasets", None, "get", everyone(200)),
+    ("catalogue_api:dataset", "published", "get", everyone(200)),
+    ("catalogue_api:dataset", "draft", "get", {**everyone(404), **OPERATOR_OK}),
+    ("catalogue_api:dataset_ingest", "published", "post", api_only("node_operator", ok=400)),
+    ("catalogue_api:dataset_ingest", "other_published", "post", api_only()),
+    ("catalogue_api:basket", None, "get", api_only("researcher")),
+    ("catalogue_api:basket_item", "published", "delete", api_only()),  # not in the basket
+    ("api_schema", None, "get", everyone(200)),
+    # HealthDCAT-AP export
+    ("dcat_catalogue_ttl", None, "get", everyone(200)),
+    ("dcat_catalogue_jsonld", None, "get", everyone(200)),
+    ("dcat_dataset_ttl", "published", "get", everyone(200)),
+    ("dcat_dataset_ttl", "draft", "get", {**everyone(404), **OPERATOR_OK}),
+    ("dcat_dataset_jsonld", "published", "get", everyone(200)),
+    ("dcat_dataset_jsonld", "other_draft", "get", {**everyone(404), "hdab_admin": 200}),
 ]
 
 
 @pytest.fixture
-def url_kwargs(personas):
+def url_kwargs(personas, catalogue):
     return {
+        "published": {"pk": catalogue.published.pk},
+        "draft": {"pk": catalogue.draft.pk},
+        "other_published": {"pk": catalogue.other_published.pk},
+        "other_draft": {"pk": catalogue.other_draft.pk},
+        "own_node": {"pk": catalogue.own_node.pk},
+        "own_node_pk": {"node_pk": catalogue.own_node.pk},
+        "other_node_pk": {"node_pk": catalogue.other_node.pk},
         None: {},
         "reset": {"uidb64": "MQ", "token": "set-password"},
         "citizen": {"slug": "citizen"},
