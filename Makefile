@@ -28,7 +28,9 @@ run: $(STAMP)
 test: $(STAMP) $(NODE_PROVIDER)/node_modules/.installed
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
-## Speed measurements, printed as ratios against a baseline measured in the same run
+## Speed measurements, printed as ratios against a baseline measured in the same run.
+## The search benchmark needs PostgreSQL: DATABASE_URL defaults to the local server.
+bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 bench: $(STAMP)
 	$(PY) -m pytest tests/benchmarks -m benchmark -s -p no:xdist $(PYTEST_ARGS)
 

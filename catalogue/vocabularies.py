@@ -28,14 +28,16 @@ class Sex(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-# EHDS Art 51(1) categories, as codes of the HealthDCAT-AP health-categories vocabulary.
+# EHDS Art 51(1) categories, as codes of the HealthDCAT-AP health-categories vocabulary
+# (https://hdeu-dcat.data.health.europa.eu/resource/authority/healthcategories/<code>).
+# The letter is the point of Art 51(1) the code stands for.
 class HealthCategory(models.TextChoices):
-    EHRS = "EHRS", _("Electronic health records")
-    MRMR = "MRMR", _("Medical and mortality registries")
-    CLIN = "CLIN", _("Clinical trials and studies")
-    DEVI = "DEVI", _("Medical device data")
-    BIOB = "BIOB", _("Biobanks")
-    REGI = "REGI", _("Population-based health registries")
+    EHRS = "EHRS", _("Electronic health records")  # (a)
+    PHDR = "PHDR", _("Population-based health data registries")  # (k)
+    MRMR = "MRMR", _("Medical and mortality registries")  # (l)
+    EHCT = "EHCT", _("Clinical trials, studies and investigations")  # (m)
+    EMRD = "EMRD", _("Other health data from medical devices")  # (n)
+    EINS = "EINS", _("Biobanks and associated databases")  # (q)
 
 
 # DICOM Modality (0008,0060) values expected in cancer imaging collections.

@@ -30,8 +30,12 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the portal's host names in production")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+# The health data access body that runs this portal, as named in the DCAT export.
+HDAB_NAME = env("HDAB_NAME", "Health data access body of the imaging atlas")
 # The public address of the portal, used in emails, token issuers and the DCAT export.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+HDAB_EMAIL = env("HDAB_EMAIL", "hdab@localhost")
+HDAB_URL = env("HDAB_URL", SITE_URL + "/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

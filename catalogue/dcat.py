@@ -1,0 +1,454 @@
+"""The catalogue as RDF: HealthDCAT-AP release 8 with the EUCAIM DCAT-AP v2 extensions.
+
+``dataset_graph`` describes one dataset, ``catalogue_graph`` a ``dcat:Catalog`` with its
+datasets. Both only read the datasets and their nodes (use ``select_related("node")``), so an
+export costs one query however many datasets it lists.
+
+Every resource gets an IRI (no blank nodes): the dataset IRI is the address of its page, and the
+resources that belong to it are fragments of that address. The Turtle and JSON-LD forms of a graph
+are therefore the same set of triples.
+
+Settings read: ``SITE_URL`` (by the views, as ``base_url``) and, for the health data access
+body, ``HDAB_NAME``, ``HDAB_EMAIL`` and ``HDAB_URL``.
+"""
+
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils import translation
+from rdflib import RDF, RDFS, SKOS, XSD, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCTERMS, FOAF
+
+from catalogue import duo
+from catalogue.models import Dataset
+from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, Modality, Sex
+
+DCAT = Namespace("http://www.w3.org/ns/dcat#")  # DCAT 3 (rdflib's closed one lacks version)
+DCATAP = Namespace("http://data.europa.eu/r5r/")
+HEALTHDCATAP = Namespace("http://healthdataportal.eu/ns/health#")
+CV = Namespace("http://data.europa.eu/m8g/")
+GEODCATAP = Namespace("http://data.europa.eu/930/")
+VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
+ELI = Namespace("http://data.europa.eu/eli/ontology#")
+DPV = Namespace("https://w3id.org/dpv#")
+EUCAIM = Namespace("https://hyperontology.eucaim.cancerimage.eu/#")
+OBO = Namespace("http://purl.obolibrary.org/obo/")
+
+ACCESS_RIGHT = Namespace("http://publications.europa.eu/resource/authority/access-right/")
+COUNTRY = Namespace("http://publications.europa.eu/resource/authority/country/")
+DATA_THEME = Namespace("http://publications.europa.eu/resource/authority/data-theme/")
+FILE_TYPE = Namespace("http://publications.europa.eu/resource/authority/file-type/")
+PLANNED_AVAILABILITY = Namespace(
+    "http://publications.europa.eu/resource/authority/planned-availability/"
+)
+HEALTH_CATEGORY = Namespace(
+    "https://hdeu-dcat.data.health.europa.eu/resource/authority/healthcategories/"
+)
+HEALTH_THEME = Namespace("https://hdeu-dcat.data.health.europa.eu/resource/authority/health-theme/")
+MEDIA_TYPE = Namespace("http://www.iana.org/assignments/media-types/")
+# EUCAIM controlled vocabularies. The access conditions are "#" fragments; the data-use
+# conditions are written as their Turtle file declares them (without "#").
+ACCESS_CONDITION = Namespace(
+    "https://eucaim.github.io/eucaim_dcat_ap/releases/controlled-vocabularies/access-conditions/#"
+)
+DATA_USE_CONDITION = Namespace(
+    "https://eucaim.github.io/eucaim_dcat_ap/releases/controlled-vocabularies/data-use-conditions/"
+)
+
+PREFIXES = {
+    "dcat": DCAT,
+    "dct": DCTERMS,
+    "foaf": FOAF,
+    "rdfs": RDFS,
+    "skos": SKOS,
+    "xsd": XSD,
+    "dcatap": DCATAP,
+    "healthdcatap": HEALTHDCATAP,
+    "cv": CV,
+    "geodcatap": GEODCATAP,
+    "vcard": VCARD,
+    "eli": ELI,
+    "dpv": DPV,
+    "eucaim": EUCAIM,
+    "obo": OBO,
+    "accessright": ACCESS_RIGHT,
+    "country": COUNTRY,
+    "healthcategory": HEALTH_CATEGORY,
+    "accesscondition": ACCESS_CONDITION,
+    "datausecondition": DATA_USE_CONDITION,
+}
+
+# ISO 3166-1 alpha-3 codes, as used by the EU country authority table, for the node countries.
+ALPHA3 = {
+    "AT": "AUT", "BE": "BEL", "BG": "BGR", "HR": "HRV", "CY": "CYP", "CZ": "CZE", "DK": "DNK",
+    "EE": "EST", "FI": "FIN", "FR": "FRA", "DE": "DEU", "GR": "GRC", "HU": "HUN", "IE": "IRL",
+    "IT": "ITA", "LV": "LVA", "LT": "LTU", "LU": "LUX", "MT": "MLT", "NL": "NLD", "PL": "POL",
+    "PT": "PRT", "RO": "ROU", "SK": "SVK", "SI": "SVN", "ES": "ESP", "SE": "SWE", "IS": "ISL",
+    "LI": "LIE", "NO": "NOR", "CH": "CHE", "GB": "GBR",
+}  # fmt: skip
+
+# EUCAIM data-use conditions by DUO code (each concept is an exact match of that DUO term).
+DATA_USE_CONDITIONS = {
+    "DUO:0000004": "NO_RESTRICTION",
+    "DUO:0000042": "GENERAL_RESEARCH_USE",
+    "DUO:0000006": "HEALTH_MEDICAL_BIOMEDICAL_RESEARCH",
+    "DUO:0000007": "DISEASE_SPECIFIC_RESEARCH",
+    "DUO:0000011": "POPULATION_ORIGINS_ANCESTRY_RESEARCH_ONLY",
+    "DUO:0000012": "RESEARCH_SPECIFIC_RESTRICTIONS",
+    "DUO:0000015": "NO_GENERAL_METHODS_RESEARCH",
+    "DUO:0000016": "GENETIC_STUDIES_ONLY",
+    "DUO:0000018": "NOT_FOR_PROFIT_NON_COMMERCIAL_USE_ONLY",
+    "DUO:0000019": "PUBLICATION_REQUIRED",
+    "DUO:0000020": "COLLABORATION_REQUIRED",
+    "DUO:0000021": "ETHICS_APPROVAL_REQUIRED",
+    "DUO:0000022": "GEOGRAPHICAL_RESTRICTION",
+    "DUO:0000024": "PUBLICATION_MORATORIUM",
+    "DUO:0000025": "TIME_LIMIT_ON_USE",
+    "DUO:0000026": "USER_SPECIFIC_RESTRICTION",
+    "DUO:0000027": "PROJECT_SPECIFIC_RESTRICTION",
+    "DUO:0000028": "INSTITUTION_SPECIFIC_RESTRICTION",
+    "DUO:0000029": "RETURN_TO_DATABASE_OR_RESOURCE",
+    "DUO:0000043": "CLINICAL_CARE_USE",
+    "DUO:0000044": "POPULATION_ORIGINS_ANCESTRY_RESEARCH_PROHIBITED",
+    "DUO:0000045": "NOT_FOR_PROFIT_ORGANISATION_USE_ONLY",
+    "DUO:0000046": "NON_COMMERCIAL_USE_ONLY",
+}
+
+# EUCAIM hyper-ontology classes for the values we store, limited to the codes we could confirm.
+# A value without a code is still exported, as a keyword; a value that already is a hyper-ontology
+# code (e.g. "CLIN1000075") is used as it is.
+EUCAIM_MODALITIES = {
+    Modality.CT: "IMG1000026",  # Computed tomography
+    Modality.MR: "IMG1000038",  # Magnetic resonance imaging
+    Modality.PT: "IMG1004451",  # Positron emission tomography
+    Modality.MG: "IMG1000030",  # Mammography
+}
+EUCAIM_BODY_PARTS = {  # DICOM Body Part Examined (0018,0015)
+    "BREAST": "BP1000136",
+    "COLON": "BP1000257",
+    "LUNG": "BP1000113",
+    "PELVIS": "BP1000092",
+    "PROSTATE": "BP1000021",
+}
+EUCAIM_CONDITIONS = {  # lower-cased names as entered by node operators
+    "breast cancer": "CLIN1000060",
+    "colon cancer": "CLIN1000057",
+    "lung cancer": "CLIN1000065",
+    "prostate cancer": "CLIN1000075",
+}
+EUCAIM_SEXES = {Sex.FEMALE: "COM1001370", Sex.MALE: "COM1001366"}
+_EUCAIM_CODE = re.compile(r"^(BP|CLIN|COM|IMG|SPEC)\d{7}$")
+
+ACCESS_CONDITION_TEXT = {
+    AccessCondition.DOWNLOAD: (
+        "Download of the de-identified DICOM studies from the node's DICOMweb service, with an "
+        "access token the portal issues once access has been granted."
+    ),
+    AccessCondition.IN_SITU_PROCESSING: (
+        "Processing inside the secure environment of the node that holds the data, after access "
+        "has been granted through the portal."
+    ),
+    AccessCondition.REMOTE_PROCESSING: (
+        "Processing submitted to the node that holds the data, without direct access to the "
+        "images, after access has been granted through the portal."
+    ),
+}
+
+
+def dataset_iri(dataset: Dataset, *, base_url: str) -> URIRef:
+    """The IRI of a dataset: the address of its page in the portal."""
+    return URIRef(f"{base_url.rstrip('/')}/catalogue/datasets/{dataset.pk}")
+
+
+def catalogue_iri(*, base_url: str) -> URIRef:
+    return URIRef(f"{base_url.rstrip('/')}/catalogue/")
+
+
+def new_graph() -> Graph:
+    graph = Graph()
+    for prefix, namespace in PREFIXES.items():
+        graph.bind(prefix, namespace, replace=True)
+    return graph
+
+
+def _text(value: str) -> Literal:
+    return Literal(value, lang="en")
+
+
+def _count(value: int) -> Literal:
+    return Literal(int(value), datatype=XSD.nonNegativeInteger)
+
+
+def _datetime(value) -> Literal:
+    return Literal(value.replace(microsecond=0), datatype=XSD.dateTime)
+
+
+def _eucaim(value: str, table: dict) -> URIRef | None:
+    value = str(value).strip()
+    if _EUCAIM_CODE.match(value):
+        return EUCAIM[value]
+    code = table.get(value) or table.get(value.upper()) or table.get(value.lower())
+    return EUCAIM[code] if code else None
+
+
+def _add_hdab(graph: Graph, *, base_url: str) -> URIRef:
+    """The health data access body: a foaf:Agent with one cv:ContactPoint."""
+    site = base_url.rstrip("/")
+    host = urlsplit(site).hostname or "localhost"
+    name = getattr(settings, "HDAB_NAME", "") or "Health data access body of the imaging atlas"
+    email = getattr(settings, "HDAB_EMAIL", "") or f"hdab@{host}"
+    page = getattr(settings, "HDAB_URL", "") or f"{site}/"
+    agent = URIRef(f"{catalogue_iri(base_url=base_url)}#hdab")
+    contact = URIRef(f"{agent}-contact-point")
+    graph.add((agent, RDF.type, FOAF.Agent))
+    graph.add((agent, FOAF.name, _text(name)))
+    graph.add((agent, CV.contactPoint, contact))
+    graph.add((contact, RDF.type, CV.ContactPoint))
+    graph.add((contact, CV.email, Literal(email)))
+    graph.add((contact, CV.contactPage, URIRef(page)))
+    return agent
+
+
+def _add_agent(graph: Graph, iri: URIRef, *, name: str, email: str) -> URIRef:
+    contact = URIRef(f"{iri}-contact-point")
+    graph.add((iri, RDF.type, FOAF.Agent))
+    graph.add((iri, FOAF.name, _text(name)))
+    graph.add((iri, CV.contactPoint, contact))
+    graph.add((contact, RDF.type, CV.ContactPoint))
+    graph.add((contact, CV.email, Literal(email)))
+    return iri
+
+
+def _keywords(dataset: Dataset) -> list[str]:
+    """The dataset's keywords, then its conditions, modalities and body parts, for discovery."""
+    modality_labels = dict(Modality.choices)
+    values = [
+        *dataset.keywords,
+        *dataset.conditions,
+        *(str(modality_labels.get(m, m)) for m in dataset.modalities),
+        *(b.capitalize() if b.isupper() else b for b in dataset.body_parts),
+    ]
+    seen: set[str] = set()
+    keywords = []
+    for value in values:
+        value = str(value).strip()
+        if value and value.casefold() not in seen:
+            seen.add(value.casefold())
+            keywords.append(value)
+    return keywords
+
+
+def _add_data_use_condition(graph: Graph, code: str) -> URIRef | None:
+    name = DATA_USE_CONDITIONS.get(code)
+    term = duo.BY_CODE.get(code)
+    if not (name and term):
+        return None
+    concept = DATA_USE_CONDITION[name]
+    graph.add((concept, RDF.type, SKOS.Concept))
+    graph.add((concept, RDF.type, DCTERMS.RightsStatement))
+    graph.add((concept, SKOS.prefLabel, _text(term.label[:1].upper() + term.label[1:])))
+    graph.add((concept, SKOS.notation, Literal(code.replace(":", "_"))))
+    graph.add((concept, SKOS.exactMatch, URIRef(term.iri)))
+    return concept
+
+
+def _add_distribution(graph: Graph, dataset: Dataset, iri: URIRef, condition: str) -> URIRef:
+    distribution = URIRef(f"{iri}#distribution-{condition.lower().replace('_', '-')}")
+    label = AccessCondition(condition).label if condition in AccessCondition.values else condition
+    graph.add((distribution, RDF.type, DCAT.Distribution))
+    graph.add((distribution, DCTERMS.title, _text(f"{dataset.title}: {label}")))
+    if condition in ACCESS_CONDITION_TEXT:
+        graph.add((distribution, DCTERMS.description, _text(ACCESS_CONDITION_TEXT[condition])))
+    if condition == AccessCondition.DOWNLOAD:
+        graph.add((distribution, DCAT.accessURL, URIRef(dataset.node.dicomweb_base_url)))
+        graph.add((distribution, DCAT.mediaType, MEDIA_TYPE["application/dicom"]))
+        graph.add((MEDIA_TYPE["application/dicom"], RDF.type, DCTERMS.MediaType))
+    else:
+        # Access is requested and granted on the dataset's page.
+        graph.add((distribution, DCAT.accessURL, iri))
+        graph.add((distribution, DCTERMS.format, FILE_TYPE.HTML))
+        graph.add((FILE_TYPE.HTML, RDF.type, DCTERMS.MediaTypeOrExtent))
+    graph.add((distribution, DCATAP.availability, PLANNED_AVAILABILITY.AVAILABLE))
+    for eli in dataset.applicable_legislation:
+        graph.add((distribution, DCATAP.applicableLegislation, URIRef(eli)))
+    if dataset.licence:
+        graph.add((distribution, DCTERMS.license, URIRef(dataset.licence)))
+        graph.add((URIRef(dataset.licence), RDF.type, DCTERMS.LicenseDocument))
+    graph.add((distribution, DCTERMS.rights, ACCESS_CONDITION[condition]))
+    graph.add((ACCESS_CONDITION[condition], RDF.type, DCTERMS.RightsStatement))
+    return distribution
+
+
+def add_dataset(graph: Graph, dataset: Dataset, *, base_url: str) -> URIRef:
+    """Add the description of ``dataset`` (with ``dataset.node`` loaded) to ``graph``.
+
+    Labels come from translatable choices: call it with English active (the public functions do).
+    """
+    iri = dataset_iri(dataset, base_url=base_url)
+    node = dataset.node
+    add = graph.add
+
+    add((iri, RDF.type, DCAT.Dataset))
+    add((iri, DCTERMS.identifier, Literal(str(dataset.identifier))))
+    add((iri, DCTERMS.title, _text(dataset.title)))
+    add((iri, DCTERMS.description, _text(dataset.description)))
+    add((iri, DCAT.version, Literal(dataset.version)))
+    for keyword in _keywords(dataset):
+        add((iri, DCAT.keyword, _text(keyword)))
+    if dataset.published_at:
+        add((iri, DCTERMS.issued, _datetime(dataset.published_at)))
+    if dataset.modified_at:
+        add((iri, DCTERMS.modified, _datetime(dataset.modified_at)))
+
+    # Classification
+    add((iri, DCAT.theme, DATA_THEME.HEAL))
+    add((iri, HEALTHDCATAP.healthTheme, HEALTH_THEME.CANCER_DISEASE))
+    for code in dataset.health_categories:
+        add((iri, HEALTHDCATAP.healthCategory, HEALTH_CATEGORY[code]))
+    # De-identified images whose subjects carry pseudonyms.
+    add((iri, DCTERMS.type, DPV.PseudonymisedData))
+
+    # Access and rights
+    add((iri, DCTERMS.accessRights, ACCESS_RIGHT[dataset.access_rights]))
+    add((ACCESS_RIGHT[dataset.access_rights], RDF.type, DCTERMS.RightsStatement))
+    for eli in dataset.applicable_legislation:
+        add((iri, DCATAP.applicableLegislation, URIRef(eli)))
+        add((URIRef(eli), RDF.type, ELI.LegalResource))
+
+    # Agents and contacts
+    publisher = _add_agent(
+        graph,
+        URIRef(f"{iri}#publisher"),
+        name=dataset.publisher_name or node.organisation,
+        email=node.contact_email,
+    )
+    add((iri, DCTERMS.publisher, publisher))
+    custodian = _add_agent(
+        graph, URIRef(f"{iri}#custodian"), name=node.organisation, email=node.contact_email
+    )
+    add((iri, GEODCATAP.custodian, custodian))
+    add((iri, HEALTHDCATAP.hdab, _add_hdab(graph, base_url=base_url)))
+    contact = URIRef(f"{iri}#contact-point")
+    add((iri, DCAT.contactPoint, contact))
+    add((contact, RDF.type, VCARD.Kind))
+    add((contact, VCARD.fn, Literal(dataset.contact_name)))
+    add((contact, VCARD.hasEmail, URIRef(f"mailto:{dataset.contact_email}")))
+
+    # Provenance
+    provenance = URIRef(f"{iri}#provenance")
+    add((iri, DCTERMS.provenance, provenance))
+    add((provenance, RDF.type, DCTERMS.ProvenanceStatement))
+    add(
+        (
+            provenance,
+            RDFS.label,
+            _text(
+                f"Imaging studies held by {node.organisation} at the {node.name} node, "
+                "de-identified before indexing; the counts come from the portal's study and "
+                "series index."
+            ),
+        )
+    )
+
+    # Subjects, population and coverage
+    add((iri, HEALTHDCATAP.hasStructuredData, Literal(False)))
+    add((iri, HEALTHDCATAP.numberOfRecords, _count(dataset.number_of_studies)))
+    add((iri, HEALTHDCATAP.numberOfUniqueIndividuals, _count(dataset.number_of_subjects)))
+    if dataset.min_age is not None:
+        add((iri, HEALTHDCATAP.minTypicalAge, _count(dataset.min_age)))
+    if dataset.max_age is not None:
+        add((iri, HEALTHDCATAP.maxTypicalAge, _count(dataset.max_age)))
+    if dataset.temporal_start or dataset.temporal_end:
+        period = URIRef(f"{iri}#temporal")
+        add((iri, DCTERMS.temporal, period))
+        add((period, RDF.type, DCTERMS.PeriodOfTime))
+        if dataset.temporal_start:
+            add((period, DCAT.startDate, Literal(dataset.temporal_start, datatype=XSD.date)))
+        if dataset.temporal_end:
+            add((period, DCAT.endDate, Literal(dataset.temporal_end, datatype=XSD.date)))
+    if node.country in ALPHA3:
+        place = COUNTRY[ALPHA3[node.country]]
+        add((iri, DCTERMS.spatial, place))
+        add((place, RDF.type, DCTERMS.Location))
+        add((place, SKOS.prefLabel, _text(str(COUNTRY_NAMES[node.country]))))
+
+    # EUCAIM imaging properties
+    for values, table, prop in [
+        (dataset.modalities, EUCAIM_MODALITIES, EUCAIM.hasImageModality),
+        (dataset.body_parts, EUCAIM_BODY_PARTS, EUCAIM.hasImageBodyPart),
+        (dataset.conditions, EUCAIM_CONDITIONS, EUCAIM.hasCondition),
+        (dataset.sexes, EUCAIM_SEXES, EUCAIM.hasBirthSex),
+    ]:
+        for value in values:
+            term = _eucaim(value, table)
+            if term is not None:
+                add((iri, prop, term))
+
+    # Data-use conditions. EUCAIM lists them with the access condition as the dct:rights of a
+    # distribution, but DCAT-AP allows a distribution only one dct:rights, which the access
+    # condition takes; they are therefore the dct:rights of the dataset.
+    for code in dataset.duo_codes:
+        concept = _add_data_use_condition(graph, code)
+        if concept is not None:
+            add((iri, DCTERMS.rights, concept))
+
+    # Distributions: one per access condition.
+    for condition in dataset.access_conditions:
+        add((iri, DCAT.distribution, _add_distribution(graph, dataset, iri, condition)))
+    return iri
+
+
+def dataset_graph(dataset: Dataset, *, base_url: str) -> Graph:
+    """One dataset (with ``dataset.node`` loaded) as a HealthDCAT-AP graph."""
+    graph = new_graph()
+    with translation.override("en"):
+        add_dataset(graph, dataset, base_url=base_url)
+    return graph
+
+
+def catalogue_graph(datasets: Iterable[Dataset], *, base_url: str) -> Graph:
+    """A ``dcat:Catalog`` listing ``datasets``, with each dataset's description."""
+    graph = new_graph()
+    catalogue = catalogue_iri(base_url=base_url)
+    site = f"{base_url.rstrip('/')}/"
+    graph.add((catalogue, RDF.type, DCAT.Catalog))
+    graph.add((catalogue, DCTERMS.title, _text("Federated cancer-imaging atlas catalogue")))
+    graph.add(
+        (
+            catalogue,
+            DCTERMS.description,
+            _text(
+                "Cancer imaging collections held by the atlas's nodes, described with "
+                "HealthDCAT-AP and the EUCAIM DCAT-AP extensions. Access is requested through "
+                "the portal."
+            ),
+        )
+    )
+    graph.add((catalogue, DCTERMS.publisher, _add_hdab(graph, base_url=base_url)))
+    graph.add((catalogue, FOAF.homepage, URIRef(site)))
+    graph.add((URIRef(site), RDF.type, FOAF.Document))
+    graph.add((catalogue, DCATAP.applicableLegislation, URIRef(Dataset.default_legislation()[0])))
+    graph.add((catalogue, DCAT.themeTaxonomy, URIRef(str(DATA_THEME))))
+    latest = None
+    with translation.override("en"):
+        for dataset in datasets:
+            graph.add((catalogue, DCAT.dataset, add_dataset(graph, dataset, base_url=base_url)))
+            if dataset.modified_at and (latest is None or dataset.modified_at > latest):
+                latest = dataset.modified_at
+    if latest:
+        graph.add((catalogue, DCTERMS.modified, _datetime(latest)))
+    return graph
+
+
+# A compact JSON-LD context for the exports; nothing is fetched to read them.
+JSONLD_CONTEXT = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
+
+
+def to_turtle(graph: Graph) -> str:
+    return graph.serialize(format="turtle")
+
+
+def to_jsonld(graph: Graph) -> str:
+    return graph.serialize(format="json-ld", context=JSONLD_CONTEXT, indent=2)
