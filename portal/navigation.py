@@ -26,6 +26,8 @@ DASHBOARD_BY_SLUG = {d.slug: d for d in DASHBOARDS}
 
 # (role or None for everyone, label, url name): extra links the apps add for a role.
 EXTRA_LINKS: list[tuple[str | None, str, str]] = [
+    (None, _("Catalogue"), "catalogue:search"),
+    (Role.RESEARCHER, _("Basket"), "catalogue:basket"),
     (Role.HDAB_ADMIN, _("Audit log"), "audit_log"),
 ]
 

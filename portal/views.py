@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
@@ -37,6 +38,17 @@ def role_dashboard(request, slug):
     if dashboard is None or not request.user.has_role(dashboard.role):
         raise Http404
     context = {"dashboard": dashboard}
+    if dashboard.role == Role.NODE_OPERATOR:
+        from catalogue.selectors import operated_nodes
+
+        context["nodes"] = operated_nodes(request.user).annotate(
+            dataset_count=Count("datasets"),
+            published_count=Count("datasets", filter=Q(datasets__status="published")),
+        )
+    if dashboard.role == Role.RESEARCHER:
+        from catalogue.selectors import basket_datasets
+
+        context["basket"] = basket_datasets(request.user)
     if dashboard.role == Role.HDAB_ADMIN:
         counts = selectors.role_counts()
         context["role_counts"] = [(label, counts.get(value, 0)) for value, label in Role.choices]

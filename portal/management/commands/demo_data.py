@@ -57,4 +57,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {labels:<28} username {username:<11} password {demo_password(username)}"
             )
+        self._catalogue()
         self.stdout.write("Open http://127.0.0.1:8000/ and log in with any of them.")
+
+    def _catalogue(self):
+        from catalogue.demo import load_demo_catalogue
+
+        created = load_demo_catalogue(operator=User.objects.get(username="operator"))
+        if created:
+            self.stdout.write(f"Demo catalogue: {created} datasets at 2 nodes.")

@@ -1,0 +1,34 @@
+from django.core.management import call_command
+
+from catalogue.models import Dataset
+from portal.audit import verify_chain
+from portal.management.commands.demo_data import DEMO_PEOPLE, demo_password
+from portal.models import User
+
+
+def test_it_loads_one_person_per_role_whose_printed_login_works(db, client, capsys):
+    call_command("demo_data")
+    out = capsys.readouterr().out
+    for username, roles, *_ in DEMO_PEOPLE:
+        assert f"username {username}" in out and demo_password(username) in out
+        assert client.login(username=username, password=demo_password(username))
+        assert User.objects.get(username=username).roles == frozenset(roles)
+    assert Dataset.objects.filter(status="published").count() == 4
+    assert verify_chain().ok
+
+
+def test_it_can_run_twice_without_duplicates(db):
+    call_command("demo_data")
+    call_command("demo_data")
+    assert User.objects.count() == len(DEMO_PEOPLE)
+    assert Dataset.objects.count() == 4
+
+
+def test_it_refuses_to_run_in_production(db, settings):
+    import pytest
+    from django.core.management.base import CommandError
+
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="production"):
+        call_command("demo_data")
+    assert not User.objects.exists()
