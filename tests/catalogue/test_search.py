@@ -29,7 +29,10 @@ def test_it_shows_operators_their_own_drafts_only(catalogue, personas):
         (SearchQuery(text="nodules"), ["Lung CT collection"]),
         (SearchQuery(text="Valencia"), ["Lung CT collection"]),  # the node's name counts
         (SearchQuery(terms={"modality": ["CT"]}), ["Lung CT collection"]),
-        (SearchQuery(terms={"modality": ["CT", "MR"]}), ["Breast MRI screening cohort", "Lung CT collection"]),
+        (
+            SearchQuery(terms={"modality": ["CT", "MR"]}),
+            ["Breast MRI screening cohort", "Lung CT collection"],
+        ),
         (SearchQuery(terms={"condition": ["breast cancer"]}), ["Breast MRI screening cohort"]),
         (SearchQuery(terms={"body_part": ["CHEST"]}), ["Lung CT collection"]),
         (SearchQuery(terms={"access": ["DOWNLOAD"]}), ["Lung CT collection"]),
@@ -95,7 +98,9 @@ def test_it_pages_long_result_lists(catalogue, client):
     first = client.get(reverse("catalogue:search"), {"sort": "title", "q": "pagination"})
     assert first.context["page"].paginator.count == 25
     assert len(first.context["page"].object_list) == 20
-    second = client.get(reverse("catalogue:search"), {"sort": "title", "q": "pagination", "page": 2})
+    second = client.get(
+        reverse("catalogue:search"), {"sort": "title", "q": "pagination", "page": 2}
+    )
     assert len(second.context["page"].object_list) == 5
 
 
@@ -105,7 +110,10 @@ def test_it_keeps_the_query_count_constant(catalogue, client, django_assert_max_
 
     for n in range(10):
         dataset_create(
-            node=catalogue.other_node, actor=None, status="published", **dataset_fields(title=f"C{n}")
+            node=catalogue.other_node,
+            actor=None,
+            status="published",
+            **dataset_fields(title=f"C{n}"),
         )
     with django_assert_max_num_queries(6):
         client.get(reverse("catalogue:search"), {"modality": "MR"})
