@@ -3,6 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_PROVIDER := tests/oidc_provider
+NODE_E2E := tests/e2e
 
 .PHONY: run test bench lint format demo clean install
 
@@ -13,6 +14,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+$(NODE_E2E)/node_modules/.installed: $(NODE_E2E)/package.json $(NODE_E2E)/package-lock.json
+	cd $(NODE_E2E) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(NODE_PROVIDER)/node_modules/.installed: $(NODE_PROVIDER)/package.json $(NODE_PROVIDER)/package-lock.json
 	cd $(NODE_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error
@@ -25,7 +30,7 @@ run: $(STAMP)
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
-test: $(STAMP) $(NODE_PROVIDER)/node_modules/.installed
+test: $(STAMP) $(NODE_PROVIDER)/node_modules/.installed $(NODE_E2E)/node_modules/.installed
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 ## Speed measurements, printed as ratios against a baseline measured in the same run.
@@ -43,4 +48,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 $(NODE_PROVIDER)/node_modules
+	rm -rf $(VENV) db.sqlite3 $(NODE_PROVIDER)/node_modules $(NODE_E2E)/node_modules
