@@ -1,1 +1,432 @@
-"""Access models arrive with the access-application issue."""
+"""Data access applications, committees and their reviews, and data permits (EHDS Arts 67–68).
+
+Workflows are data: each stateful model has a ``Status`` and an ``ALLOWED_TRANSITIONS`` table,
+and only the services in ``access/services`` change status, under a row lock, writing an audit
+event for every transition.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from catalogue.models import Dataset, Node
+
+
+class InvalidTransition(Exception):
+    """A status change the workflow table does not allow."""
+
+
+class Purpose(models.TextChoices):
+    """EHDS Article 53(1) purposes of secondary use (an exhaustive list)."""
+
+    PUBLIC_HEALTH = "public_health", _("(a) Public interest in public or occupational health")
+    POLICY = "policy", _("(b) Policymaking and regulatory activities")
+    STATISTICS = "statistics", _("(c) Official statistics")
+    EDUCATION = "education", _("(d) Education or teaching in health or care")
+    RESEARCH = "research", _("(e) Scientific research related to health or care")
+    RESEARCH_INNOVATION = (
+        "research_innovation",
+        _("(e)(i) Research: development and innovation of products or services"),
+    )
+    RESEARCH_AI = (
+        "research_ai",
+        _("(e)(ii) Research: training, testing and evaluating algorithms, including AI"),
+    )
+    IMPROVING_CARE = "improving_care", _("(f) Improving the delivery of care and treatment")
+
+
+# Art 53(2): purposes (a)–(c) are reserved for public sector bodies and Union institutions.
+PUBLIC_SECTOR_PURPOSES = {Purpose.PUBLIC_HEALTH, Purpose.POLICY, Purpose.STATISTICS}
+
+
+class ProhibitedUse(models.TextChoices):
+    """EHDS Article 54: uses the applicant must confirm do not apply."""
+
+    DETRIMENTAL = "detrimental", _("(a) Decisions detrimental to a person or group")
+    DISCRIMINATION = "discrimination", _("(b) Decisions on jobs, insurance or credit")
+    ADVERTISING = "advertising", _("(c) Advertising or marketing")
+    HARMFUL_PRODUCTS = "harmful_products", _("(d) Harmful or addictive products or services")
+    ETHICS_BREACH = "ethics_breach", _("(e) Activities in breach of national ethics law")
+
+
+class TransitionsMixin(models.Model):
+    """``can_transition_to`` decides which buttons to show; ``transition_to`` is the guard."""
+
+    ALLOWED_TRANSITIONS: dict = {}
+
+    class Meta:
+        abstract = True
+
+    def can_transition_to(self, status) -> bool:
+        return status in self.ALLOWED_TRANSITIONS.get(self.status, set())
+
+    def transition_to(self, status) -> str:
+        if not self.can_transition_to(status):
+            raise InvalidTransition(
+                _("A %(model)s that is %(old)s cannot become %(new)s.")
+                % {
+                    "model": self._meta.verbose_name,
+                    "old": self.get_status_display().lower(),
+                    "new": self.Status(status).label.lower(),
+                }
+            )
+        old = self.status
+        self.status = status
+        return old
+
+
+class Committee(models.Model):
+    """A data access committee governing some datasets, or every dataset of some nodes.
+
+    Members and the chair are per-object permissions (django-guardian): ``review_committee``
+    for every member, ``chair_committee`` for the chair(s). ``access.permissions`` wraps them.
+    """
+
+    class DecisionRule(models.TextChoices):
+        CHAIR = "chair", _("The chair decides")
+        MAJORITY = "majority", _("Majority of the members who may vote")
+        UNANIMOUS = "unanimous", _("All members who may vote agree")
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    email = models.EmailField(_("contact email"), blank=True)
+    decision_rule = models.CharField(
+        _("decision rule"), max_length=16, choices=DecisionRule.choices, default=DecisionRule.CHAIR
+    )
+    datasets = models.ManyToManyField(Dataset, related_name="committees", blank=True)
+    nodes = models.ManyToManyField(Node, related_name="committees", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("review_committee", "Is a member of the committee"),
+            ("chair_committee", "Chairs the committee"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Application(TransitionsMixin):
+    """A data access application (EHDS Art 67(2)), from draft to decision."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted")
+        UNDER_REVIEW = "under_review", _("Under review")
+        CLARIFICATION = "clarification_requested", _("Clarification requested")
+        APPROVED = "approved", _("Approved")
+        PARTIALLY_APPROVED = "partially_approved", _("Partially approved")
+        REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    ALLOWED_TRANSITIONS = {
+        Status.DRAFT: {Status.SUBMITTED, Status.WITHDRAWN},
+        Status.SUBMITTED: {Status.UNDER_REVIEW, Status.CLARIFICATION, Status.WITHDRAWN,
+                           Status.APPROVED, Status.PARTIALLY_APPROVED, Status.REJECTED},
+        Status.UNDER_REVIEW: {Status.CLARIFICATION, Status.WITHDRAWN, Status.APPROVED,
+                              Status.PARTIALLY_APPROVED, Status.REJECTED},
+        Status.CLARIFICATION: {Status.UNDER_REVIEW, Status.WITHDRAWN, Status.REJECTED},
+        Status.APPROVED: set(),
+        Status.PARTIALLY_APPROVED: set(),
+        Status.REJECTED: set(),
+        Status.WITHDRAWN: set(),
+    }  # fmt: skip
+    OPEN = {Status.SUBMITTED, Status.UNDER_REVIEW, Status.CLARIFICATION}
+    DECIDED = {Status.APPROVED, Status.PARTIALLY_APPROVED, Status.REJECTED}
+
+    class DataForm(models.TextChoices):
+        ANONYMISED = "anonymised", _("Anonymised")
+        PSEUDONYMISED = "pseudonymised", _("Pseudonymised")
+
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="applications"
+    )
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.DRAFT)
+    # (a) identity
+    title = models.CharField(_("project title"), max_length=300)
+    organisation = models.CharField(_("applicant organisation"), max_length=300, blank=True)
+    public_sector_body = models.BooleanField(
+        _("the applicant is a public sector body or Union institution"), default=False
+    )
+    # (b) purposes
+    purpose = models.CharField(_("purpose (EHDS Art 53(1))"), max_length=32,
+                               choices=Purpose.choices, blank=True)  # fmt: skip
+    purpose_description = models.TextField(_("research purpose"), blank=True)
+    duo_codes = models.JSONField(_("data use (DUO codes)"), default=list, blank=True)
+    disease_codes = models.JSONField(_("diseases studied"), default=list, blank=True)
+    commercial = models.BooleanField(_("commercial use"), default=False)
+    # (c) intended use and benefit
+    intended_use = models.TextField(_("intended use"), blank=True)
+    expected_benefit = models.TextField(_("expected benefit"), blank=True)
+    # (d) scope
+    data_from = models.DateField(_("data from"), null=True, blank=True)
+    data_to = models.DateField(_("data to"), null=True, blank=True)
+    # (e) anonymised or pseudonymised
+    data_form = models.CharField(_("form of the data"), max_length=16,
+                                 choices=DataForm.choices, blank=True)  # fmt: skip
+    pseudonymisation_justification = models.TextField(
+        _("why anonymised data are not enough"), blank=True
+    )
+    legal_basis = models.TextField(_("legal basis (GDPR Art 6(1))"), blank=True)
+    # (g)–(i)
+    safeguards = models.TextField(_("safeguards against misuse and re-identification"), blank=True)
+    processing_months = models.PositiveSmallIntegerField(
+        _("processing period in the secure processing environment (months)"), null=True, blank=True
+    )
+    processing_justification = models.TextField(_("why this period"), blank=True)
+    tools = models.TextField(_("tools and computing resources"), blank=True)
+    # (j) ethics
+    ethics_approval = models.FileField(
+        _("ethics approval"), upload_to="ethics/%Y/", blank=True, max_length=300
+    )
+    ethics_not_required = models.TextField(_("why no ethics approval is needed"), blank=True)
+    # Art 54
+    prohibited_uses_confirmed = models.BooleanField(
+        _("none of the Article 54 prohibited uses applies"), default=False
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    # The Art 68(4) clock: from the moment the application is complete (restarted when an
+    # incomplete application is completed), three months, extendable once by three.
+    complete_at = models.DateTimeField(null=True, blank=True)
+    decision_due = models.DateTimeField(null=True, blank=True)
+    extended = models.BooleanField(default=False)
+    extension_reason = models.TextField(blank=True)
+    # While incomplete: the applicant has four weeks to complete it.
+    completion_due = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "decision_due"], name="application_due_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ApplicationDataset(models.Model):
+    """One requested dataset of an application, routed to the committee that governs it,
+    with that committee's decision for it."""
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="items")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="+")
+    review = models.ForeignKey(
+        "Review", null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+    )
+    decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.PENDING)
+    # Pre-screening of the application's use against the dataset's DUO conditions (advice).
+    prescreen_outcome = models.CharField(max_length=20, blank=True)
+    prescreen_findings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["application", "dataset"], name="unique_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.dataset_id}"
+
+
+class TeamMember(models.Model):
+    """A named person who will get access (Art 67(2)(a)), invited by email; they must accept."""
+
+    class Status(models.TextChoices):
+        INVITED = "invited", _("Invited")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="team")
+    email = models.EmailField()
+    role = models.CharField(_("role in the project"), max_length=100, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED)
+    token = models.CharField(max_length=64, unique=True, default=secrets.token_urlsafe)
+    invited_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["application", "email"], name="unique_team_email"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Review(TransitionsMixin):
+    """One committee's review of the datasets it governs in one application."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        CLOSED = "closed", _("Closed (withdrawn)")
+
+    ALLOWED_TRANSITIONS = {
+        Status.PENDING: {Status.APPROVED, Status.REJECTED, Status.CLOSED},
+        Status.APPROVED: set(),
+        Status.REJECTED: set(),
+        Status.CLOSED: set(),
+    }
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="reviews")
+    committee = models.ForeignKey(Committee, on_delete=models.PROTECT, related_name="reviews")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(blank=True)
+    conditions = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["application", "committee"], name="unique_review"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.committee} on {self.application}"
+
+
+class ConflictOfInterest(models.Model):
+    """A member's declared conflict with an application; a conflicted member cannot vote."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="conflicts")
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    note = models.TextField(blank=True)
+    declared_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "member"], name="unique_conflict"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} conflicted on {self.review_id}"
+
+
+class Vote(models.Model):
+    """A member's vote in a review; one per member, changeable until the review is decided."""
+
+    class Choice(models.TextChoices):
+        APPROVE = "approve", _("Approve")
+        REJECT = "reject", _("Reject")
+        ABSTAIN = "abstain", _("Abstain")
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="votes")
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    choice = models.CharField(max_length=8, choices=Choice.choices)
+    reason = models.TextField(blank=True)
+    cast_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "member"], name="unique_vote"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.choice}"
+
+
+class Comment(models.Model):
+    """A remark on an application: internal to the committee, or visible to the applicant."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="comments")
+    committee = models.ForeignKey(
+        Committee, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    visible_to_applicant = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Comment {self.pk} on {self.application_id}"
+
+
+class Clarification(models.Model):
+    """A committee's question to the applicant and the answer given when resubmitting."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="clarifications"
+    )
+    committee = models.ForeignKey(Committee, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    question = models.TextField()
+    incomplete = models.BooleanField(
+        default=False, help_text=_("The application is incomplete (Art 68(4)): four weeks.")
+    )
+    answer = models.TextField(blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["requested_at"]
+
+    def __str__(self) -> str:
+        return f"Clarification {self.pk} on {self.application_id}"
+
+
+class Permit(TransitionsMixin):
+    """A data permit (EHDS Art 68(10)) issued from a committee's approval."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        REVOKED = "revoked", _("Revoked")
+        EXPIRED = "expired", _("Expired")
+
+    ALLOWED_TRANSITIONS = {
+        Status.ACTIVE: {Status.SUSPENDED, Status.REVOKED, Status.EXPIRED},
+        Status.SUSPENDED: {Status.ACTIVE, Status.REVOKED, Status.EXPIRED},
+        Status.REVOKED: set(),
+        Status.EXPIRED: set(),
+    }
+    MAX_YEARS = 10  # Art 68(12)
+
+    number = models.CharField(max_length=32, unique=True)
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="permits")
+    review = models.OneToOneField(Review, on_delete=models.PROTECT, related_name="permit")
+    holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="permits"
+    )
+    datasets = models.ManyToManyField(Dataset, related_name="permits")
+    authorised_persons = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="authorised_permits"
+    )
+    purpose = models.CharField(max_length=32, choices=Purpose.choices)
+    purpose_description = models.TextField()
+    data_form = models.CharField(max_length=16, choices=Application.DataForm.choices)
+    conditions = models.TextField(blank=True)
+    tools = models.TextField(blank=True)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.TextField(blank=True)
+    issued_at = models.DateTimeField(auto_now_add=True)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+        indexes = [models.Index(fields=["status", "ends_on"], name="permit_expiry_idx")]
+
+    def __str__(self) -> str:
+        return self.number

@@ -12,6 +12,7 @@ PERSONAS = {
     "researcher": [Role.RESEARCHER],
     "other_researcher": [Role.RESEARCHER],
     "committee_member": [Role.COMMITTEE_MEMBER],
+    "committee_chair": [Role.COMMITTEE_MEMBER],
     "node_operator": [Role.NODE_OPERATOR],
     "hdab_admin": [Role.HDAB_ADMIN],
     "outsider": [],
@@ -129,5 +130,79 @@ def catalogue(personas):
                 max_age=90,
             ),
         ),
-        other_draft=dataset_create(node=other, actor=None, **dataset_fields(title="Valencia draft")),
+        other_draft=dataset_create(
+            node=other, actor=None, **dataset_fields(title="Valencia draft")
+        ),
+    )
+
+
+def complete_application_fields(**overrides):
+    """Everything ``access.services.application_update`` needs for a submittable application."""
+    fields = {
+        "organisation": "Instituto de Oncologia",
+        "purpose": "research_ai",
+        "purpose_description": "Train and validate a lesion detection model.",
+        "duo_codes": ["DUO:0000006"],
+        "intended_use": "Model training in the secure processing environment.",
+        "expected_benefit": "Earlier detection of cancer.",
+        "data_form": "pseudonymised",
+        "pseudonymisation_justification": "Longitudinal follow-up needs linked studies.",
+        "legal_basis": "GDPR Art 6(1)(e), public interest task of the institute.",
+        "safeguards": "No export of images; outputs checked before release.",
+        "processing_months": 24,
+        "tools": "Python, PyTorch, GPU nodes of the processing environment.",
+        "ethics_not_required": "Approved under the national secondary-use framework.",
+        "prohibited_uses_confirmed": True,
+    }
+    return {**fields, **overrides}
+
+
+@pytest.fixture
+def access(personas, catalogue):
+    """Two committees: "Oslo DAC" (chair rule) governs the Oslo node, with ``committee_chair``
+    as chair and ``committee_member`` as member; "Valencia DAC" (majority rule) governs the
+    Lung CT dataset, with ``committee_chair`` as its only member and chair. A draft application
+    by ``researcher`` asks for both published datasets; ``submitted`` is a submitted copy."""
+    from types import SimpleNamespace
+
+    from access import services
+
+    oslo = services.committee_create(
+        actor=None, name="Oslo DAC", decision_rule="chair", nodes=[catalogue.own_node]
+    )
+    services.committee_add_member(
+        committee=oslo, user=personas["committee_chair"], actor=None, chair=True
+    )
+    services.committee_add_member(committee=oslo, user=personas["committee_member"], actor=None)
+    valencia = services.committee_create(
+        actor=None,
+        name="Valencia DAC",
+        decision_rule="majority",
+        datasets=[catalogue.other_published],
+    )
+    services.committee_add_member(
+        committee=valencia, user=personas["committee_chair"], actor=None, chair=True
+    )
+
+    def new_application(title="Lesion detection", submit=False):
+        application = services.application_create(
+            applicant=personas["researcher"],
+            title=title,
+            datasets=[catalogue.published, catalogue.other_published],
+        )
+        application = services.application_update(
+            application=application, actor=personas["researcher"], **complete_application_fields()
+        )
+        if submit:
+            application = services.application_submit(
+                application=application, actor=personas["researcher"]
+            )
+        return application
+
+    return SimpleNamespace(
+        oslo=oslo,
+        valencia=valencia,
+        new_application=new_application,
+        draft=new_application("Draft study"),
+        submitted=new_application("Submitted study", submit=True),
     )

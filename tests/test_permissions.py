@@ -13,6 +13,7 @@ PERSONAS = [
     "citizen",
     "researcher",
     "committee_member",
+    "committee_chair",
     "node_operator",
     "hdab_admin",
 ]
@@ -55,7 +56,7 @@ CASES = [
     ("dashboard", None, "get", signed_in(302, outsider=200)),
     ("role_dashboard", "citizen", "get", only("citizen")),
     ("role_dashboard", "researcher", "get", only("researcher")),
-    ("role_dashboard", "committee", "get", only("committee_member")),
+    ("role_dashboard", "committee", "get", only("committee_member", "committee_chair")),
     ("role_dashboard", "node", "get", only("node_operator")),
     ("role_dashboard", "hdab", "get", only("hdab_admin")),
     ("role_dashboard", "nonexistent", "get", signed_in(404)),

@@ -1,0 +1,224 @@
+"""Emails to the people who wait on each step. Sent after the transaction commits, so a
+rolled-back change never mails anyone. Each has a text and an HTML body."""
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from access.permissions import members_of
+
+
+def _send(recipients, subject: str, heading: str, lines: list[str], path: str, action: str):
+    recipients = sorted({r for r in recipients if r})
+    if not recipients:
+        return
+    context = {
+        "heading": heading,
+        "lines": lines,
+        "action_url": settings.SITE_URL + path,
+        "action_label": action,
+    }
+    text = render_to_string("access/email/notification.txt", context)
+    html = render_to_string("access/email/notification.html", context)
+
+    def send():
+        for recipient in recipients:  # one message each: recipients do not see each other
+            message = EmailMultiAlternatives(f"[ECII] {subject}", text, to=[recipient])
+            message.attach_alternative(html, "text/html")
+            message.send()
+
+    transaction.on_commit(send)
+
+
+def _committee_emails(application):
+    emails = set()
+    for review in application.reviews.select_related("committee"):
+        emails |= {m.email for m in members_of(review.committee)}
+    return emails
+
+
+def _applicant_and_team(application):
+    team = application.team.filter(status="accepted").values_list("email", flat=True)
+    return {application.applicant.email, *team}
+
+
+def _app_path(application):
+    return reverse("access:application_detail", args=[application.pk])
+
+
+def team_invited(member):
+    application = member.application
+    _send(
+        [member.email],
+        _("You are invited to a data access application"),
+        _("You are invited to join “%s”") % application.title,
+        [
+            _("%(name)s named you as a person who will get access to the requested data.")
+            % {"name": application.applicant.display_name},
+            _("Log in with this email address to accept or decline."),
+        ],
+        reverse("access:invitation", args=[member.token]),
+        _("Answer the invitation"),
+    )
+
+
+def application_submitted(application):
+    due = application.decision_due
+    _send(
+        _committee_emails(application),
+        _("New data access application"),
+        _("“%s” was submitted for review") % application.title,
+        [_("The decision is due by %s (EHDS Art 68(4)).") % f"{due:%Y-%m-%d}"],
+        _app_path(application),
+        _("Review the application"),
+    )
+    _send(
+        [application.applicant.email],
+        _("Your application was submitted"),
+        _("“%s” was submitted") % application.title,
+        [_("The committees will decide by %s.") % f"{due:%Y-%m-%d}"],
+        _app_path(application),
+        _("Follow your application"),
+    )
+
+
+def application_withdrawn(application):
+    _send(
+        _committee_emails(application),
+        _("Application withdrawn"),
+        _("“%s” was withdrawn by the applicant") % application.title,
+        [],
+        _app_path(application),
+        _("See the application"),
+    )
+
+
+def comment_for_applicant(comment):
+    application = comment.application
+    _send(
+        [application.applicant.email],
+        _("A committee commented on your application"),
+        _("New comment on “%s”") % application.title,
+        [comment.body],
+        _app_path(application),
+        _("Read and reply"),
+    )
+
+
+def clarification_requested(clarification):
+    application = clarification.application
+    lines = [clarification.question]
+    if clarification.incomplete:
+        lines.append(
+            _(
+                "Your application is incomplete: complete it by %s, or no permit can be issued."
+            )
+            % f"{application.completion_due:%Y-%m-%d}"
+        )
+    _send(
+        [application.applicant.email],
+        _("Clarification requested"),
+        _("%s asks a question about “%s”") % (clarification.committee, application.title),
+        lines,
+        _app_path(application),
+        _("Answer"),
+    )
+
+
+def clarification_answered(application):
+    _send(
+        _committee_emails(application),
+        _("Clarification answered"),
+        _("The applicant answered on “%s”") % application.title,
+        [],
+        _app_path(application),
+        _("Continue the review"),
+    )
+
+
+def deadline_extended(application):
+    _send(
+        [application.applicant.email],
+        _("Decision deadline extended"),
+        _("The decision on “%s” is now due by %s")
+        % (application.title, f"{application.decision_due:%Y-%m-%d}"),
+        [application.extension_reason],
+        _app_path(application),
+        _("See the application"),
+    )
+
+
+def application_decided(application, permits):
+    lines = []
+    for review in application.reviews.select_related("committee"):
+        lines.append(f"{review.committee}: {review.get_status_display()}")
+        if review.reason:
+            lines.append(review.reason)
+    for permit in permits:
+        lines.append(
+            _("Data permit %(n)s, valid until %(d)s.") % {"n": permit.number, "d": permit.ends_on}
+        )
+    _send(
+        _applicant_and_team(application),
+        _("Decision on your application"),
+        _("“%s” is %s") % (application.title, application.get_status_display().lower()),
+        lines,
+        _app_path(application),
+        _("See the decision"),
+    )
+
+
+def permit_changed(permit):
+    emails = {permit.holder.email, *permit.authorised_persons.values_list("email", flat=True)}
+    lines = [permit.status_reason] if permit.status_reason else []
+    _send(
+        emails,
+        _("Data permit %(n)s is %(s)s")
+        % {"n": permit.number, "s": permit.get_status_display().lower()},
+        _("Data permit %(n)s is %(s)s")
+        % {"n": permit.number, "s": permit.get_status_display().lower()},
+        lines,
+        reverse("access:permit_detail", args=[permit.pk]),
+        _("See the permit"),
+    )
+
+
+def review_reminder(review, *, overdue: bool):
+    application = review.application
+    heading = (
+        _("The decision on “%s” is overdue") if overdue else _("The decision on “%s” is due soon")
+    ) % application.title
+    _send(
+        {m.email for m in members_of(review.committee)},
+        heading,
+        heading,
+        [_("Due: %s") % f"{application.decision_due:%Y-%m-%d}"],
+        _app_path(application),
+        _("Review the application"),
+    )
+
+
+def completion_reminder(application):
+    _send(
+        [application.applicant.email],
+        _("Complete your application"),
+        _("“%s” must be completed by %s")
+        % (application.title, f"{application.completion_due:%Y-%m-%d}"),
+        [],
+        _app_path(application),
+        _("Complete the application"),
+    )
+
+
+def permit_expiring(permit):
+    _send(
+        [permit.holder.email],
+        _("Data permit %s expires soon") % permit.number,
+        _("Data permit %(n)s ends on %(d)s") % {"n": permit.number, "d": permit.ends_on},
+        [_("An extension must be requested at least one month before it ends (Art 68(12)).")],
+        reverse("access:permit_detail", args=[permit.pk]),
+        _("See the permit"),
+    )
