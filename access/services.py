@@ -270,6 +270,7 @@ def _prescreen(application: Application) -> None:
         commercial=application.commercial,
         disease_codes=frozenset(application.disease_codes),
         has_ethics_approval=bool(application.ethics_approval),
+        institution=application.organisation,
     )
     for item in application.items.select_related("dataset"):
         verdict = screen(request, item.dataset.duo_codes, item.dataset.conditions)
