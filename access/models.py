@@ -287,6 +287,8 @@ class Review(TransitionsMixin):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     reason = models.TextField(blank=True)
     conditions = models.TextField(blank=True)
+    # The end of the permit the chair set when approving (else from the requested period).
+    permit_ends_on = models.DateField(null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

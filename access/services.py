@@ -80,6 +80,12 @@ def application_create(*, applicant: User, title: str, datasets=None) -> Applica
             pk__in=BasketItem.objects.filter(user=applicant).values("dataset"),
             status=Dataset.Status.PUBLISHED,
         )
+    else:
+        visible = visible_datasets(applicant).filter(status=Dataset.Status.PUBLISHED)
+        wanted = {d.pk for d in datasets}
+        datasets = list(visible.filter(pk__in=wanted))
+        if len(datasets) != len(wanted):
+            raise ValidationError({"datasets": _("Choose published datasets of the catalogue.")})
     datasets = list(datasets)
     if not datasets:
         raise ValidationError(_("Put at least one published dataset in your basket first."))
@@ -193,6 +199,8 @@ def team_answer(*, token: str, user: User, accept: bool) -> TeamMember:
         raise ValidationError(_("This invitation was sent to another email address."))
     if member.status != TeamMember.Status.INVITED:
         raise InvalidTransition(_("This invitation was answered already."))
+    if member.application.status not in (Application.Status.DRAFT, *Application.OPEN):
+        raise InvalidTransition(_("The application is closed; the invitation has lapsed."))
     member.status = TeamMember.Status.ACCEPTED if accept else TeamMember.Status.DECLINED
     member.user = user
     member.answered_at = timezone.now()
@@ -598,11 +606,12 @@ def review_decide(
     if not approve and not reason:
         raise ValidationError({"reason": _("Give the reasons for rejecting.")})
     if ends_on is not None:
-        _check_permit_end(date.today(), ends_on)
+        _check_permit_end(timezone.localdate(), ends_on)
     review.conditions = (conditions or "").strip()
+    review.permit_ends_on = ends_on if approve else None
     _start_review(application, actor)
     outcome = Review.Status.APPROVED if approve else Review.Status.REJECTED
-    _decide(application, review, actor, outcome, reason=reason, via="chair", ends_on=ends_on)
+    _decide(application, review, actor, outcome, reason=reason, via="chair")
     return review
 
 
@@ -621,12 +630,15 @@ def _add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def _decide(application, review, actor, outcome, *, reason, via, ends_on=None) -> None:
+def _decide(application, review, actor, outcome, *, reason, via) -> None:
     review.transition_to(outcome)
     review.reason = reason
     review.decided_by = actor
     review.decided_at = timezone.now()
-    review.save(update_fields=["status", "reason", "conditions", "decided_by", "decided_at"])
+    review.save(
+        update_fields=["status", "reason", "conditions", "permit_ends_on", "decided_by",
+                       "decided_at"]
+    )  # fmt: skip
     decision = (
         ApplicationDataset.Decision.APPROVED
         if outcome == Review.Status.APPROVED
@@ -641,10 +653,10 @@ def _decide(application, review, actor, outcome, *, reason, via, ends_on=None) -
         reason=reason,
         rule=via,
     )
-    _conclude_if_decided(application, actor, ends_on={review.pk: ends_on})
+    _conclude_if_decided(application, actor)
 
 
-def _conclude_if_decided(application: Application, actor: User, *, ends_on) -> None:
+def _conclude_if_decided(application: Application, actor: User) -> None:
     if application.reviews.filter(status=Review.Status.PENDING).exists():
         return
     decisions = set(application.items.values_list("decision", flat=True))
@@ -659,7 +671,7 @@ def _conclude_if_decided(application: Application, actor: User, *, ends_on) -> N
     application.save(update_fields=["status", "decided_at", "updated_at"])
     _record(f"access.application.{outcome}", actor, application)
     permits = [
-        _permit_issue(application, review, actor, ends_on=ends_on.get(review.pk))
+        _permit_issue(application, review, actor)
         for review in application.reviews.filter(status=Review.Status.APPROVED)
     ]
     notifications.application_decided(application, permits)
@@ -672,8 +684,9 @@ def _permit_number(application: Application, review: Review) -> str:
     return f"EHDS-{timezone.now():%Y}-{application.pk:05d}-{review.committee_id:03d}"
 
 
-def _permit_issue(application, review, actor, *, ends_on=None) -> Permit:
+def _permit_issue(application, review, actor) -> Permit:
     starts_on = timezone.localdate()
+    ends_on = review.permit_ends_on
     if ends_on is None:
         months = application.processing_months or 12
         ends_on = min(

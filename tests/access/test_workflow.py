@@ -30,12 +30,18 @@ def test_it_ends_with_a_permit_for_exactly_the_approved_dataset(
 
     chair = personas["committee_chair"]
     with django_capture_on_commit_callbacks(execute=True):
-        services.review_decide(review=_review(application, access.oslo), actor=chair, approve=True,
-                               conditions="Publish results within 18 months.")  # fmt: skip
+        services.review_decide(
+            review=_review(application, access.oslo),
+            actor=chair,
+            approve=True,
+            conditions="Publish results within 18 months.",
+        )
         services.vote_cast(
-            review=_review(application, access.valencia), actor=chair, choice="reject",
+            review=_review(application, access.valencia),
+            actor=chair,
+            choice="reject",
             reason="The purpose does not need pseudonymised data.",
-        )  # fmt: skip
+        )
     application.refresh_from_db()
     assert application.status == "partially_approved"
     permit = Permit.objects.get(application=application)
@@ -142,8 +148,12 @@ def test_it_pre_screens_each_dataset_at_submission(access):
 
 def test_it_asks_for_clarification_and_resumes_when_answered(access, personas):
     review = _review(access.submitted, access.oslo)
-    services.clarification_request(review=review, actor=personas["committee_member"],
-                                   question="Which scanners?", incomplete=True)  # fmt: skip
+    services.clarification_request(
+        review=review,
+        actor=personas["committee_member"],
+        question="Which scanners?",
+        incomplete=True,
+    )
     application = Application.objects.get(pk=access.submitted.pk)
     assert application.status == "clarification_requested"
     assert application.decision_due is None and application.completion_due is not None
@@ -205,8 +215,11 @@ def test_it_needs_reasons_to_reject(access, personas):
 
 def test_it_lets_only_the_chair_decide(access, personas):
     with pytest.raises(ValidationError, match="Only the chair"):
-        services.review_decide(review=_review(access.submitted, access.oslo),
-                               actor=personas["committee_member"], approve=True)  # fmt: skip
+        services.review_decide(
+            review=_review(access.submitted, access.oslo),
+            actor=personas["committee_member"],
+            approve=True,
+        )
 
 
 def test_it_caps_permits_at_ten_years(access, personas):
@@ -214,9 +227,11 @@ def test_it_caps_permits_at_ten_years(access, personas):
 
     with pytest.raises(ValidationError, match="10 years"):
         services.review_decide(
-            review=_review(access.submitted, access.oslo), actor=personas["committee_chair"],
-            approve=True, ends_on=datetime.date.today() + datetime.timedelta(days=3700),
-        )  # fmt: skip
+            review=_review(access.submitted, access.oslo),
+            actor=personas["committee_chair"],
+            approve=True,
+            ends_on=datetime.date.today() + datetime.timedelta(days=3700),
+        )
 
 
 def test_it_extends_the_deadline_once_with_a_reason(access, personas):
@@ -241,8 +256,11 @@ def test_it_withdraws_and_closes_reviews(access, personas):
     services.application_withdraw(application=access.submitted, actor=personas["researcher"])
     assert set(access.submitted.reviews.values_list("status", flat=True)) == {"closed"}
     with pytest.raises(InvalidTransition):
-        services.review_decide(review=_review(access.submitted, access.oslo),
-                               actor=personas["committee_chair"], approve=True)  # fmt: skip
+        services.review_decide(
+            review=_review(access.submitted, access.oslo),
+            actor=personas["committee_chair"],
+            approve=True,
+        )
 
 
 def test_it_suspends_reactivates_revokes_and_expires_permits(access, personas):
@@ -274,5 +292,42 @@ def test_it_suspends_reactivates_revokes_and_expires_permits(access, personas):
     actions = AuditEvent.objects.filter(object_type="access.permit").values_list(
         "action", flat=True
     )
-    assert {"access.permit.suspended", "access.permit.reactivated", "access.permit.revoked",
-            "access.permit.expired"} <= set(actions)  # fmt: skip
+    assert {
+        "access.permit.suspended",
+        "access.permit.reactivated",
+        "access.permit.revoked",
+        "access.permit.expired",
+    } <= set(actions)
+
+
+def test_it_keeps_the_end_date_a_chair_set_when_another_committee_decides_later(access, personas):
+    import datetime
+
+    end = datetime.date.today() + datetime.timedelta(days=100)
+    services.review_decide(
+        review=_review(access.submitted, access.oslo),
+        actor=personas["committee_chair"],
+        approve=True,
+        ends_on=end,
+    )
+    services.review_decide(
+        review=_review(access.submitted, access.valencia),
+        actor=personas["committee_chair"],
+        approve=True,
+    )
+    oslo_permit = Permit.objects.get(review__committee=access.oslo)
+    assert oslo_permit.ends_on == end
+    assert Permit.objects.get(review__committee=access.valencia).ends_on != end
+
+
+def test_it_refuses_unpublished_datasets_and_closed_invitations(access, personas, catalogue):
+    with pytest.raises(ValidationError, match="published datasets"):
+        services.application_create(
+            applicant=personas["researcher"], title="X", datasets=[catalogue.draft]
+        )
+    member = services.team_invite(
+        application=access.draft, actor=personas["researcher"], email="other_researcher@example.org"
+    )
+    services.application_withdraw(application=access.draft, actor=personas["researcher"])
+    with pytest.raises(InvalidTransition, match="lapsed"):
+        services.team_answer(token=member.token, user=personas["other_researcher"], accept=True)
