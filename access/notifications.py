@@ -113,9 +113,7 @@ def clarification_requested(clarification):
     lines = [clarification.question]
     if clarification.incomplete:
         lines.append(
-            _(
-                "Your application is incomplete: complete it by %s, or no permit can be issued."
-            )
+            _("Your application is incomplete: complete it by %s, or no permit can be issued.")
             % f"{application.completion_due:%Y-%m-%d}"
         )
     _send(

@@ -7,7 +7,7 @@ committee it was routed to (once submitted); access-body administrators (once su
 
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -104,7 +104,8 @@ def committee_queue(user) -> QuerySet[Review]:
         Review.objects.filter(committee__in=committees_of(user))
         .exclude(application__status=Application.Status.DRAFT)
         .select_related("application", "application__applicant", "committee")
-        .order_by("status", "application__decision_due", "pk")
+        .annotate(open_first=Case(When(status=Review.Status.PENDING, then=0), default=1))
+        .order_by("open_first", "application__decision_due", "pk")
     )
 
 
@@ -124,3 +125,19 @@ def due_soon(application: Application, *, days: int = 14, now=None) -> bool:
         and application.decision_due
         and now <= application.decision_due < now + timedelta(days=days)
     )
+
+
+def visible_comments(user, application: Application):
+    """Comments on ``application`` that ``user`` may read. The applicant and their team see
+    only those meant for the applicant, whatever other roles they hold; committee members also
+    see their own committees' internal remarks; the access body sees all."""
+    comments = application.comments.select_related("author", "committee")
+    on_team = (
+        application.applicant_id == user.pk
+        or application.team.filter(user=user, status=TeamMember.Status.ACCEPTED).exists()
+    )
+    if on_team:
+        return comments.filter(visible_to_applicant=True)
+    if user.has_role(Role.HDAB_ADMIN):
+        return comments
+    return comments.filter(Q(visible_to_applicant=True) | Q(committee__in=committees_of(user)))

@@ -435,7 +435,10 @@ def clarification_request(
     if not question:
         raise ValidationError({"question": _("Write the question for the applicant.")})
     application, review = _open_review(review, actor)
-    application.transition_to(Application.Status.CLARIFICATION)
+    # Another committee may already be waiting for an answer: the questions then queue up
+    # and the applicant answers them together.
+    if application.status != Application.Status.CLARIFICATION:
+        application.transition_to(Application.Status.CLARIFICATION)
     fields = ["status", "updated_at"]
     if incomplete:
         application.completion_due = timezone.now() + COMPLETION_PERIOD

@@ -28,6 +28,9 @@ DASHBOARD_BY_SLUG = {d.slug: d for d in DASHBOARDS}
 EXTRA_LINKS: list[tuple[str | None, str, str]] = [
     (None, _("Catalogue"), "catalogue:search"),
     (Role.RESEARCHER, _("Basket"), "catalogue:basket"),
+    (Role.RESEARCHER, _("My applications"), "access:application_list"),
+    (Role.RESEARCHER, _("My permits"), "access:permit_list"),
+    (Role.HDAB_ADMIN, _("Permits"), "access:permit_list"),
     (Role.HDAB_ADMIN, _("Audit log"), "audit_log"),
 ]
 

@@ -216,6 +216,14 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "ECII governance, consent and access API",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a ``status``; name each set of choices after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "DatasetStatusEnum": "catalogue.models.Dataset.Status",
+        "ApplicationStatusEnum": "access.models.Application.Status",
+        "ReviewStatusEnum": "access.models.Review.Status",
+        "TeamMemberStatusEnum": "access.models.TeamMember.Status",
+        "PermitStatusEnum": "access.models.Permit.Status",
+    },
 }
 
 LOGGING = {

@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal import selectors
@@ -45,6 +46,27 @@ def role_dashboard(request, slug):
             dataset_count=Count("datasets"),
             published_count=Count("datasets", filter=Q(datasets__status="published")),
         )
+    if dashboard.role == Role.COMMITTEE_MEMBER:
+        from access.models import Review
+        from access.selectors import committee_queue, due_soon, is_overdue
+
+        now = timezone.now()
+        queue = committee_queue(request.user)
+        page = Paginator(queue.filter(status=Review.Status.PENDING), 25).get_page(
+            request.GET.get("page")
+        )
+        context["page"] = page
+        context["queue"] = [
+            {
+                "review": review,
+                "overdue": is_overdue(review.application, now=now),
+                "due_soon": due_soon(review.application, now=now),
+            }
+            for review in page.object_list
+        ]
+        context["decided"] = queue.exclude(status=Review.Status.PENDING).order_by(
+            "-decided_at", "-pk"
+        )[:10]
     if dashboard.role == Role.RESEARCHER:
         from catalogue.selectors import basket_datasets
 

@@ -100,10 +100,19 @@ CASES = [
     ("dcat_dataset_jsonld", "other_draft", "get", {**everyone(404), "hdab_admin": 200}),
 ]
 
+# Imported here, below the helpers they use.
+from tests.access.api_permission_cases import ACCESS_API_CASES, access_api_url_kwargs  # noqa: E402
+from tests.access.permission_cases import ACCESS_PAGE_CASES, access_url_kwargs  # noqa: E402
+
+CASES += ACCESS_API_CASES
+CASES += ACCESS_PAGE_CASES
+
 
 @pytest.fixture
-def url_kwargs(personas, catalogue):
+def url_kwargs(personas, catalogue, access):
     return {
+        **access_api_url_kwargs(access),
+        **access_url_kwargs(access),
         "published": {"pk": catalogue.published.pk},
         "draft": {"pk": catalogue.draft.pk},
         "other_published": {"pk": catalogue.other_published.pk},

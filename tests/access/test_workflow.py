@@ -331,3 +331,18 @@ def test_it_refuses_unpublished_datasets_and_closed_invitations(access, personas
     services.application_withdraw(application=access.draft, actor=personas["researcher"])
     with pytest.raises(InvalidTransition, match="lapsed"):
         services.team_answer(token=member.token, user=personas["other_researcher"], accept=True)
+
+
+def test_it_queues_questions_from_two_committees(access, personas):
+    for committee in (access.oslo, access.valencia):
+        services.clarification_request(
+            review=_review(access.submitted, committee),
+            actor=personas["committee_chair"],
+            question=f"Question from {committee}",
+        )
+    services.clarification_answer(
+        application=access.submitted, actor=personas["researcher"], answer="Both answered."
+    )
+    assert set(access.submitted.clarifications.values_list("answer", flat=True)) == {
+        "Both answered."
+    }

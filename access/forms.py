@@ -1,0 +1,235 @@
+"""Forms of the access pages. They parse and type the input; the services decide what the
+workflow allows, so most fields are optional here and the service's refusal is shown instead."""
+
+from pathlib import Path
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy as _
+
+from access.models import Application, Purpose, Vote
+from access.services import APPLICANT_FIELDS, PERMIT_CHANGES
+from catalogue import duo
+from catalogue.forms import ListField
+
+ETHICS_MAX_BYTES = 10 * 1024 * 1024
+# What an ethics approval may be, by name and by content: the first bytes must match the
+# extension, so a renamed executable or office document is refused.
+ETHICS_SIGNATURES = {
+    ".pdf": (b"%PDF-",),
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".tif": (b"II*\x00", b"MM\x00*"),
+    ".tiff": (b"II*\x00", b"MM\x00*"),
+}
+ETHICS_ACCEPT = ",".join(
+    [*ETHICS_SIGNATURES, "application/pdf", "image/png", "image/jpeg", "image/tiff"]
+)
+
+
+def _text(rows=3):
+    return forms.Textarea(attrs={"rows": rows})
+
+
+def validate_ethics_file(upload) -> None:
+    """A PDF or an image (PNG, JPEG, TIFF) of at most 10 MB."""
+    if upload.size > ETHICS_MAX_BYTES:
+        raise forms.ValidationError(
+            _("The file is %(size)s MB; the limit is 10 MB."),
+            params={"size": f"{upload.size / (1024 * 1024):.1f}"},
+            code="too_big",
+        )
+    signatures = ETHICS_SIGNATURES.get(Path(upload.name).suffix.lower())
+    upload.seek(0)
+    head = upload.read(8)
+    upload.seek(0)
+    if not signatures or not head.startswith(signatures):
+        raise forms.ValidationError(
+            _("Upload the approval as a PDF or an image (PNG, JPEG or TIFF)."), code="type"
+        )
+
+
+class ApplicationCreateForm(forms.Form):
+    title = forms.CharField(label=_("Project title"), max_length=300)
+
+
+class ApplicationForm(forms.ModelForm):
+    """Every field of an Art 67(2) application. All optional but the title: drafts may be
+    partial, and submission lists what is still missing."""
+
+    purpose = forms.ChoiceField(
+        label=_("Purpose (EHDS Art 53(1))"),
+        choices=Purpose.choices,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text=_("Purposes (a) to (c) are reserved for public sector bodies (Art 53(2))."),
+    )
+    duo_codes = forms.MultipleChoiceField(
+        label=_("Data use (GA4GH DUO codes)"),
+        choices=duo.CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The codes that describe your use; compared with each dataset's conditions."),
+    )
+    disease_codes = ListField(
+        label=_("Diseases studied"),
+        required=False,
+        help_text=_("Names or ICD-10 codes, separated by commas (e.g. breast cancer, C50)."),
+    )
+    data_form = forms.ChoiceField(
+        label=_("Form of the data"),
+        choices=Application.DataForm.choices,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    ethics_approval = forms.FileField(
+        label=_("Ethics approval"),
+        required=False,
+        widget=forms.FileInput(attrs={"accept": ETHICS_ACCEPT}),
+        validators=[validate_ethics_file],
+        help_text=_("A PDF or an image (PNG, JPEG or TIFF), at most 10 MB."),
+    )
+    remove_datasets = forms.TypedMultipleChoiceField(
+        label=_("Remove from the application"),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = Application
+        fields = APPLICANT_FIELDS
+        widgets = {
+            "data_from": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "data_to": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            **{
+                name: _text()
+                for name in [
+                    "purpose_description", "intended_use", "expected_benefit",
+                    "pseudonymisation_justification", "legal_basis", "safeguards",
+                    "processing_justification", "tools", "ethics_not_required",
+                ]
+            },
+        }  # fmt: skip
+
+    def __init__(self, *args, items=(), can_remove=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.required = name == "title"
+        self.fields["processing_months"].widget.attrs.update(min=1, max=120)
+        if can_remove:
+            self.fields["remove_datasets"].choices = [
+                (item.dataset_id, item.dataset.title) for item in items
+            ]
+        else:
+            del self.fields["remove_datasets"]
+
+    def _post_clean(self):
+        # The service validates the whole application; the model's own checks are skipped.
+        pass
+
+    def changes(self) -> dict:
+        """The fields to hand to ``application_update``: a file only when one was uploaded."""
+        data = {name: self.cleaned_data[name] for name in APPLICANT_FIELDS}
+        if not isinstance(data["ethics_approval"], UploadedFile):
+            del data["ethics_approval"]
+        for name in ["purpose", "data_form"]:
+            data[name] = data[name] or ""
+        return data
+
+
+class TeamInviteForm(forms.Form):
+    email = forms.EmailField(label=_("Email address"))
+    role = forms.CharField(label=_("Role in the project"), max_length=100, required=False)
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why do you withdraw? (optional)"), required=False, widget=_text()
+    )
+
+
+class ClarificationAnswerForm(forms.Form):
+    answer = forms.CharField(label=_("Your answer"), widget=_text(5))
+
+
+class ApplicantCommentForm(forms.Form):
+    body = forms.CharField(label=_("Message to the committees"), widget=_text())
+
+
+class CommitteeCommentForm(forms.Form):
+    body = forms.CharField(label=_("Comment"), widget=_text())
+    visible_to_applicant = forms.BooleanField(
+        label=_("Show this comment to the applicant"),
+        required=False,
+        help_text=_("Left unticked, only your committee sees it."),
+    )
+
+
+class ConflictForm(forms.Form):
+    note = forms.CharField(label=_("Nature of the conflict (optional)"), required=False)
+
+
+class VoteForm(forms.Form):
+    choice = forms.ChoiceField(label=_("Your vote"), choices=Vote.Choice.choices,
+                               widget=forms.RadioSelect)  # fmt: skip
+    reason = forms.CharField(
+        label=_("Reason"),
+        required=False,
+        widget=_text(),
+        help_text=_("Required when you vote to reject."),
+    )
+
+
+class ClarificationRequestForm(forms.Form):
+    question = forms.CharField(label=_("Question for the applicant"), required=False,
+                               widget=_text())  # fmt: skip
+    incomplete = forms.BooleanField(
+        label=_("The application is incomplete"),
+        required=False,
+        help_text=_(
+            "Stops the decision clock; the applicant has four weeks to complete it (Art 68(4))."
+        ),
+    )
+
+
+class DecideForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("Decision of the committee"),
+        choices=[("approve", _("Approve")), ("reject", _("Reject"))],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label=_("Reasons"),
+        required=False,
+        widget=_text(),
+        help_text=_("Required to reject; the applicant reads them."),
+    )
+    conditions = forms.CharField(label=_("Conditions of the permit"), required=False,
+                                 widget=_text())  # fmt: skip
+    ends_on = forms.DateField(
+        label=_("Permit end date (optional)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("At most 10 years (Art 68(12)); by default the requested processing period."),
+    )
+
+
+class ExtensionForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for the extension"),
+        required=False,
+        widget=_text(),
+        help_text=_("Once, by three months (Art 68(4)); the applicant is told the reason."),
+    )
+
+
+class PermitChangeForm(forms.Form):
+    change = forms.ChoiceField(choices=[(name, name) for name in PERMIT_CHANGES])
+    reason = forms.CharField(
+        label=_("Reason"),
+        required=False,
+        widget=_text(),
+        help_text=_("Required to suspend or revoke; the holder is told."),
+    )

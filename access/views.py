@@ -1,0 +1,701 @@
+"""Pages for applicants, committees and the access body. Thin: parse, check access, call a
+service, render.
+
+Each action is a POST that redirects on success. When a service refuses, the page is shown
+again with the refusal next to the field it concerns (or at the top) and nothing is stored;
+a refusal because the workflow moved on (InvalidTransition) becomes a message instead.
+"""
+
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from access import forms, selectors, services
+from access.models import Application, InvalidTransition, ProhibitedUse, Review, TeamMember
+from access.permissions import committees_of, is_chair, members_of
+from catalogue import duo
+from catalogue.selectors import basket_datasets
+from portal.models import Role
+from portal.permissions import role_required
+
+PAGE_SIZE = 20
+PRESCREEN_LABELS = {
+    "compatible": gettext_lazy("compatible"),
+    "incompatible": gettext_lazy("incompatible"),
+    "needs_judgement": gettext_lazy("needs judgement"),
+}
+EDITABLE = {Application.Status.DRAFT, Application.Status.CLARIFICATION}
+
+
+def _show_refusal(form, error: ValidationError) -> None:
+    """Put a service's refusal on ``form``: on the field it names, else at the top."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _refused(request, error: InvalidTransition, application: Application):
+    messages.error(request, str(error))
+    return redirect("access:application_detail", application.pk)
+
+
+def _posted(request):
+    """The submitted data, even when empty (an empty form is still a submission)."""
+    return request.POST if request.method == "POST" else None
+
+
+def _auto_id(kind: str, pk) -> str:
+    # Several reviews' forms share the detail page; their ids must not collide.
+    return f"{kind}-{pk}-%s"
+
+
+# --- The applicant's pages ------------------------------------------------------------------
+
+
+@role_required(Role.RESEARCHER)
+def application_list(request):
+    """Applications the person filed or joined as an accepted team member."""
+    user = request.user
+    joined = TeamMember.objects.filter(
+        application=OuterRef("pk"), user=user, status=TeamMember.Status.ACCEPTED
+    )
+    applications = (
+        selectors.visible_applications(user)
+        .filter(Q(applicant=user) | Q(Exists(joined)))
+        .order_by("-updated_at", "-pk")
+    )
+    page = Paginator(applications, PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    rows = [
+        {
+            "application": a,
+            "mine": a.applicant_id == user.pk,
+            "editable": a.applicant_id == user.pk and a.status in EDITABLE,
+            "overdue": selectors.is_overdue(a, now=now),
+        }
+        for a in page.object_list
+    ]
+    return render(request, "access/application_list.html", {"page": page, "rows": rows})
+
+
+@role_required(Role.RESEARCHER)
+def application_create(request):
+    form = forms.ApplicationCreateForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            application = services.application_create(
+                applicant=request.user, title=form.cleaned_data["title"]
+            )
+        except ValidationError as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, _("Your draft was created. Fill it in, then submit it."))
+            return redirect("access:application_edit", application.pk)
+    return render(
+        request,
+        "access/application_create.html",
+        {"form": form, "datasets": basket_datasets(request.user)},
+    )
+
+
+def _save_draft(actor, application: Application, form: forms.ApplicationForm) -> None:
+    """Both or neither: the datasets kept and the fields."""
+    remove = set(form.cleaned_data.get("remove_datasets") or ())
+    with transaction.atomic():
+        if remove:
+            keep = [i.dataset for i in application.items.select_related("dataset")
+                    if i.dataset_id not in remove]  # fmt: skip
+            try:
+                services.application_set_datasets(
+                    application=application, actor=actor, datasets=keep
+                )
+            except ValidationError as error:
+                raise ValidationError({"remove_datasets": error.messages}) from None
+        services.application_update(application=application, actor=actor, **form.changes())
+
+
+def _edit_form(application, data=None, files=None):
+    items = list(application.items.select_related("dataset__node").order_by("dataset__title"))
+    form = forms.ApplicationForm(
+        data,
+        files,
+        instance=application,
+        items=items,
+        can_remove=application.status == Application.Status.DRAFT,
+    )
+    return form, items
+
+
+def _render_edit(request, application, *, form=None, items=None, invite_form=None,
+                 answer_form=None, missing=None):  # fmt: skip
+    if form is None:
+        form, items = _edit_form(application)
+    if answer_form is None and application.status == Application.Status.CLARIFICATION:
+        answer_form = forms.ClarificationAnswerForm(auto_id="answer-%s")
+    return render(
+        request,
+        "access/application_edit.html",
+        {
+            "application": application,
+            "form": form,
+            "items": items,
+            "invite_form": invite_form or forms.TeamInviteForm(auto_id="invite-%s"),
+            "answer_form": answer_form,
+            "team": application.team.select_related("user").order_by("invited_at"),
+            "open_questions": application.clarifications.filter(answered_at__isnull=True),
+            "missing": missing,
+            "prohibited_uses": ProhibitedUse.choices,
+            "is_draft": application.status == Application.Status.DRAFT,
+            "can_withdraw": application.can_transition_to(Application.Status.WITHDRAWN),
+        },
+    )
+
+
+@role_required(Role.RESEARCHER)
+def application_edit(request, pk):
+    """The Art 67(2) form: save a (partial) draft; or save, then submit the draft or answer
+    the committees' questions (while a clarification is requested)."""
+    application = selectors.access_own_application(request.user, pk)
+    if application.status not in EDITABLE:
+        messages.info(request, _("This application can no longer be changed."))
+        return redirect("access:application_detail", application.pk)
+    posted = request.method == "POST"
+    action = request.POST.get("action", "save") if posted else None
+    form, items = _edit_form(application, _posted(request), request.FILES if posted else None)
+    answer_form = None
+    if application.status == Application.Status.CLARIFICATION:
+        answer_form = forms.ClarificationAnswerForm(
+            request.POST if action == "answer" else None, auto_id="answer-%s"
+        )
+
+    def again(**extra):
+        return _render_edit(
+            request, application, form=form, items=items, answer_form=answer_form, **extra
+        )
+
+    if not posted:
+        return again()
+    valid = form.is_valid()
+    if action == "answer" and answer_form is not None:
+        valid = answer_form.is_valid() and valid
+    if not valid:
+        return again()
+    try:
+        _save_draft(request.user, application, form)
+    except InvalidTransition as error:
+        return _refused(request, error, application)
+    except ValidationError as error:
+        _show_refusal(form, error)
+        return again()
+    if action == "submit" and application.status == Application.Status.DRAFT:
+        return _submit(request, application)
+    if action == "answer" and answer_form is not None:
+        return _answer(request, application, answer_form)
+    messages.success(request, _("Your application was saved."))
+    return redirect("access:application_edit", application.pk)
+
+
+def _submit(request, application):
+    try:
+        services.application_submit(application=application, actor=request.user)
+    except services.IncompleteApplication as error:
+        application.refresh_from_db()
+        messages.info(request, _("Your draft was saved, but it cannot be submitted yet."))
+        return _render_edit(request, application, missing=error.messages)
+    except InvalidTransition as error:
+        return _refused(request, error, application)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("access:application_edit", application.pk)
+    messages.success(
+        request, _("Your application was submitted. The reviewing committees have been told.")
+    )
+    return redirect("access:application_detail", application.pk)
+
+
+def _answer(request, application, answer_form):
+    try:
+        services.clarification_answer(
+            application=application,
+            actor=request.user,
+            answer=answer_form.cleaned_data["answer"],
+        )
+    except services.IncompleteApplication as error:
+        application.refresh_from_db()
+        messages.info(request, _("Your changes were saved, but the application is incomplete."))
+        return _render_edit(request, application, missing=error.messages, answer_form=answer_form)
+    except InvalidTransition as error:
+        return _refused(request, error, application)
+    except ValidationError as error:
+        _show_refusal(answer_form, error)
+        return _render_edit(request, application, answer_form=answer_form)
+    messages.success(request, _("Your answer was sent; the review continues."))
+    return redirect("access:application_detail", application.pk)
+
+
+@require_POST
+@role_required(Role.RESEARCHER)
+def application_team_invite(request, pk):
+    application = selectors.access_own_application(request.user, pk)
+    form = forms.TeamInviteForm(request.POST, auto_id="invite-%s")
+    if form.is_valid():
+        try:
+            member = services.team_invite(
+                application=application,
+                actor=request.user,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+            )
+        except InvalidTransition as error:
+            return _refused(request, error, application)
+        except ValidationError as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, _("%s was invited and must accept.") % member.email)
+            return redirect(reverse("access:application_edit", args=[application.pk]) + "#team")
+    return _render_edit(request, application, invite_form=form)
+
+
+@role_required(Role.RESEARCHER)
+def application_withdraw(request, pk):
+    """Withdrawing asks for confirmation on its own page."""
+    application = selectors.access_own_application(request.user, pk)
+    if not application.can_transition_to(Application.Status.WITHDRAWN):
+        messages.error(request, _("This application can no longer be withdrawn."))
+        return redirect("access:application_detail", application.pk)
+    form = forms.WithdrawForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.application_withdraw(
+                application=application, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except InvalidTransition as error:
+            return _refused(request, error, application)
+        except ValidationError as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, _("Your application was withdrawn."))
+            return redirect("access:application_detail", application.pk)
+    return render(
+        request, "access/application_withdraw.html", {"application": application, "form": form}
+    )
+
+
+@require_POST
+@role_required(Role.RESEARCHER)
+def application_answer(request, pk):
+    """Answer the committees' questions; the service checks the application again."""
+    application = selectors.access_own_application(request.user, pk)
+    form = forms.ClarificationAnswerForm(request.POST, auto_id="answer-%s")
+    missing = None
+    if form.is_valid():
+        try:
+            services.clarification_answer(
+                application=application, actor=request.user, answer=form.cleaned_data["answer"]
+            )
+        except InvalidTransition as error:
+            return _refused(request, error, application)
+        except services.IncompleteApplication as error:
+            missing = error.messages
+        except ValidationError as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, _("Your answer was sent; the review continues."))
+            return redirect("access:application_detail", application.pk)
+    return _render_detail(request, application, failed={"answer": form}, missing=missing)
+
+
+@require_POST
+@role_required(Role.RESEARCHER)
+def application_comment(request, pk):
+    """The applicant writes to the reviewing committees."""
+    application = selectors.access_own_application(request.user, pk)
+    form = forms.ApplicantCommentForm(request.POST, auto_id="applicant_comment-%s")
+    if form.is_valid():
+        try:
+            services.comment_add(
+                application=application,
+                actor=request.user,
+                body=form.cleaned_data["body"],
+                visible_to_applicant=True,
+            )
+        except InvalidTransition as error:
+            return _refused(request, error, application)
+        except ValidationError as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, _("Your message was sent to the committees."))
+            return redirect(
+                reverse("access:application_detail", args=[application.pk]) + "#comments"
+            )
+    return _render_detail(request, application, failed={"applicant_comment": form})
+
+
+@login_required
+def application_ethics_file(request, pk):
+    """The ethics approval, only to people who may read the application (never a public URL)."""
+    application = selectors.access_application(request.user, pk)
+    if not application.ethics_approval:
+        raise Http404
+    try:
+        handle = application.ethics_approval.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(
+        handle, as_attachment=True, filename=Path(application.ethics_approval.name).name
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- The application page -------------------------------------------------------------------
+
+
+def _can_extend(user, reviews) -> bool:
+    return user.has_role(Role.HDAB_ADMIN) or any(is_chair(user, r.committee) for r in reviews)
+
+
+def _review_panel(user, application: Application, review: Review, failed: dict) -> dict:
+    """What a member of ``review``'s committee sees and may do there."""
+
+    def form(kind, form_class, **initial):
+        return failed.get((kind, review.pk)) or form_class(
+            auto_id=_auto_id(kind, review.pk), initial=initial
+        )
+
+    is_open = review.status == Review.Status.PENDING and application.status in Application.OPEN
+    waiting = application.status == Application.Status.CLARIFICATION
+    conflicted = review.conflicts.filter(member=user).exists()
+    chair = is_chair(user, review.committee)
+    tally = services.tally(review)
+    my_vote = tally["votes"].get(user.pk)
+    may_ask = is_open
+    may_vote = is_open and not waiting and not conflicted
+    vote_initial = {"choice": my_vote.choice, "reason": my_vote.reason} if my_vote else {}
+    return {
+        "review": review,
+        "tally": tally,
+        "votes": review.votes.select_related("member").order_by("cast_at"),
+        "conflicts": review.conflicts.select_related("member").order_by("declared_at"),
+        "is_open": is_open,
+        "waiting": waiting,
+        "conflicted": conflicted,
+        "is_chair": chair,
+        "my_vote": my_vote,
+        "conflict_form": form("conflict", forms.ConflictForm)
+        if is_open and not conflicted
+        else None,
+        "vote_form": form("vote", forms.VoteForm, **vote_initial) if may_vote else None,
+        "clarify_form": form("clarify", forms.ClarificationRequestForm) if may_ask else None,
+        "decide_form": form("decide", forms.DecideForm) if may_vote and chair else None,
+        "comment_form": form("comment", forms.CommitteeCommentForm),
+    }
+
+
+def _render_detail(request, application: Application, *, failed=None, missing=None):
+    """The application page. ``failed`` holds bound forms a refused action sends back."""
+    user = request.user
+    failed = failed or {}
+    now = timezone.now()
+    is_applicant = application.applicant_id == user.pk
+    in_team = application.team.filter(user=user, status=TeamMember.Status.ACCEPTED).exists()
+    is_admin = user.has_role(Role.HDAB_ADMIN)
+    reviews = list(
+        application.reviews.select_related("committee", "decided_by").order_by("committee__name")
+    )
+    # The applicant's side never sees the committees' side, even if they sit on a committee.
+    applicant_side = is_applicant or in_team
+    mine = set() if applicant_side else set(committees_of(user).values_list("pk", flat=True))
+    reviewer = any(r.committee_id in mine for r in reviews)
+    sees_internal = not applicant_side and (is_admin or reviewer)
+
+    comments = selectors.visible_comments(user, application)
+
+    def form(kind, form_class):
+        return failed.get(kind) or form_class(auto_id=f"{kind}-%s")
+
+    decision_due = application.decision_due
+    is_open = application.status in Application.OPEN
+    may_answer = is_applicant and application.status == Application.Status.CLARIFICATION
+    may_write = is_applicant and application.status != Application.Status.DRAFT
+    may_extend = (
+        not applicant_side
+        and is_open
+        and decision_due is not None
+        and not application.extended
+        and _can_extend(user, reviews)
+    )
+    days_left = None
+    if decision_due:
+        days_left = (timezone.localdate(decision_due) - timezone.localdate(now)).days
+    context = {
+        "application": application,
+        "is_applicant": is_applicant,
+        "sees_internal": sees_internal,
+        "items": application.items.select_related("dataset__node", "review__committee").order_by(
+            "dataset__title"
+        ),
+        "reviews": reviews,
+        "team": application.team.select_related("user").order_by("invited_at"),
+        "comments": comments,
+        "clarifications": application.clarifications.select_related("committee"),
+        "permits": selectors.visible_permits(user).filter(application=application),
+        "duo_labels": [duo.label(code) for code in application.duo_codes],
+        "prohibited_uses": ProhibitedUse.choices,
+        "prescreen_labels": PRESCREEN_LABELS,
+        "clock": {
+            "is_open": is_open,
+            "days_left": days_left,
+            "overdue": selectors.is_overdue(application, now=now),
+            "due_soon": selectors.due_soon(application, now=now),
+        },
+        "missing": missing,
+        "can_edit": is_applicant and application.status in EDITABLE,
+        "can_withdraw": is_applicant
+        and application.can_transition_to(Application.Status.WITHDRAWN),
+        "answer_form": form("answer", forms.ClarificationAnswerForm) if may_answer else None,
+        "applicant_comment_form": form("applicant_comment", forms.ApplicantCommentForm)
+        if may_write
+        else None,
+        "extend_form": form("extend", forms.ExtensionForm) if may_extend else None,
+        "panels": [
+            _review_panel(user, application, r, failed) for r in reviews if r.committee_id in mine
+        ],
+    }
+    return render(request, "access/application_detail.html", context)
+
+
+@login_required
+def application_detail(request, pk):
+    application = selectors.access_application(request.user, pk)
+    return _render_detail(request, application)
+
+
+@require_POST
+@login_required
+def application_extend(request, pk):
+    """Extend the decision deadline (a reviewing committee's chair or the access body)."""
+    application = selectors.access_application(request.user, pk)
+    if not _can_extend(request.user, application.reviews.select_related("committee")):
+        raise Http404
+    form = forms.ExtensionForm(request.POST, auto_id="extend-%s")
+    if form.is_valid():
+        try:
+            services.deadline_extend(
+                application=application, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except InvalidTransition as error:
+            return _refused(request, error, application)
+        except ValidationError as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, _("The deadline was extended by three months."))
+            return redirect("access:application_detail", application.pk)
+    return _render_detail(request, application, failed={"extend": form})
+
+
+# --- Committee actions on a review ------------------------------------------------------------
+
+
+def _review_action(request, pk, kind, form_class, act, success, *, as_chair=False):
+    """Check membership (or the chair), parse ``form_class``, call ``act(review, data)``."""
+    review = selectors.access_review(request.user, pk, as_chair=as_chair)
+    application = review.application
+    form = form_class(request.POST, auto_id=_auto_id(kind, review.pk))
+    if form.is_valid():
+        try:
+            act(review, form.cleaned_data)
+        except InvalidTransition as error:
+            return _refused(request, error, application)
+        except ValidationError as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, success)
+            url = reverse("access:application_detail", args=[application.pk])
+            return redirect(f"{url}#review-{review.pk}")
+    return _render_detail(request, application, failed={(kind, review.pk): form})
+
+
+@require_POST
+@login_required
+def review_conflict(request, pk):
+    def act(review, data):
+        services.conflict_declare(review=review, actor=request.user, note=data["note"])
+
+    return _review_action(
+        request, pk, "conflict", forms.ConflictForm, act,
+        _("Your conflict of interest was recorded; you no longer vote on this application."),
+    )  # fmt: skip
+
+
+@require_POST
+@login_required
+def review_vote(request, pk):
+    def act(review, data):
+        services.vote_cast(
+            review=review, actor=request.user, choice=data["choice"], reason=data["reason"]
+        )
+
+    return _review_action(request, pk, "vote", forms.VoteForm, act, _("Your vote was recorded."))
+
+
+@require_POST
+@login_required
+def review_clarify(request, pk):
+    def act(review, data):
+        services.clarification_request(
+            review=review,
+            actor=request.user,
+            question=data["question"],
+            incomplete=data["incomplete"],
+        )
+
+    return _review_action(
+        request, pk, "clarify", forms.ClarificationRequestForm, act,
+        _("The applicant was asked; the review waits for the answer."),
+    )  # fmt: skip
+
+
+@require_POST
+@login_required
+def review_comment(request, pk):
+    def act(review, data):
+        services.comment_add(
+            application=review.application,
+            actor=request.user,
+            body=data["body"],
+            visible_to_applicant=data["visible_to_applicant"],
+            committee=review.committee,
+        )
+
+    return _review_action(
+        request, pk, "comment", forms.CommitteeCommentForm, act, _("Your comment was added.")
+    )
+
+
+@require_POST
+@login_required
+def review_decide(request, pk):
+    def act(review, data):
+        services.review_decide(
+            review=review,
+            actor=request.user,
+            approve=data["decision"] == "approve",
+            reason=data["reason"],
+            conditions=data["conditions"],
+            ends_on=data["ends_on"],
+        )
+
+    return _review_action(
+        request, pk, "decide", forms.DecideForm, act,
+        _("The committee's decision was recorded."), as_chair=True,
+    )  # fmt: skip
+
+
+# --- Permits and invitations ----------------------------------------------------------------
+
+
+@role_required(Role.RESEARCHER, Role.COMMITTEE_MEMBER, Role.HDAB_ADMIN)
+def permit_list(request):
+    """Permits the person holds or is named on, those their committees issued (the access
+    body: all)."""
+    permits = (
+        selectors.visible_permits(request.user)
+        .select_related("application", "holder", "review__committee")
+        .prefetch_related("datasets")
+        .order_by("-issued_at", "-pk")
+    )
+    page = Paginator(permits, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "access/permit_list.html", {"page": page})
+
+
+def _render_permit(request, permit, *, form=None):
+    user = request.user
+    committee = permit.review.committee
+    can_change = user.has_role(Role.HDAB_ADMIN) or is_chair(user, committee)
+    changes = [
+        name
+        for name, spec in services.PERMIT_CHANGES.items()
+        if can_change and permit.can_transition_to(spec.status)
+    ]
+    return render(
+        request,
+        "access/permit_detail.html",
+        {
+            "permit": permit,
+            "review": Review.objects.select_related("decided_by", "committee").get(
+                pk=permit.review_id
+            ),
+            "datasets": permit.datasets.select_related("node").order_by("title"),
+            "authorised": permit.authorised_persons.order_by("last_name", "first_name", "pk"),
+            "chairs": [m for m in members_of(committee) if is_chair(m, committee)],
+            "changes": changes,
+            "form": form or forms.PermitChangeForm(auto_id="change-%s"),
+        },
+    )
+
+
+@login_required
+def permit_detail(request, pk):
+    """The printable permit with its Art 68(10) contents."""
+    return _render_permit(request, selectors.access_permit(request.user, pk))
+
+
+@require_POST
+@login_required
+def permit_change(request, pk):
+    """Suspend, reactivate or revoke (the issuing committee's chair or the access body)."""
+    permit = selectors.access_permit(request.user, pk, for_change=True)
+    form = forms.PermitChangeForm(request.POST, auto_id="change-%s")
+    if form.is_valid():
+        try:
+            services.permit_change(
+                permit=permit,
+                actor=request.user,
+                change=form.cleaned_data["change"],
+                reason=form.cleaned_data["reason"],
+            )
+        except InvalidTransition as error:
+            messages.error(request, str(error))
+            return redirect("access:permit_detail", permit.pk)
+        except ValidationError as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, _("The permit's status was changed."))
+            return redirect("access:permit_detail", permit.pk)
+    return _render_permit(request, permit, form=form)
+
+
+@login_required
+def invitation(request, token):
+    member = TeamMember.objects.filter(token=token).select_related("application__applicant").first()
+    if member is None or member.email.lower() != (request.user.email or "").lower():
+        # Same answer for unknown tokens and invitations addressed to someone else.
+        raise Http404
+    answer = request.POST.get("answer")
+    if request.method == "POST" and answer not in ("accept", "decline"):
+        messages.error(request, _("Choose to accept or to decline."))
+        return redirect("access:invitation", token)
+    if request.method == "POST":
+        try:
+            services.team_answer(token=token, user=request.user, accept=answer == "accept")
+        except (ValidationError, InvalidTransition) as error:
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        else:
+            messages.success(request, _("Thank you: your answer was recorded."))
+        return redirect("access:invitation", token)
+    return render(request, "access/invitation.html", {"member": member})

@@ -1,0 +1,83 @@
+"""The access API's rows of the permission matrix (tests/test_permissions.py).
+
+The matrix requests each route with an empty body. The API reads JSON only, so a caller who
+passes the access check and then has the (empty, form-encoded) body read gets 415; everyone
+else gets 404 (not visible) or, signed out, 403.
+"""
+
+from tests.test_permissions import api_only, everyone
+
+UNSUPPORTED = 415  # passed the access check; the body was not JSON
+
+# The applicant, both committees' chair, Oslo's member and the access body.
+SUBMITTED_READERS = ("researcher", "committee_member", "committee_chair", "hdab_admin")
+OSLO_MEMBERS = ("committee_member", "committee_chair")
+SIGNED_IN = {**everyone(200), "anonymous": 403}  # lists: each caller sees their own selection
+
+ACCESS_API_CASES = [
+    ("access_api:applications", None, "get", SIGNED_IN),
+    ("access_api:applications", None, "post", {**everyone(403), "researcher": UNSUPPORTED}),
+    ("access_api:application", "api_draft", "get", api_only("researcher")),
+    ("access_api:application", "api_submitted", "get", api_only(*SUBMITTED_READERS)),
+    ("access_api:application", "api_draft", "patch", api_only("researcher")),  # empty change
+    ("access_api:application", "api_submitted", "patch", api_only("researcher", ok=409)),
+    ("access_api:application_ethics", "api_draft", "post", api_only("researcher", ok=400)),
+    ("access_api:application_submit", "api_draft", "post", api_only("researcher")),
+    ("access_api:application_missing", "api_draft", "get", api_only("researcher")),
+    ("access_api:application_missing", "api_submitted", "get", api_only("researcher")),
+    ("access_api:application_withdraw", "api_draft", "post",
+     api_only("researcher", ok=UNSUPPORTED)),
+    ("access_api:application_team", "api_draft", "post", api_only("researcher", ok=UNSUPPORTED)),
+    ("access_api:application_clarification_answer", "api_submitted", "post",
+     api_only("researcher", ok=UNSUPPORTED)),
+    ("access_api:application_comments", "api_submitted", "get", api_only(*SUBMITTED_READERS)),
+    ("access_api:application_comments", "api_draft", "get", api_only("researcher")),
+    ("access_api:application_comments", "api_submitted", "post",
+     api_only(*SUBMITTED_READERS, ok=UNSUPPORTED)),
+    ("access_api:application_extend_deadline", "api_submitted", "post",
+     api_only(*SUBMITTED_READERS, ok=UNSUPPORTED)),
+    ("access_api:reviews", None, "get", SIGNED_IN),
+    ("access_api:review", "api_oslo_review", "get", api_only(*OSLO_MEMBERS)),
+    ("access_api:review_conflict", "api_oslo_review", "post",
+     api_only(*OSLO_MEMBERS, ok=UNSUPPORTED)),
+    ("access_api:review_vote", "api_oslo_review", "post", api_only(*OSLO_MEMBERS, ok=UNSUPPORTED)),
+    ("access_api:review_clarification", "api_oslo_review", "post",
+     api_only(*OSLO_MEMBERS, ok=UNSUPPORTED)),
+    ("access_api:review_decide", "api_oslo_review", "post",
+     api_only("committee_chair", ok=UNSUPPORTED)),  # a member who is not the chair: 404
+    ("access_api:invitation", "api_invitation", "post", api_only("citizen", ok=UNSUPPORTED)),
+    ("access_api:permits", None, "get", SIGNED_IN),
+    ("access_api:permit", "api_permit", "get", api_only(*SUBMITTED_READERS)),
+    ("access_api:permit_change", "api_permit", "post",
+     api_only("committee_chair", "hdab_admin", ok=UNSUPPORTED)),
+]  # fmt: skip
+
+
+def access_api_url_kwargs(access) -> dict:
+    """URL kwargs for the cases above: ``access``'s draft and submitted applications, the Oslo
+    review of the submitted one, an invitation sent to the citizen, and an Oslo permit."""
+    from access import services
+    from access.models import Permit, Review
+    from portal.models import User
+
+    researcher = access.draft.applicant
+    chair = User.objects.get(username="committee_chair")
+    invitation = services.team_invite(
+        application=access.new_application("Team study"),
+        actor=researcher,
+        email="citizen@example.org",
+    )
+    decided = access.new_application("Permitted study", submit=True)
+    for review in decided.reviews.all():
+        services.review_decide(review=review, actor=chair, approve=True)
+    return {
+        "api_draft": {"pk": access.draft.pk},
+        "api_submitted": {"pk": access.submitted.pk},
+        "api_oslo_review": {
+            "pk": Review.objects.get(application=access.submitted, committee=access.oslo).pk
+        },
+        "api_invitation": {"token": invitation.token},
+        "api_permit": {
+            "pk": Permit.objects.get(application=decided, review__committee=access.oslo).pk
+        },
+    }

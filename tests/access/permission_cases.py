@@ -1,0 +1,86 @@
+"""The access pages' rows of the permission matrix (tests/test_permissions.py).
+
+The matrix requests each route with an empty body. Pages answer 200 to the people who may see
+them; an empty POST from a person who may act shows the form again with its errors (200), or,
+where nothing is required, acts and redirects (302). Everyone else gets 404, and signed-out
+visitors are sent to the login page.
+"""
+
+from tests.test_permissions import only, signed_in
+
+# The applicant, both committees' chair, Oslo's member and the access body.
+SUBMITTED_READERS = ("researcher", "committee_member", "committee_chair", "hdab_admin")
+OSLO_MEMBERS = ("committee_member", "committee_chair")
+ETHICS_FILE = "ethics/permission-matrix/approval.pdf"
+
+ACCESS_PAGE_CASES = [
+    ("access:application_list", None, "get", only("researcher")),
+    ("access:application_create", None, "get", only("researcher")),
+    ("access:application_create", None, "post", only("researcher")),  # no title
+    ("access:application_detail", "page_draft", "get", only("researcher")),
+    ("access:application_detail", "page_submitted", "get", only(*SUBMITTED_READERS)),
+    ("access:application_edit", "page_draft", "get", only("researcher")),
+    ("access:application_edit", "page_draft", "post", only("researcher")),  # no title
+    ("access:application_edit", "page_submitted", "get", only("researcher", ok=302)),  # to detail
+    ("access:team_invite", "page_draft", "post", only("researcher")),  # no email
+    ("access:application_withdraw", "page_draft", "get", only("researcher")),
+    ("access:application_withdraw", "page_submitted", "post", only("researcher", ok=302)),
+    ("access:application_answer", "page_submitted", "post", only("researcher")),  # no answer
+    ("access:application_comment", "page_submitted", "post", only("researcher")),  # no text
+    ("access:ethics_file", "page_ethics", "get", only(*SUBMITTED_READERS)),
+    ("access:ethics_file", "page_submitted", "get", signed_in(404)),  # no file
+    ("access:application_extend", "page_submitted", "post",
+     only("committee_chair", "hdab_admin")),  # no reason
+    ("access:review_conflict", "page_oslo_review", "post", only(*OSLO_MEMBERS, ok=302)),
+    ("access:review_vote", "page_oslo_review", "post", only(*OSLO_MEMBERS)),  # no choice
+    ("access:review_clarify", "page_oslo_review", "post", only(*OSLO_MEMBERS)),  # no question
+    ("access:review_comment", "page_valencia_review", "post", only("committee_chair")),
+    ("access:review_decide", "page_oslo_review", "post", only("committee_chair")),  # a member: 404
+    ("access:invitation", "page_invitation", "get", only("citizen")),  # addressed to the citizen
+    ("access:permit_list", None, "get", only(*SUBMITTED_READERS)),
+    ("access:permit_detail", "page_permit", "get", only(*SUBMITTED_READERS)),
+    ("access:permit_change", "page_permit", "post", only("committee_chair", "hdab_admin")),
+]  # fmt: skip
+
+
+def access_url_kwargs(access) -> dict:
+    """URL kwargs for the cases above: ``access``'s draft and submitted applications, another
+    submitted one with an ethics approval, the submitted one's two reviews, an invitation sent
+    to the citizen, and an Oslo permit (the chair approved for both committees)."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from access import services
+    from access.models import Application, Permit, Review
+    from portal.models import User
+
+    researcher = access.draft.applicant
+    chair = User.objects.get(username="committee_chair")
+    invitation = services.team_invite(
+        application=access.new_application("Invited study"),
+        actor=researcher,
+        email="citizen@example.org",
+    )
+    # One stored file for every run of the matrix, rather than one upload per case.
+    if not default_storage.exists(ETHICS_FILE):
+        default_storage.save(ETHICS_FILE, ContentFile(b"%PDF-1.4\n%%EOF\n"))
+    with_ethics = access.new_application("Study with ethics approval", submit=True)
+    Application.objects.filter(pk=with_ethics.pk).update(ethics_approval=ETHICS_FILE)
+    decided = access.new_application("Study with a permit", submit=True)
+    for review in decided.reviews.all():
+        services.review_decide(review=review, actor=chair, approve=True)
+
+    def review(committee):
+        return {"pk": Review.objects.get(application=access.submitted, committee=committee).pk}
+
+    return {
+        "page_draft": {"pk": access.draft.pk},
+        "page_submitted": {"pk": access.submitted.pk},
+        "page_ethics": {"pk": with_ethics.pk},
+        "page_oslo_review": review(access.oslo),
+        "page_valencia_review": review(access.valencia),
+        "page_invitation": {"token": invitation.token},
+        "page_permit": {
+            "pk": Permit.objects.get(application=decided, review__committee=access.oslo).pk
+        },
+    }
