@@ -86,7 +86,8 @@ def _populate():
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO catalogue_study (dataset_id, study_instance_uid, subject, study_year) "
-            "SELECT %s + (n %% (%s - %s + 1)), '1.2.826.0.1.' || n, 'p-' || (n / 3), 2010 + n %% 15 "
+            "SELECT %s + (n %% (%s - %s + 1)), '1.2.826.0.1.' || n, 'p-' || (n / 3), "
+            "2010 + n %% 15 "
             "FROM generate_series(1, %s) AS n",
             [first, last, first, studies],
         )
@@ -125,9 +126,8 @@ def test_search_latency():
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM catalogue_series")
         series = cursor.fetchone()[0]
-    print(
-        f"\npopulated {DATASETS:,} datasets and {series:,} series in {time.perf_counter() - start:.1f} s"
-    )
+    took = time.perf_counter() - start
+    print(f"\npopulated {DATASETS:,} datasets and {series:,} series in {took:.1f} s")
     anonymous = AnonymousUser()
 
     def baseline():

@@ -58,8 +58,9 @@ def page(browser, live_server):
     page.csp_errors = []
     page.on(
         "console",
-        lambda message: "Content Security Policy" in message.text
-        and page.csp_errors.append(message.text),
+        lambda message: (
+            "Content Security Policy" in message.text and page.csp_errors.append(message.text)
+        ),
     )
     yield page
     context.close()

@@ -19,7 +19,9 @@ def test_it_lands_a_researcher_on_their_dashboard(page, personas):
     _login(page, "researcher")
     page.wait_for_url("**/dashboard/researcher/")
     assert page.get_by_role("heading", level=1).inner_text() == "Research"
-    assert page.get_by_role("navigation", name="Main").get_by_role("link", name="Basket").is_visible()
+    assert (
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Basket").is_visible()
+    )
 
 
 def test_it_offers_a_skip_link_as_the_first_tab_stop(page, personas):
