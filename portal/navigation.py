@@ -48,7 +48,9 @@ def nav_items(user, current_path: str) -> list[dict]:
         items.append({"label": dashboard.label, "url": url})
     for role, label, url_name in EXTRA_LINKS:
         if role is None or (user.is_authenticated and user.has_role(role)):
-            items.append({"label": label, "url": reverse(url_name)})
+            url = reverse(url_name)
+            if all(item["url"] != url for item in items):  # one link per page
+                items.append({"label": label, "url": url})
     for item in items:
         item["current"] = current_path.startswith(item["url"])
     return items

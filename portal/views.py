@@ -70,7 +70,10 @@ def role_dashboard(request, slug):
     if dashboard.role == Role.RESEARCHER:
         from catalogue.selectors import basket_datasets
 
+        from access.selectors import visible_applications
+
         context["basket"] = basket_datasets(request.user)
+        context["applications"] = visible_applications(request.user).order_by("-updated_at")[:10]
     if dashboard.role == Role.HDAB_ADMIN:
         counts = selectors.role_counts()
         context["role_counts"] = [(label, counts.get(value, 0)) for value, label in Role.choices]
