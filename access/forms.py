@@ -7,10 +7,11 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
-from access.models import Application, Purpose, Vote
+from access.models import Application, Committee, Purpose, Vote
 from access.services import APPLICANT_FIELDS, PERMIT_CHANGES
 from catalogue import duo
 from catalogue.forms import ListField
+from portal.models import Role, User
 
 ETHICS_MAX_BYTES = 10 * 1024 * 1024
 # What an ethics approval may be, by name and by content: the first bytes must match the
@@ -233,3 +234,42 @@ class PermitChangeForm(forms.Form):
         widget=_text(),
         help_text=_("Required to suspend or revoke; the holder is told."),
     )
+
+
+class CommitteeForm(forms.ModelForm):
+    """A committee's description, decision rule and what it governs."""
+
+    class Meta:
+        model = Committee
+        fields = ["name", "description", "email", "decision_rule", "nodes", "datasets"]
+        widgets = {
+            "nodes": forms.CheckboxSelectMultiple,
+            "datasets": forms.CheckboxSelectMultiple,
+            "description": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "nodes": _("Every dataset of these nodes, unless another committee names it."),
+            "datasets": _("These datasets, whichever node holds them."),
+        }
+
+    def _post_clean(self):
+        # The service validates and saves; the model form only parses.
+        pass
+
+
+class CommitteeMemberForm(forms.Form):
+    user = forms.ModelChoiceField(
+        label=_("Person"),
+        queryset=User.objects.none(),
+        help_text=_("People holding the committee member role."),
+    )
+    chair = forms.BooleanField(label=_("Chair"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = (
+            User.objects.filter(is_active=True, role_assignments__role=Role.COMMITTEE_MEMBER)
+            .distinct()
+            .order_by("last_name", "username")
+        )
+        self.fields["user"].label_from_instance = lambda u: f"{u.display_name} ({u.username})"

@@ -40,6 +40,12 @@ def members_of(committee: Committee):
     )
 
 
+def chairs_of(committee: Committee):
+    return get_users_with_perms(committee, only_with_perms_in=["chair_committee"]).filter(
+        is_active=True
+    )
+
+
 def grant_membership(committee: Committee, user, *, chair: bool) -> None:
     assign_perm(MEMBER, user, committee)
     if chair:

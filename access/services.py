@@ -844,6 +844,43 @@ def committee_create(*, actor: User | None, name: str, decision_rule: str, datas
 
 
 @transaction.atomic
+def committee_update(*, committee: Committee, actor: User | None, datasets=None, nodes=None,
+                     **fields) -> Committee:  # fmt: skip
+    """Change a committee's description, decision rule or what it governs. Applications
+    already routed keep their reviews; new submissions follow the new scope."""
+    allowed = {"name", "description", "email", "decision_rule"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({f: _("cannot be changed here") for f in sorted(unknown)})
+    locked = Committee.objects.select_for_update().get(pk=committee.pk)
+    for field, value in fields.items():
+        setattr(locked, field, value)
+    locked.full_clean()
+    locked.save()
+    if datasets is not None:
+        locked.datasets.set(datasets)
+    if nodes is not None:
+        locked.nodes.set(nodes)
+    _record(
+        "access.committee.updated",
+        actor,
+        locked,
+        fields=sorted(fields),
+        datasets=sorted(d.pk for d in locked.datasets.all()),
+        nodes=sorted(n.pk for n in locked.nodes.all()),
+    )
+    return locked
+
+
+@transaction.atomic
+def committee_remove_member(*, committee: Committee, user: User, actor: User | None) -> None:
+    from access.permissions import revoke_membership
+
+    revoke_membership(committee, user)
+    _record("access.committee.member_removed", actor, committee, member=user.pseudonym)
+
+
+@transaction.atomic
 def committee_add_member(*, committee: Committee, user: User, actor: User | None,
                          chair: bool = False) -> None:  # fmt: skip
     """Make ``user`` (who must hold the committee-member role) a member, or the chair."""

@@ -1,10 +1,23 @@
 from django.urls import path
 
-from access import views
+from access import views, views_committees
 
 app_name = "access"
 
 urlpatterns = [
+    path("committees/", views_committees.committee_list, name="committee_list"),
+    path("committees/new/", views_committees.committee_create, name="committee_create"),
+    path("committees/<int:pk>/", views_committees.committee_detail, name="committee_detail"),
+    path(
+        "committees/<int:pk>/members/",
+        views_committees.committee_member_add,
+        name="committee_member_add",
+    ),
+    path(
+        "committees/<int:pk>/members/<int:user_pk>/remove/",
+        views_committees.committee_member_remove,
+        name="committee_member_remove",
+    ),
     path("applications/", views.application_list, name="application_list"),
     path("applications/new/", views.application_create, name="application_create"),
     path("applications/<int:pk>/", views.application_detail, name="application_detail"),

@@ -179,6 +179,7 @@ class Series(models.Model):
                 fields=["study", "series_instance_uid"], name="unique_series_per_study"
             ),
         ]
+        indexes = [models.Index(fields=["series_instance_uid"], name="series_uid_idx")]
 
     def __str__(self) -> str:
         return self.series_instance_uid
@@ -196,6 +197,7 @@ class Instance(models.Model):
                 fields=["series", "sop_instance_uid"], name="unique_instance_per_series"
             ),
         ]
+        indexes = [models.Index(fields=["sop_instance_uid"], name="instance_uid_idx")]
 
     def __str__(self) -> str:
         return self.sop_instance_uid

@@ -131,7 +131,7 @@ def _apply_service_errors(form, error: ValidationError) -> None:
 @role_required(Role.NODE_OPERATOR)
 def dataset_create(request, node_pk):
     node = selectors.access_node(request.user, node_pk, for_write=True)
-    form = DatasetForm(request.POST or None)
+    form = DatasetForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
         try:
@@ -147,7 +147,10 @@ def dataset_create(request, node_pk):
 @role_required(Role.NODE_OPERATOR)
 def dataset_edit(request, pk):
     dataset = selectors.access_dataset(request.user, pk, for_write=True)
-    form = DatasetForm(request.POST or None, instance=Dataset.objects.get(pk=dataset.pk))
+    form = DatasetForm(
+        request.POST if request.method == "POST" else None,
+        instance=Dataset.objects.get(pk=dataset.pk),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.dataset_update(dataset=dataset, actor=request.user, **form.cleaned_data)
@@ -192,7 +195,7 @@ def node_detail(request, pk):
 
 @role_required(Role.NODE_OPERATOR)
 def node_create(request):
-    form = NodeForm(request.POST or None)
+    form = NodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             node = services.node_create(
@@ -250,7 +253,7 @@ def dataset_ingest(request, pk):
     """Upload DICOM files into a dataset's index. Files are read for their headers, then
     deleted; refused and unreadable files are listed with the reason."""
     dataset = selectors.access_dataset(request.user, pk, for_write=True)
-    form = IngestForm(request.POST or None, request.FILES or None)
+    form = IngestForm(request.POST, request.FILES) if request.method == "POST" else IngestForm()
     report = None
     if request.method == "POST" and form.is_valid():
         report = services.dataset_ingest_uploads(

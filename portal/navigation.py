@@ -30,6 +30,7 @@ EXTRA_LINKS: list[tuple[str | None, str, str]] = [
     (Role.RESEARCHER, _("Basket"), "catalogue:basket"),
     (Role.RESEARCHER, _("My applications"), "access:application_list"),
     (Role.RESEARCHER, _("My permits"), "access:permit_list"),
+    (Role.HDAB_ADMIN, _("Committees"), "access:committee_list"),
     (Role.HDAB_ADMIN, _("Permits"), "access:permit_list"),
     (Role.HDAB_ADMIN, _("Audit log"), "audit_log"),
 ]

@@ -68,9 +68,8 @@ def role_dashboard(request, slug):
             "-decided_at", "-pk"
         )[:10]
     if dashboard.role == Role.RESEARCHER:
-        from catalogue.selectors import basket_datasets
-
         from access.selectors import visible_applications
+        from catalogue.selectors import basket_datasets
 
         context["basket"] = basket_datasets(request.user)
         context["applications"] = visible_applications(request.user).order_by("-updated_at")[:10]

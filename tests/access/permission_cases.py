@@ -14,6 +14,12 @@ OSLO_MEMBERS = ("committee_member", "committee_chair")
 ETHICS_FILE = "ethics/permission-matrix/approval.pdf"
 
 ACCESS_PAGE_CASES = [
+    ("access:committee_list", None, "get", only("hdab_admin")),
+    ("access:committee_create", None, "get", only("hdab_admin")),
+    ("access:committee_detail", "page_committee", "get", only("hdab_admin")),
+    ("access:committee_member_add", "page_committee", "post", only("hdab_admin", ok=302)),
+    ("access:committee_member_remove", "page_committee_member", "post",
+     only("hdab_admin", ok=302)),
     ("access:application_list", None, "get", only("researcher")),
     ("access:application_create", None, "get", only("researcher")),
     ("access:application_create", None, "post", only("researcher")),  # no title
@@ -74,6 +80,8 @@ def access_url_kwargs(access) -> dict:
         return {"pk": Review.objects.get(application=access.submitted, committee=committee).pk}
 
     return {
+        "page_committee": {"pk": access.oslo.pk},
+        "page_committee_member": {"pk": access.oslo.pk, "user_pk": chair.pk},
         "page_draft": {"pk": access.draft.pk},
         "page_submitted": {"pk": access.submitted.pk},
         "page_ethics": {"pk": with_ethics.pk},

@@ -21,6 +21,7 @@ PRODUCTION_ENV = {
 def _manage(*args, env):
     base = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
     base.pop("DJANGO_SETTINGS_MODULE", None)
+    base.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

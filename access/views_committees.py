@@ -1,0 +1,123 @@
+"""The access body's pages for managing committees: scope, decision rule, members."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from access import services
+from access.forms import CommitteeForm, CommitteeMemberForm
+from access.models import Committee
+from access.permissions import chairs_of, members_of
+from portal.models import Role
+from portal.permissions import role_required
+
+
+def _committee(pk) -> Committee:
+    try:
+        return Committee.objects.get(pk=pk)
+    except (Committee.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def _apply_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+@role_required(Role.HDAB_ADMIN)
+def committee_list(request):
+    committees = Committee.objects.annotate(
+        dataset_count=Count("datasets", distinct=True), node_count=Count("nodes", distinct=True)
+    ).order_by("name")
+    return render(request, "access/committee_list.html", {"committees": committees})
+
+
+def _save(request, form, committee=None):
+    data = dict(form.cleaned_data)
+    datasets, nodes = data.pop("datasets"), data.pop("nodes")
+    if committee is None:
+        return services.committee_create(actor=request.user, datasets=datasets, nodes=nodes, **data)
+    return services.committee_update(
+        committee=committee, actor=request.user, datasets=datasets, nodes=nodes, **data
+    )
+
+
+@role_required(Role.HDAB_ADMIN)
+def committee_create(request):
+    form = CommitteeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            committee = _save(request, form)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, _("The committee was created. Now add its members."))
+            return redirect("access:committee_detail", committee.pk)
+    return render(request, "access/committee_form.html", {"form": form})
+
+
+@role_required(Role.HDAB_ADMIN)
+def committee_detail(request, pk):
+    committee = _committee(pk)
+    form = CommitteeForm(request.POST if request.method == "POST" else None, instance=committee)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _save(request, form, committee)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, _("The committee was saved."))
+            return redirect("access:committee_detail", committee.pk)
+    chairs = set(chairs_of(committee).values_list("pk", flat=True))
+    members = [(m, m.pk in chairs) for m in members_of(committee)]
+    return render(
+        request,
+        "access/committee_detail.html",
+        {
+            "committee": committee,
+            "form": form,
+            "members": members,
+            "member_form": CommitteeMemberForm(),
+        },
+    )
+
+
+@require_POST
+@role_required(Role.HDAB_ADMIN)
+def committee_member_add(request, pk):
+    committee = _committee(pk)
+    form = CommitteeMemberForm(request.POST)
+    if form.is_valid():
+        try:
+            services.committee_add_member(
+                committee=committee,
+                user=form.cleaned_data["user"],
+                actor=request.user,
+                chair=form.cleaned_data["chair"],
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("The member was added."))
+    else:
+        messages.error(request, _("Choose a person holding the committee member role."))
+    return redirect("access:committee_detail", committee.pk)
+
+
+@require_POST
+@role_required(Role.HDAB_ADMIN)
+def committee_member_remove(request, pk, user_pk):
+    committee = _committee(pk)
+    member = members_of(committee).filter(pk=user_pk).first()
+    if member is None:
+        raise Http404
+    services.committee_remove_member(committee=committee, user=member, actor=request.user)
+    messages.success(request, _("The member was removed."))
+    return redirect("access:committee_detail", committee.pk)
