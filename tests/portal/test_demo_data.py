@@ -14,6 +14,10 @@ def test_it_loads_one_person_per_role_whose_printed_login_works(db, client, caps
         assert client.login(username=username, password=demo_password(username))
         assert User.objects.get(username=username).roles == frozenset(roles)
     assert Dataset.objects.filter(status="published").count() == 4
+    from access.selectors import governing_committees
+
+    for dataset in Dataset.objects.all():  # every demo dataset can be applied for
+        assert governing_committees(dataset).count() == 1
     assert verify_chain().ok
 
 

@@ -66,3 +66,8 @@ class Command(BaseCommand):
         created = load_demo_catalogue(operator=User.objects.get(username="operator"))
         if created:
             self.stdout.write(f"Demo catalogue: {created} datasets at 2 nodes.")
+        from access.demo import load_demo_committees
+
+        committees = load_demo_committees(chair=User.objects.get(username="committee"))
+        if committees:
+            self.stdout.write(f"Demo committees: {committees}, chaired by 'committee'.")
