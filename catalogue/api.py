@@ -75,7 +75,8 @@ class DatasetSearchApi(APIView):
 
     @extend_schema(parameters=SEARCH_PARAMETERS, responses=DatasetSerializer(many=True))
     def get(self, request):
-        datasets = selectors.search_datasets(request.user, parse_search(request.query_params))
+        query = parse_search(request.query_params)
+        datasets = selectors.search_datasets(request.user, query)
         paginator = SearchPagination()
         page = paginator.paginate_queryset(datasets, request, view=self)
         response = paginator.get_paginated_response(
@@ -86,7 +87,7 @@ class DatasetSearchApi(APIView):
                 {"value": e[0], "count": e[1], **({"label": e[2]} if len(e) > 2 else {})}
                 for e in entries
             ]
-            for facet, entries in selectors.facet_counts(datasets).items()
+            for facet, entries in selectors.search_facets(request.user, query).items()
         }
         return response
 

@@ -82,7 +82,9 @@ def search(request):
         {
             "query": query,
             "page": page,
-            "facets": _facet_groups(selectors.facet_counts(datasets), query, request.GET),
+            "facets": _facet_groups(
+                selectors.search_facets(request.user, query), query, request.GET
+            ),
             "sorts": [
                 ("relevance", _("Relevance")),
                 ("title", _("Title")),
