@@ -9,7 +9,7 @@ sees the state the first left and is refused with InvalidTransition.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -52,6 +52,10 @@ APPLICANT_FIELDS = [
 ]  # fmt: skip
 
 
+class NotPermitted(PermissionDenied):
+    """The person may see the object but not take this action (403, not 404)."""
+
+
 class IncompleteApplication(ValidationError):
     """Submission refused; ``messages`` lists every missing or invalid item."""
 
@@ -71,7 +75,7 @@ def _record(action: str, actor, obj, **details):
 def application_create(*, applicant: User, title: str, datasets=None) -> Application:
     """Start a draft from the applicant's basket (or the given datasets)."""
     if not applicant.has_role(Role.RESEARCHER):
-        raise ValidationError(_("Only researchers can apply for data access."))
+        raise NotPermitted(_("Only researchers can apply for data access."))
     title = (title or "").strip()
     if not title:
         raise ValidationError({"title": _("Give the project a title.")})
@@ -132,9 +136,10 @@ def application_update(*, application: Application, actor: User, **fields) -> Ap
         raise ValidationError({f: _("cannot be changed here") for f in sorted(unknown)})
     locked = _lock(application)
     if locked.applicant_id != actor.pk:
-        raise ValidationError(_("Only the applicant can change an application."))
+        raise NotPermitted(_("Only the applicant can change an application."))
     if locked.status not in (Application.Status.DRAFT, Application.Status.CLARIFICATION):
         raise InvalidTransition(_("The application can no longer be changed."))
+    replaced_file = locked.ethics_approval.name if "ethics_approval" in fields else ""
     changed = []
     for field, value in fields.items():
         if getattr(locked, field) != value:
@@ -145,6 +150,10 @@ def application_update(*, application: Application, actor: User, **fields) -> Ap
         raise ValidationError(errors)
     if changed:
         locked.save()
+        if replaced_file and replaced_file != locked.ethics_approval.name:
+            # The superseded document goes once the new one is committed.
+            storage = locked.ethics_approval.storage
+            transaction.on_commit(lambda: storage.delete(replaced_file))
         _record("access.application.updated", actor, locked, fields=sorted(changed))
     return locked
 
@@ -296,7 +305,7 @@ def application_submit(*, application: Application, actor: User) -> Application:
     of what is missing, and nothing changes."""
     locked = _lock(application)
     if locked.applicant_id != actor.pk:
-        raise ValidationError(_("Only the applicant can submit an application."))
+        raise NotPermitted(_("Only the applicant can submit an application."))
     if not locked.can_transition_to(Application.Status.SUBMITTED):
         raise InvalidTransition(_("Only a draft can be submitted."))
     missing = missing_items(locked)
@@ -328,7 +337,7 @@ def application_submit(*, application: Application, actor: User) -> Application:
 def application_withdraw(*, application: Application, actor: User, reason: str = "") -> Application:
     locked = _lock(application)
     if locked.applicant_id != actor.pk:
-        raise ValidationError(_("Only the applicant can withdraw an application."))
+        raise NotPermitted(_("Only the applicant can withdraw an application."))
     old = locked.transition_to(Application.Status.WITHDRAWN)
     locked.save(update_fields=["status", "updated_at"])
     for review in locked.reviews.filter(status=Review.Status.PENDING):
@@ -345,7 +354,7 @@ def application_withdraw(*, application: Application, actor: User, reason: str =
 
 def _require_member(review: Review, actor: User) -> None:
     if not is_member(actor, review.committee):
-        raise ValidationError(_("Only members of %s can do this.") % review.committee)
+        raise NotPermitted(_("Only members of %s can do this.") % review.committee)
 
 
 def _start_review(application: Application, actor: User) -> None:
@@ -396,7 +405,7 @@ def comment_add(
     if actor.pk == locked.applicant_id:
         committee, visible_to_applicant = None, True
     elif committee is None or not is_member(actor, committee):
-        raise ValidationError(
+        raise NotPermitted(
             _("Only the applicant or a member of a reviewing committee can comment.")
         )
     elif not locked.reviews.filter(committee=committee).exists():
@@ -472,7 +481,7 @@ def clarification_answer(*, application: Application, actor: User, answer: str) 
         raise ValidationError({"answer": _("Write your answer.")})
     locked = _lock(application)
     if locked.applicant_id != actor.pk:
-        raise ValidationError(_("Only the applicant can answer."))
+        raise NotPermitted(_("Only the applicant can answer."))
     if locked.status != Application.Status.CLARIFICATION:
         raise InvalidTransition(_("No clarification is awaiting an answer."))
     missing = missing_items(locked)
@@ -507,9 +516,7 @@ def deadline_extend(*, application: Application, actor: User, reason: str) -> Ap
         is_chair(actor, r.committee) for r in locked.reviews.select_related("committee")
     )
     if not allowed:
-        raise ValidationError(
-            _("Only a reviewing committee's chair or the access body can extend.")
-        )
+        raise NotPermitted(_("Only a reviewing committee's chair or the access body can extend."))
     if locked.status not in Application.OPEN or locked.decision_due is None:
         raise InvalidTransition(_("Only an open application with a running clock can be extended."))
     if locked.extended:
@@ -600,7 +607,7 @@ def review_decide(
     the votes did not settle). Rejection needs reasons."""
     application, review = _open_review(review, actor)
     if not is_chair(actor, review.committee):
-        raise ValidationError(_("Only the chair of %s can decide.") % review.committee)
+        raise NotPermitted(_("Only the chair of %s can decide.") % review.committee)
     if ConflictOfInterest.objects.filter(review=review, member=actor).exists():
         raise ValidationError(_("You declared a conflict of interest and cannot decide."))
     if application.status == Application.Status.CLARIFICATION:
@@ -755,9 +762,7 @@ def permit_change(*, permit: Permit, actor: User, change: str, reason: str = "")
         Permit.objects.select_for_update().select_related("review__committee").get(pk=permit.pk)
     )
     if not (actor.has_role(Role.HDAB_ADMIN) or is_chair(actor, locked.review.committee)):
-        raise ValidationError(
-            _("Only the issuing committee's chair or the access body can do this.")
-        )
+        raise NotPermitted(_("Only the issuing committee's chair or the access body can do this."))
     if change == "reactivate" and locked.ends_on < timezone.localdate():
         raise InvalidTransition(_("The permit has ended; it cannot be reactivated."))
     old = locked.transition_to(spec.status)

@@ -214,7 +214,7 @@ def test_it_needs_reasons_to_reject(access, personas):
 
 
 def test_it_lets_only_the_chair_decide(access, personas):
-    with pytest.raises(ValidationError, match="Only the chair"):
+    with pytest.raises(services.NotPermitted, match="Only the chair"):
         services.review_decide(
             review=_review(access.submitted, access.oslo),
             actor=personas["committee_member"],
@@ -274,7 +274,7 @@ def test_it_suspends_reactivates_revokes_and_expires_permits(access, personas):
         services.permit_change(permit=permit, actor=chair, change="suspend")
     services.permit_change(permit=permit, actor=chair, change="suspend", reason="Audit pending")
     services.permit_change(permit=permit, actor=chair, change="reactivate")
-    with pytest.raises(ValidationError, match="chair"):
+    with pytest.raises(services.NotPermitted, match="chair"):
         services.permit_change(
             permit=permit, actor=personas["researcher"], change="revoke", reason="x"
         )
@@ -346,3 +346,25 @@ def test_it_queues_questions_from_two_committees(access, personas):
     assert set(access.submitted.clarifications.values_list("answer", flat=True)) == {
         "Both answered."
     }
+
+
+def test_it_deletes_a_superseded_ethics_document(
+    access, personas, django_capture_on_commit_callbacks
+):
+    from django.core.files.base import ContentFile
+
+    first = ContentFile(b"%PDF-1.4 first", name="first.pdf")
+    second = ContentFile(b"%PDF-1.4 second", name="second.pdf")
+    with django_capture_on_commit_callbacks(execute=True):
+        application = services.application_update(
+            application=access.draft, actor=personas["researcher"], ethics_approval=first
+        )
+    storage, old_name = application.ethics_approval.storage, application.ethics_approval.name
+    assert storage.exists(old_name)
+    with django_capture_on_commit_callbacks(execute=True):
+        application = services.application_update(
+            application=application, actor=personas["researcher"], ethics_approval=second
+        )
+    assert not storage.exists(old_name)
+    assert storage.exists(application.ethics_approval.name)
+    storage.delete(application.ethics_approval.name)
