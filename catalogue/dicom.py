@@ -15,10 +15,13 @@ The gate follows PS3.15 Annex E (Basic Application Level Confidentiality Profile
   declared.
 - The retain options declared in DeidentificationMethodCodeSequence (0012,0064) (CID 7050) lift
   the check for the attributes the standard lets them keep or clean (K or C in the option's
-  column of Table E.1-1). Those lists are written out below.
+  column of Table E.1-1). Those lists are written out below. The Clean Descriptors Option
+  (113105) does the same for the free-text descriptions and comments marked C in its column,
+  which the de-identifier declares it has cleaned; that list is data/ps3_15_clean_descriptors.json.
 
 The Z rule is stricter than the profile: Z also allows a dummy value, but a dummy cannot be told
-from an identifying one, so any value is refused.
+from an identifying one, so any value is refused, with one exception: PatientName (0010,0010) may
+repeat the PatientID pseudonym, a common dummy that says nothing the pseudonym does not.
 """
 
 import json
@@ -40,9 +43,13 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.valuerep import PersonName
 
-TABLE_PATH = Path(__file__).resolve().parent / "data" / "ps3_15_table_e1_1.json"
+DATA = Path(__file__).resolve().parent / "data"
+TABLE_PATH = DATA / "ps3_15_table_e1_1.json"
+CLEAN_DESCRIPTORS_PATH = DATA / "ps3_15_clean_descriptors.json"
 
+PATIENT_NAME = 0x00100010
 PATIENT_ID = 0x00100020
 PATIENT_IDENTITY_REMOVED = 0x00120062
 DEIDENTIFICATION_METHOD_CODES = 0x00120064
@@ -60,6 +67,7 @@ INDEX_TAGS = {
 
 # CID 7050 De-identification Method (coding scheme DCM).
 BASIC_PROFILE = "113100"
+CLEAN_DESCRIPTORS = "113105"
 RETAIN_FULL_DATES = "113106"
 RETAIN_MODIFIED_DATES = "113107"
 RETAIN_PATIENT_CHARACTERISTICS = "113108"
@@ -191,6 +199,35 @@ def refusal_table() -> _Table:
         else:
             repeating.append((mask, value, rule))
     return _Table(exact, tuple(repeating))
+
+
+@cache
+def clean_descriptors() -> frozenset[int]:
+    """The tags marked C in the Clean Descriptors Option column of Table E.1-1 (all actions)."""
+    rows = json.loads(CLEAN_DESCRIPTORS_PATH.read_text(encoding="utf-8"))
+    tags = set()
+    for key in rows:
+        mask, value = _parse_tag(key)
+        if mask != 0xFFFFFFFF:
+            raise ValueError(f"{CLEAN_DESCRIPTORS_PATH.name}: {key} is not a single tag")
+        tags.add(value)
+    return frozenset(tags)
+
+
+_OPTIONS_THAT_LIFT = frozenset(RETAINED_BY_OPTION) | {CLEAN_DESCRIPTORS}
+
+
+def retained_by(options: frozenset[str]) -> frozenset[int]:
+    """The X and Z attributes that ``options`` (CID 7050 code values) allow to keep a value."""
+    return _retained_by(options & _OPTIONS_THAT_LIFT)  # unknown codes never reach the cache
+
+
+@cache
+def _retained_by(options: frozenset[str]) -> frozenset[int]:
+    lists = [RETAINED_BY_OPTION.get(code, frozenset()) for code in options]
+    if CLEAN_DESCRIPTORS in options:
+        lists.append(clean_descriptors())
+    return frozenset().union(*lists)
 
 
 def tag_text(tag: int) -> str:
@@ -452,9 +489,10 @@ class _Walk:
     """One walk of the gate over a dataset and its sequences, collecting problems."""
 
     def __init__(self, ds: Dataset, pseudonym: str):
+        self.ds = ds
         self.parsed: dict = {}
         options = declared_options(ds, self.parsed)
-        self.retained = frozenset().union(*(RETAINED_BY_OPTION.get(c, ()) for c in options))
+        self.retained = retained_by(options)
         self.keep_private = RETAIN_SAFE_PRIVATE in options
         self.table = refusal_table()
         self.pseudonym = pseudonym
@@ -475,10 +513,11 @@ class _Walk:
                 if rule is None and 0x5000 <= group <= 0x60FF:
                     rule = self.table.rule(tag)
                 if rule is not None and tag not in retained and _has_value(vr, payload):
-                    self.problems.append(
-                        f"{where}{tag_text(tag)} {_name(tag, rule)} still has a value "
-                        f"(PS3.15 basic profile: {rule.action})"
-                    )
+                    if tag != PATIENT_NAME or not self._is_pseudonym(payload, where):
+                        self.problems.append(
+                            f"{where}{tag_text(tag)} {_name(tag, rule)} still has a value "
+                            f"(PS3.15 basic profile: {rule.action})"
+                        )
                     continue
                 if tag == PATIENT_ID and where and _has_value(vr, payload):
                     if _payload_text(payload) != self.pseudonym:
@@ -489,6 +528,26 @@ class _Walk:
             if vr == "SQ":
                 for number, item in enumerate(_items(vr, payload, self.parsed), start=1):
                     self.scan(item, f"{where}{tag_text(tag)} {_name(tag, None)}[{number}] > ")
+
+    def _is_pseudonym(self, payload, where: str) -> bool:
+        """Whether a PatientName value is the PatientID pseudonym, empty trailing components
+        aside. Inside sequences, raw values that are not plain ASCII are not decoded (the item's
+        character set is not at hand), so they never match."""
+        text = _string(self.ds, PATIENT_NAME, payload) if not where else _item_text(payload)
+        pseudonym = self.pseudonym.rstrip(" ^=")
+        return bool(pseudonym) and text is not None and text.rstrip(" ^=") == pseudonym
+
+
+def _item_text(payload) -> str | None:
+    """The text of a string value inside a sequence; None if it cannot be read without a
+    character set."""
+    if isinstance(payload, RawDataElement):
+        payload = payload.value
+    if isinstance(payload, bytes):
+        return payload.decode("ascii").strip(" \x00") if payload.isascii() else None
+    if isinstance(payload, DataElement) and isinstance(payload.value, str | PersonName):
+        return str(payload.value).strip(" \x00")
+    return None
 
 
 def gate(ds: Dataset) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from catalogue import dicom
 from catalogue.dicom import Status, check_dataset, read_header
@@ -386,4 +386,90 @@ def test_a_patient_id_inside_a_sequence_must_be_the_pseudonym(tmp_path):
     assert result.reason == (
         "(0008,1110) ReferencedStudySequence[1] > (0010,0020) PatientID differs from the "
         "pseudonym in the top-level PatientID (PS3.15 basic profile: Z)"
+    )
+
+
+def test_the_clean_descriptors_list_is_the_option_column_of_the_standard_table():
+    listed = json.loads(dicom.CLEAN_DESCRIPTORS_PATH.read_text())
+    table = json.loads(dicom.TABLE_PATH.read_text())
+    assert len(listed) == len(dicom.clean_descriptors()) == 95
+    assert listed["(0008,1030)"] == "StudyDescription"
+    assert listed["(0008,103E)"] == "SeriesDescription"
+    assert {0x00081030, 0x0008103E, 0x00204000} <= dicom.clean_descriptors()  # + ImageComments
+    for key, name in listed.items():
+        assert table[key][0] == name, key  # every listed tag is a row of the basic-profile table
+    assert "(0010,1040)" not in listed  # PatientAddress cannot be cleaned
+
+
+def test_it_keeps_descriptions_only_when_clean_descriptors_is_declared(tmp_path):
+    attributes = {
+        "StudyDescription": "CT chest follow-up",
+        "SeriesDescription": "Lung 1.25 mm",
+        "ImageComments": "contrast phase",
+    }
+    refused = _read(tmp_path, deidentified(**attributes), "basic.dcm")
+    assert refused.status == Status.REFUSED
+    assert "(0008,1030) StudyDescription still has a value (PS3.15 basic profile: X)" in (
+        refused.reason
+    )
+    assert "SeriesDescription" in refused.reason and "ImageComments" in refused.reason
+    other_option = deidentified(options=("113100", "113108"), **attributes)
+    assert _read(tmp_path, other_option, "other.dcm").status == Status.REFUSED
+    cleaned = deidentified(options=("113100", "113105"), **attributes)
+    result = _read(tmp_path, cleaned, "cleaned.dcm")
+    assert result.status == Status.ACCEPTED, result.reason
+
+
+def test_clean_descriptors_does_not_let_other_attributes_through(tmp_path):
+    ds = deidentified(
+        options=("113100", "113105"),
+        StudyDescription="CT chest follow-up",
+        PatientAddress="1 Main Street",
+        ReferencedStudySequence=Sequence([_item(StudyComments="as agreed", PatientAddress="x")]),
+    )
+    result = _read(tmp_path, ds)
+    assert result.status == Status.REFUSED
+    assert result.reason == (
+        "(0008,1110) ReferencedStudySequence[1] > (0010,1040) PatientAddress still has a value "
+        "(PS3.15 basic profile: X); "
+        "(0010,1040) PatientAddress still has a value (PS3.15 basic profile: X)"
+    )
+
+
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+@pytest.mark.parametrize("name", ["P-1", "P-1^", "P-1^^^^"])
+def test_patient_name_may_repeat_the_pseudonym(tmp_path, syntax, name):
+    ds = deidentified(
+        patient_id="P-1",
+        PatientName=name,
+        ReferencedStudySequence=Sequence([_item(PatientName=name, PatientID="P-1")]),
+    )
+    result = read_header(write(ds, tmp_path / "same.dcm", syntax))
+    assert result.status == Status.ACCEPTED, result.reason
+
+
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+@pytest.mark.parametrize("name", ["Doe^Jane", "P-2", "P-1^Jane", "P", "Doe^P-1"])
+def test_any_other_patient_name_is_still_refused(tmp_path, syntax, name):
+    top = deidentified(patient_id="P-1", PatientName=name)
+    result = read_header(write(top, tmp_path / "top.dcm", syntax))
+    assert result.status == Status.REFUSED
+    assert result.reason == "(0010,0010) PatientName still has a value (PS3.15 basic profile: Z)"
+    nested = deidentified(
+        patient_id="P-1", ReferencedStudySequence=Sequence([_item(PatientName=name)])
+    )
+    result = read_header(write(nested, tmp_path / "nested.dcm", syntax))
+    assert result.status == Status.REFUSED
+    assert result.reason == (
+        "(0008,1110) ReferencedStudySequence[1] > (0010,0010) PatientName still has a value "
+        "(PS3.15 basic profile: Z)"
+    )
+
+
+def test_patient_name_is_compared_with_the_pseudonym_in_memory_too():
+    assert check_dataset(deidentified(patient_id="P-1", PatientName="P-1")).status == (
+        Status.ACCEPTED
+    )
+    assert check_dataset(deidentified(patient_id="P-1", PatientName="Doe")).status == (
+        Status.REFUSED
     )
