@@ -7,7 +7,7 @@ administrators) also see its drafts and retired datasets. Only a node's operator
 from dataclasses import dataclass, field, replace
 
 from django.db import connection
-from django.db.models import F, FloatField, Q, QuerySet, Value
+from django.db.models import Count, F, FloatField, Q, QuerySet, Value
 from django.http import Http404
 
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Node
@@ -125,71 +125,60 @@ def search_datasets(user, query: SearchQuery) -> QuerySet[Dataset]:
     return datasets.select_related("node").order_by(*order)
 
 
-def search_facets(user, query: SearchQuery) -> dict[str, list[tuple]]:
-    """Facet counts for a search, the way people expect to combine values.
+def facet_counts(datasets: QuerySet[Dataset], *, facets=None) -> dict[str, list[tuple[str, int]]]:
+    """How many of ``datasets`` carry each facet value (at most two queries).
 
-    A facet where values are chosen is counted without its own choice (its other values stay
-    visible with the number of results each would add); every other facet counts the current
-    results. All of it is one SQL statement: the datasets matching everything but the facet
-    choices are flagged once with which choices they meet, then terms, countries and nodes are
-    counted from those flags.
+    ``facets`` limits the work to some facets; "country" and "node" come from the nodes.
     """
-    base = search_datasets(user, replace(query, terms={}, countries=[], nodes=[]))
-    base_sql, base_params = base.order_by().values("pk").query.sql_with_params()
-    chosen = {f: v for f, v in query.terms.items() if v and f in FACETS}
-    dataset, node, term = Dataset._meta.db_table, Node._meta.db_table, DatasetTerm._meta.db_table
-
-    flag_sql, flag_params = [], []
-    for facet, values in chosen.items():
-        marks = ", ".join(["%s"] * len(values))
-        # facet is one of FACETS (an identifier of ours); the values are parameters.
-        exists = f"SELECT 1 FROM {term} s WHERE s.dataset_id = d.id AND s.facet = %s"  # noqa: S608
-        flag_sql.append(f"EXISTS ({exists} AND s.value IN ({marks})) AS f_{facet}")
-        flag_params += [facet, *values]
-    if query.countries:
-        flag_sql.append(f"n.country IN ({', '.join(['%s'] * len(query.countries))}) AS f_country")
-        flag_params += list(query.countries)
-    if query.nodes:
-        flag_sql.append(f"d.node_id IN ({', '.join(['%s'] * len(query.nodes))}) AS f_node")
-        flag_params += list(query.nodes)
-    flags = [f"f_{f}" for f in chosen] + ["f_country"] * bool(query.countries)
-    flags += ["f_node"] * bool(query.nodes)
-
-    def all_but(flag: str) -> str:
-        others = [f for f in flags if f != flag]
-        return " AND ".join(others) if others else "1 = 1"
-
-    term_condition = " OR ".join(
-        f"(t.facet = '{facet}' AND {all_but(f'f_{facet}')})" for facet in FACETS
-    )
-    # Only table names, facet names from FACETS and placeholders are formatted in.
-    sql = f"""
-        WITH flags AS (
-            SELECT d.id, d.node_id, n.country, n.name{"".join(", " + f for f in flag_sql)}
-            FROM {dataset} d JOIN {node} n ON n.id = d.node_id
-            WHERE d.id IN ({base_sql})
+    wanted = set(facets or [*FACETS, "country", "node"])
+    ids = datasets.order_by().values("pk")
+    counts: dict[str, list[tuple]] = {}
+    term_facets = [f for f in FACETS if f in wanted]
+    if term_facets:
+        rows = (
+            DatasetTerm.objects.filter(dataset__in=ids, facet__in=term_facets)
+            .values("facet", "value")
+            .annotate(n=Count("dataset"))
+            .order_by("facet", "-n", "value")
         )
-        SELECT t.facet, t.value, '', COUNT(*) FROM {term} t JOIN flags ON flags.id = t.dataset_id
-        WHERE {term_condition}
-        GROUP BY t.facet, t.value
-        UNION ALL
-        SELECT 'country', country, '', COUNT(*) FROM flags WHERE {all_but("f_country")}
-        GROUP BY country
-        UNION ALL
-        SELECT 'node', CAST(node_id AS VARCHAR(20)), MIN(name), COUNT(*) FROM flags
-        WHERE {all_but("f_node")} GROUP BY node_id
-    """  # noqa: S608
-    counts: dict[str, list[tuple]] = {facet: [] for facet in [*FACETS, "country", "node"]}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*flag_params, *base_params])
-        rows = cursor.fetchall()
-    for facet, value, label, n in rows:
-        counts[facet].append((value, n, label) if facet == "node" else (value, n))
-    for facet, entries in counts.items():
-        if facet == "node":
-            entries.sort(key=lambda e: e[2])
-        else:
-            entries.sort(key=lambda e: (-e[1], e[0]))
+        counts = {facet: [] for facet in term_facets}
+        for row in rows:
+            counts[row["facet"]].append((row["value"], row["n"]))
+    if wanted & {"country", "node"}:
+        nodes = (
+            Dataset.objects.filter(pk__in=ids)
+            .values("node__country", "node__pk", "node__name")
+            .annotate(n=Count("pk"))
+            .order_by("node__country", "node__name")
+        )
+        countries: dict[str, int] = {}
+        node_counts = []
+        for row in nodes:
+            countries[row["node__country"]] = countries.get(row["node__country"], 0) + row["n"]
+            node_counts.append((str(row["node__pk"]), row["n"], row["node__name"]))
+        if "node" in wanted:
+            counts["node"] = node_counts
+        if "country" in wanted:
+            counts["country"] = sorted(countries.items(), key=lambda item: (-item[1], item[0]))
+    return counts
+
+
+def search_facets(user, query: SearchQuery) -> dict[str, list[tuple]]:
+    """Facet counts for a search, the way people expect to combine values: a facet where
+    values are already chosen is counted without its own choice, so the other values of that
+    facet stay visible with the number of results each would add (one query more per such
+    facet)."""
+    counts = facet_counts(search_datasets(user, query))
+    for facet, values in query.terms.items():
+        if values:
+            others = replace(query, terms={k: v for k, v in query.terms.items() if k != facet})
+            counts.update(facet_counts(search_datasets(user, others), facets=[facet]))
+    if query.countries:
+        without = search_datasets(user, replace(query, countries=[]))
+        counts.update(facet_counts(without, facets=["country"]))
+    if query.nodes:
+        without = search_datasets(user, replace(query, nodes=[]))
+        counts.update(facet_counts(without, facets=["node"]))
     return counts
 
 
