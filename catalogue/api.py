@@ -3,6 +3,8 @@
 Same access checks as the pages (catalogue.selectors); 404 for anything not visible.
 """
 
+from functools import partial
+
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -14,7 +16,7 @@ from rest_framework.views import APIView
 
 from catalogue import selectors, services
 from catalogue.models import Dataset
-from catalogue.views import parse_search
+from catalogue.views import CountedPaginator, parse_search
 from portal.models import Role
 
 
@@ -77,7 +79,9 @@ class DatasetSearchApi(APIView):
     def get(self, request):
         query = parse_search(request.query_params)
         datasets = selectors.search_datasets(request.user, query)
+        facets = selectors.search_facets(request.user, query)
         paginator = SearchPagination()
+        paginator.django_paginator_class = partial(CountedPaginator, count=facets.pop("total"))
         page = paginator.paginate_queryset(datasets, request, view=self)
         response = paginator.get_paginated_response(
             DatasetSerializer(page, many=True, context={"request": request}).data
@@ -87,7 +91,7 @@ class DatasetSearchApi(APIView):
                 {"value": e[0], "count": e[1], **({"label": e[2]} if len(e) > 2 else {})}
                 for e in entries
             ]
-            for facet, entries in selectors.search_facets(request.user, query).items()
+            for facet, entries in facets.items()
         }
         return response
 

@@ -220,3 +220,15 @@ class BasketItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset_id} in basket of {self.user_id}"
+
+
+class CatalogueVersion(models.Model):
+    """One row naming the current state of what facets count (terms, nodes). Services give it
+    a new random value in the transaction that makes a change; each worker process rebuilds
+    its facet index when the value differs from the one it was built at. (Random rather than
+    a counter, so a rolled-back change can never make two states share a version.)"""
+
+    version = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"catalogue version {self.version}"

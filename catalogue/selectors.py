@@ -7,7 +7,7 @@ administrators) also see its drafts and retired datasets. Only a node's operator
 from dataclasses import dataclass, field, replace
 
 from django.db import connection
-from django.db.models import Count, F, FloatField, Q, QuerySet, Value
+from django.db.models import F, FloatField, Q, QuerySet, Value
 from django.http import Http404
 
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Node
@@ -125,60 +125,19 @@ def search_datasets(user, query: SearchQuery) -> QuerySet[Dataset]:
     return datasets.select_related("node").order_by(*order)
 
 
-def facet_counts(datasets: QuerySet[Dataset], *, facets=None) -> dict[str, list[tuple[str, int]]]:
-    """How many of ``datasets`` carry each facet value (at most two queries).
-
-    ``facets`` limits the work to some facets; "country" and "node" come from the nodes.
-    """
-    wanted = set(facets or [*FACETS, "country", "node"])
-    ids = datasets.order_by().values("pk")
-    counts: dict[str, list[tuple]] = {}
-    term_facets = [f for f in FACETS if f in wanted]
-    if term_facets:
-        rows = (
-            DatasetTerm.objects.filter(dataset__in=ids, facet__in=term_facets)
-            .values("facet", "value")
-            .annotate(n=Count("dataset"))
-            .order_by("facet", "-n", "value")
-        )
-        counts = {facet: [] for facet in term_facets}
-        for row in rows:
-            counts[row["facet"]].append((row["value"], row["n"]))
-    if wanted & {"country", "node"}:
-        nodes = (
-            Dataset.objects.filter(pk__in=ids)
-            .values("node__country", "node__pk", "node__name")
-            .annotate(n=Count("pk"))
-            .order_by("node__country", "node__name")
-        )
-        countries: dict[str, int] = {}
-        node_counts = []
-        for row in nodes:
-            countries[row["node__country"]] = countries.get(row["node__country"], 0) + row["n"]
-            node_counts.append((str(row["node__pk"]), row["n"], row["node__name"]))
-        if "node" in wanted:
-            counts["node"] = node_counts
-        if "country" in wanted:
-            counts["country"] = sorted(countries.items(), key=lambda item: (-item[1], item[0]))
-    return counts
-
-
 def search_facets(user, query: SearchQuery) -> dict[str, list[tuple]]:
-    """Facet counts for a search, the way people expect to combine values: a facet where
-    values are already chosen is counted without its own choice, so the other values of that
-    facet stay visible with the number of results each would add (one query more per such
-    facet)."""
-    counts = facet_counts(search_datasets(user, query))
-    for facet, values in query.terms.items():
-        if values:
-            others = replace(query, terms={k: v for k, v in query.terms.items() if k != facet})
-            counts.update(facet_counts(search_datasets(user, others), facets=[facet]))
-    if query.countries:
-        without = search_datasets(user, replace(query, countries=[]))
-        counts.update(facet_counts(without, facets=["country"]))
-    if query.nodes:
-        without = search_datasets(user, replace(query, nodes=[]))
-        counts.update(facet_counts(without, facets=["node"]))
+    """Counts per facet value for a search (see catalogue.facets); ``"total"`` holds the number
+    of results. Two small queries: the catalogue version and the ids matching the search but
+    for its facet choices."""
+    from catalogue import facets
+
+    base = search_datasets(user, replace(query, terms={}, countries=[], nodes=[]))
+    candidates = set(base.order_by().values_list("pk", flat=True))
+    choices = {f: v for f, v in query.terms.items() if f in FACETS}
+    choices["country"] = list(query.countries)
+    choices["node"] = [str(n) for n in query.nodes]
+    counts, total = facets.count(candidates, choices)
+    counts["total"] = total
     return counts
 
 

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from catalogue.facets import bump_version
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Instance, Node, Series, Study
 from portal.audit import audit_record
 from portal.models import Role, User
@@ -44,6 +45,7 @@ def _search_text(dataset: Dataset) -> str:
 
 
 def _sync_terms(dataset: Dataset) -> None:
+    """Keep the dataset's facet terms in step with its lists (and tell the facet indexes)."""
     wanted = {
         (facet, str(value).strip()[:200])
         for facet, field in TERM_FIELDS.items()
@@ -58,6 +60,8 @@ def _sync_terms(dataset: Dataset) -> None:
     DatasetTerm.objects.bulk_create(
         [DatasetTerm(dataset=dataset, facet=f, value=v) for f, v in wanted - existing]
     )
+    if stale or wanted - existing:
+        bump_version()
 
 
 def _clean_lists(dataset: Dataset) -> None:
@@ -115,6 +119,7 @@ def node_create(*, actor: User | None, operators=(), **fields) -> Node:
     node = Node(**fields)
     node.full_clean()
     node.save()
+    bump_version()
     for operator in operators:
         node_add_operator(node=node, user=operator, actor=actor)
     audit_record("catalogue.node.created", actor=actor, obj=node, details={"name": node.name})

@@ -70,10 +70,25 @@ def _facet_groups(counts, query, params):
     return groups
 
 
+class CountedPaginator(Paginator):
+    """A paginator told the number of results (the facet counting found it already)."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:
+        return self._known_count
+
+
 def search(request):
     query = parse_search(request.GET)
     datasets = selectors.search_datasets(request.user, query)
-    page = Paginator(datasets, PAGE_SIZE).get_page(request.GET.get("page"))
+    facets = selectors.search_facets(request.user, query)
+    page = CountedPaginator(datasets, PAGE_SIZE, count=facets["total"]).get_page(
+        request.GET.get("page")
+    )
     params = request.GET.copy()
     params.pop("page", None)
     return render(
@@ -82,9 +97,7 @@ def search(request):
         {
             "query": query,
             "page": page,
-            "facets": _facet_groups(
-                selectors.search_facets(request.user, query), query, request.GET
-            ),
+            "facets": _facet_groups(facets, query, request.GET),
             "sorts": [
                 ("relevance", _("Relevance")),
                 ("title", _("Title")),

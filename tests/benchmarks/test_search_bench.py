@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 
+from catalogue.facets import bump_version
 from catalogue.models import Dataset, DatasetTerm, Node
 from catalogue.selectors import SearchQuery, search_datasets, search_facets
 
@@ -99,6 +100,7 @@ def _populate():
             [SERIES_PER_STUDY],
         )
         cursor.execute("ANALYZE")
+    bump_version()  # rows were inserted behind the services' back
 
 
 def _timed(fn) -> list[float]:
@@ -134,11 +136,9 @@ def test_search_latency():
         list(Dataset.objects.filter(status="published").order_by("title")[:20])
 
     def search(query):
-        def run():
-            datasets = search_datasets(anonymous, query)
-            datasets.count()
-            list(datasets[:20])
+        def run():  # what the search page runs: facets with the total, then one page
             search_facets(anonymous, query)
+            list(search_datasets(anonymous, query)[:20])
 
         return run
 
@@ -152,6 +152,9 @@ def test_search_latency():
             terms={"condition": ["breast cancer"]}, age_from=40, age_to=60
         ),
     }
+    start = time.perf_counter()
+    search(SearchQuery())()  # the first search in a process builds its facet index
+    print(f"facet index built in {(time.perf_counter() - start) * 1000:.0f} ms (once per change)")
     base_median, base_p95 = _summary(_timed(baseline))
     print(f"baseline (first page by title): median {base_median:.1f} ms, p95 {base_p95:.1f} ms")
     for label, query in cases.items():
