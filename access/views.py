@@ -27,6 +27,7 @@ from access.models import Application, InvalidTransition, ProhibitedUse, Review,
 from access.permissions import committees_of, is_chair, members_of
 from catalogue import duo
 from catalogue.selectors import basket_datasets
+from portal.forms import show_refusal
 from portal.models import Role
 from portal.permissions import role_required
 
@@ -37,15 +38,6 @@ PRESCREEN_LABELS = {
     "needs_judgement": gettext_lazy("needs judgement"),
 }
 EDITABLE = {Application.Status.DRAFT, Application.Status.CLARIFICATION}
-
-
-def _show_refusal(form, error: ValidationError) -> None:
-    """Put a service's refusal on ``form``: on the field it names, else at the top."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _refused(request, error: InvalidTransition, application: Application):
@@ -101,7 +93,7 @@ def application_create(request):
                 applicant=request.user, title=form.cleaned_data["title"]
             )
         except ValidationError as error:
-            _show_refusal(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, _("Your draft was created. Fill it in, then submit it."))
             return redirect("access:application_edit", application.pk)
@@ -199,7 +191,7 @@ def application_edit(request, pk):
     except InvalidTransition as error:
         return _refused(request, error, application)
     except ValidationError as error:
-        _show_refusal(form, error)
+        show_refusal(form, error)
         return again()
     if action == "submit" and application.status == Application.Status.DRAFT:
         return _submit(request, application)
@@ -241,7 +233,7 @@ def _answer(request, application, answer_form):
     except InvalidTransition as error:
         return _refused(request, error, application)
     except ValidationError as error:
-        _show_refusal(answer_form, error)
+        show_refusal(answer_form, error)
         return _render_edit(request, application, answer_form=answer_form)
     messages.success(request, _("Your answer was sent; the review continues."))
     return redirect("access:application_detail", application.pk)
@@ -263,7 +255,7 @@ def application_team_invite(request, pk):
         except InvalidTransition as error:
             return _refused(request, error, application)
         except ValidationError as error:
-            _show_refusal(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, _("%s was invited and must accept.") % member.email)
             return redirect(reverse("access:application_edit", args=[application.pk]) + "#team")
@@ -286,7 +278,7 @@ def application_withdraw(request, pk):
         except InvalidTransition as error:
             return _refused(request, error, application)
         except ValidationError as error:
-            _show_refusal(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, _("Your application was withdrawn."))
             return redirect("access:application_detail", application.pk)
@@ -312,7 +304,7 @@ def application_answer(request, pk):
         except services.IncompleteApplication as error:
             missing = error.messages
         except ValidationError as error:
-            _show_refusal(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, _("Your answer was sent; the review continues."))
             return redirect("access:application_detail", application.pk)
@@ -336,7 +328,7 @@ def application_comment(request, pk):
         except InvalidTransition as error:
             return _refused(request, error, application)
         except ValidationError as error:
-            _show_refusal(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, _("Your message was sent to the committees."))
             return redirect(
@@ -501,7 +493,7 @@ def application_extend(request, pk):
         except InvalidTransition as error:
             return _refused(request, error, application)
         except ValidationError as error:
-            _show_refusal(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, _("The deadline was extended by three months."))
             return redirect("access:application_detail", application.pk)
@@ -522,7 +514,7 @@ def _review_action(request, pk, kind, form_class, act, success, *, as_chair=Fals
         except InvalidTransition as error:
             return _refused(request, error, application)
         except ValidationError as error:
-            _show_refusal(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, success)
             url = reverse("access:application_detail", args=[application.pk])
@@ -673,7 +665,7 @@ def permit_change(request, pk):
             messages.error(request, str(error))
             return redirect("access:permit_detail", permit.pk)
         except ValidationError as error:
-            _show_refusal(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, _("The permit's status was changed."))
             return redirect("access:permit_detail", permit.pk)

@@ -12,6 +12,7 @@ from access import services
 from access.forms import CommitteeForm, CommitteeMemberForm
 from access.models import Committee
 from access.permissions import chairs_of, members_of
+from portal.forms import show_refusal
 from portal.models import Role
 from portal.permissions import role_required
 
@@ -21,14 +22,6 @@ def _committee(pk) -> Committee:
         return Committee.objects.get(pk=pk)
     except (Committee.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
-
-
-def _apply_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
 
 
 @role_required(Role.HDAB_ADMIN)
@@ -56,7 +49,7 @@ def committee_create(request):
         try:
             committee = _save(request, form)
         except ValidationError as error:
-            _apply_errors(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, _("The committee was created. Now add its members."))
             return redirect("access:committee_detail", committee.pk)
@@ -71,7 +64,7 @@ def committee_detail(request, pk):
         try:
             _save(request, form, committee)
         except ValidationError as error:
-            _apply_errors(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, _("The committee was saved."))
             return redirect("access:committee_detail", committee.pk)

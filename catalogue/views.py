@@ -13,6 +13,7 @@ from catalogue import duo, selectors, services
 from catalogue.forms import DatasetForm, IngestForm, NodeForm
 from catalogue.models import Dataset
 from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, Modality
+from portal.forms import show_refusal
 from portal.models import Role
 from portal.permissions import role_required
 
@@ -135,14 +136,6 @@ def dataset_detail(request, pk):
     )
 
 
-def _apply_service_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
-
-
 @role_required(Role.NODE_OPERATOR)
 def dataset_create(request, node_pk):
     node = selectors.access_node(request.user, node_pk, for_write=True)
@@ -152,7 +145,7 @@ def dataset_create(request, node_pk):
         try:
             dataset = services.dataset_create(node=node, actor=request.user, **data)
         except ValidationError as error:
-            _apply_service_errors(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, _("The dataset was created as a draft."))
             return redirect("catalogue:dataset_detail", dataset.pk)
@@ -170,7 +163,7 @@ def dataset_edit(request, pk):
         try:
             services.dataset_update(dataset=dataset, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_service_errors(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, _("The dataset was saved."))
             return redirect("catalogue:dataset_detail", dataset.pk)
@@ -217,7 +210,7 @@ def node_create(request):
                 actor=request.user, operators=[request.user], **form.cleaned_data
             )
         except ValidationError as error:
-            _apply_service_errors(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, _("The node was registered. You are its operator."))
             return redirect("catalogue:node_detail", node.pk)

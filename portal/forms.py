@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from portal.audit import audit_record
@@ -10,6 +11,15 @@ LOCKED_OUT = _(
     "Too many failed logins. For your safety this login is locked for a while: "
     "try again later or reset your password."
 )
+
+
+def show_refusal(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's ValidationError on ``form``: on the field it names, else at the top."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
 
 
 def _client_ip(request) -> str:

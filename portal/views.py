@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal import selectors
+from portal.audit import audit_record
 from portal.forms import ThrottledAuthenticationForm
 from portal.models import Role
 from portal.navigation import DASHBOARD_BY_SLUG, dashboards_for
@@ -17,6 +18,15 @@ from portal.permissions import role_required
 
 def home(request):
     return render(request, "portal/home.html")
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's reset page, recording the new password in the audit chain."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit_record("portal.user.password_reset", actor=form.user, obj=form.user)
+        return response
 
 
 class LoginView(auth_views.LoginView):

@@ -88,6 +88,9 @@ def test_it_resets_a_password_by_email(client, personas):
         {"new_password1": "a-fresh-long-password", "new_password2": "a-fresh-long-password"},
     )
     assert response.status_code == 302
+    assert AuditEvent.objects.filter(
+        action="portal.user.password_reset", object_id=personas["citizen"].pk
+    ).exists()
     assert _login(client, "citizen", "a-fresh-long-password").status_code == 302
 
 
