@@ -287,18 +287,14 @@ def application_withdraw(request, pk):
     )
 
 
-@require_POST
-@role_required(Role.RESEARCHER)
-def application_answer(request, pk):
-    """Answer the committees' questions; the service checks the application again."""
-    application = selectors.access_own_application(request.user, pk)
-    form = forms.ClarificationAnswerForm(request.POST, auto_id="answer-%s")
+def _detail_action(request, application, kind, form_class, act, success, anchor=""):
+    """Parse ``form_class`` from the application page, call ``act(data)``; on refusal show
+    the page again with the form's errors (or every missing item), nothing stored."""
+    form = form_class(request.POST, auto_id=f"{kind}-%s")
     missing = None
     if form.is_valid():
         try:
-            services.clarification_answer(
-                application=application, actor=request.user, answer=form.cleaned_data["answer"]
-            )
+            act(form.cleaned_data)
         except InvalidTransition as error:
             return _refused(request, error, application)
         except services.IncompleteApplication as error:
@@ -306,9 +302,27 @@ def application_answer(request, pk):
         except ValidationError as error:
             show_refusal(form, error)
         else:
-            messages.success(request, _("Your answer was sent; the review continues."))
-            return redirect("access:application_detail", application.pk)
-    return _render_detail(request, application, failed={"answer": form}, missing=missing)
+            messages.success(request, success)
+            url = reverse("access:application_detail", args=[application.pk])
+            return redirect(url + anchor)
+    return _render_detail(request, application, failed={kind: form}, missing=missing)
+
+
+@require_POST
+@role_required(Role.RESEARCHER)
+def application_answer(request, pk):
+    """Answer the committees' questions; the service checks the application again."""
+    application = selectors.access_own_application(request.user, pk)
+
+    def act(data):
+        services.clarification_answer(
+            application=application, actor=request.user, answer=data["answer"]
+        )
+
+    return _detail_action(
+        request, application, "answer", forms.ClarificationAnswerForm, act,
+        _("Your answer was sent; the review continues."),
+    )  # fmt: skip
 
 
 @require_POST
@@ -316,25 +330,17 @@ def application_answer(request, pk):
 def application_comment(request, pk):
     """The applicant writes to the reviewing committees."""
     application = selectors.access_own_application(request.user, pk)
-    form = forms.ApplicantCommentForm(request.POST, auto_id="applicant_comment-%s")
-    if form.is_valid():
-        try:
-            services.comment_add(
-                application=application,
-                actor=request.user,
-                body=form.cleaned_data["body"],
-                visible_to_applicant=True,
-            )
-        except InvalidTransition as error:
-            return _refused(request, error, application)
-        except ValidationError as error:
-            show_refusal(form, error)
-        else:
-            messages.success(request, _("Your message was sent to the committees."))
-            return redirect(
-                reverse("access:application_detail", args=[application.pk]) + "#comments"
-            )
-    return _render_detail(request, application, failed={"applicant_comment": form})
+
+    def act(data):
+        services.comment_add(
+            application=application, actor=request.user, body=data["body"],
+            visible_to_applicant=True,
+        )  # fmt: skip
+
+    return _detail_action(
+        request, application, "applicant_comment", forms.ApplicantCommentForm, act,
+        _("Your message was sent to the committees."), anchor="#comments",
+    )  # fmt: skip
 
 
 @login_required
@@ -484,20 +490,14 @@ def application_extend(request, pk):
     application = selectors.access_application(request.user, pk)
     if not _can_extend(request.user, application.reviews.select_related("committee")):
         raise Http404
-    form = forms.ExtensionForm(request.POST, auto_id="extend-%s")
-    if form.is_valid():
-        try:
-            services.deadline_extend(
-                application=application, actor=request.user, reason=form.cleaned_data["reason"]
-            )
-        except InvalidTransition as error:
-            return _refused(request, error, application)
-        except ValidationError as error:
-            show_refusal(form, error)
-        else:
-            messages.success(request, _("The deadline was extended by three months."))
-            return redirect("access:application_detail", application.pk)
-    return _render_detail(request, application, failed={"extend": form})
+
+    def act(data):
+        services.deadline_extend(application=application, actor=request.user, reason=data["reason"])
+
+    return _detail_action(
+        request, application, "extend", forms.ExtensionForm, act,
+        _("The deadline was extended by three months."),
+    )  # fmt: skip
 
 
 # --- Committee actions on a review ------------------------------------------------------------
