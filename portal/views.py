@@ -87,6 +87,18 @@ def role_dashboard(request, slug):
         counts = selectors.role_counts()
         context["role_counts"] = [(label, counts.get(value, 0)) for value, label in Role.choices]
         context["recent_events"] = selectors.audit_events()[:10]
+        from access.models import Application
+        from access.selectors import is_overdue
+
+        now = timezone.now()
+        open_applications = (
+            Application.objects.filter(status__in=Application.OPEN)
+            .select_related("applicant")
+            .order_by("decision_due", "pk")
+        )
+        page = Paginator(open_applications, 25).get_page(request.GET.get("page"))
+        context["page"] = page
+        context["deadlines"] = [(a, is_overdue(a, now=now)) for a in page.object_list]
     return render(request, f"portal/dashboard_{slug}.html", context)
 
 

@@ -104,3 +104,18 @@ def test_it_logs_out_only_by_post(client, personas):
     assert client.get(reverse("logout")).status_code == 405
     assert client.post(reverse("logout")).status_code == 302
     assert "_auth_user_id" not in client.session
+
+
+def test_it_shows_the_access_body_open_applications_by_deadline(access, client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from access.models import Application
+
+    Application.objects.filter(pk=access.submitted.pk).update(
+        decision_due=timezone.now() - timedelta(days=2)
+    )
+    page = client_for("hdab_admin").get("/dashboard/hdab/").content.decode()
+    assert "Submitted study" in page and "Overdue" in page
+    assert "Draft study" not in page  # drafts are the applicant's own business
