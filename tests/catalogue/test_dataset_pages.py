@@ -167,3 +167,25 @@ def test_it_describes_the_api_in_openapi(client):
     schema = client.get(reverse("api_schema"), HTTP_ACCEPT="application/json").json()
     assert schema["openapi"].startswith("3.")
     assert "/api/catalogue/datasets/" in schema["paths"]
+
+
+def test_it_explains_a_bad_node_and_stores_nothing(catalogue, client_for):
+    client = client_for("node_operator")  # logging in is audited too
+    before = Node.objects.count(), AuditEvent.objects.count()
+    response = client.post(
+        reverse("catalogue:node_create"),
+        {
+            "name": "Copy",
+            "slug": "copy",
+            "organisation": "X",
+            "country": "XX",
+            "contact_email": "node@example.org",
+            "dicomweb_base_url": "not a url",
+            "audience": catalogue.own_node.audience,
+        },
+    )
+    errors = response.context["form"].errors
+    assert response.status_code == 200
+    assert {"country", "dicomweb_base_url", "audience"} <= set(errors)
+    assert "already exists" in str(errors["audience"])
+    assert (Node.objects.count(), AuditEvent.objects.count()) == before
