@@ -323,17 +323,38 @@ class ReviewDetailOutput(serializers.ModelSerializer):
     tally = serializers.SerializerMethodField()
     votes = VoteOutput(many=True)
     conflicts = ConflictOutput(many=True)
+    decisive_votes = serializers.SerializerMethodField(
+        help_text="Your votes that would on their own become the committee's final decision: "
+        "choice → the outcome it settles (empty when no single vote of yours decides)."
+    )
 
     class Meta:
         model = Review
         fields = [
             "id", "status", "committee", "application", "items", "tally", "votes", "conflicts",
-            "reason", "conditions", "decided_by", "decided_at",
+            "decisive_votes", "reason", "conditions", "decided_by", "decided_at",
         ]  # fmt: skip
+
+    def _tally(self, obj):
+        if getattr(obj, "_tally", None) is None:
+            obj._tally = services.tally(obj)
+        return obj._tally
 
     @extend_schema_field(TallyOutput)
     def get_tally(self, obj):
-        return TallyOutput(services.tally(obj)).data
+        return TallyOutput(self._tally(obj)).data
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "additionalProperties": {"type": "string", "enum": ["approved", "rejected"]},
+        }
+    )
+    def get_decisive_votes(self, obj) -> dict:
+        viewer = self.context.get("viewer")
+        if viewer is None or obj.application.status == Application.Status.CLARIFICATION:
+            return {}
+        return dict(services.decisive_votes(obj, viewer, self._tally(obj)))
 
 
 def _review_output(user, pk) -> dict:
@@ -345,7 +366,7 @@ def _review_output(user, pk) -> dict:
         _items(),
     )
     _with_details(review.application)
-    return ReviewDetailOutput(review).data
+    return ReviewDetailOutput(review, context={"viewer": user}).data
 
 
 class PermitOutput(serializers.ModelSerializer):

@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from access.permissions import members_of
+from access.permissions import members_of, parties_by_application
 
 
 def _send(recipients, subject: str, heading: str, lines: list[str], path: str, action: str):
@@ -33,10 +33,17 @@ def _send(recipients, subject: str, heading: str, lines: list[str], path: str, a
     transaction.on_commit(send)
 
 
+def _reviewer_emails(review):
+    """The committee's members, leaving out parties to the application: they take no part
+    in its review and are not told about the committee's side."""
+    parties = parties_by_application([review.application_id])[review.application_id]
+    return {m.email for m in members_of(review.committee) if m.pk not in parties}
+
+
 def _committee_emails(application):
     emails = set()
     for review in application.reviews.select_related("committee"):
-        emails |= {m.email for m in members_of(review.committee)}
+        emails |= _reviewer_emails(review)
     return emails
 
 
@@ -190,7 +197,7 @@ def review_reminder(review, *, overdue: bool):
         _("The decision on “%s” is overdue") if overdue else _("The decision on “%s” is due soon")
     ) % application.title
     _send(
-        {m.email for m in members_of(review.committee)},
+        _reviewer_emails(review),
         heading,
         heading,
         [_("Due: %s") % f"{application.decision_due:%Y-%m-%d}"],
@@ -219,4 +226,18 @@ def permit_expiring(permit):
         [_("An extension must be requested at least one month before it ends (Art 68(12)).")],
         reverse("access:permit_detail", args=[permit.pk]),
         _("See the permit"),
+    )
+
+
+def review_stuck(review, why: str):
+    """The access body waits on nobody else here: no member may vote on or decide."""
+    application = review.application
+    _send(
+        [settings.HDAB_EMAIL],
+        _("A review nobody may decide"),
+        _("%(committee)s cannot decide on “%(title)s”")
+        % {"committee": review.committee.name, "title": application.title},
+        [why, _("Add members free of conflicts to the committee, or change what it governs.")],
+        reverse("access:committee_detail", args=[review.committee_id]),
+        _("Open the committee"),
     )

@@ -1,10 +1,23 @@
-"""Committee membership, held as django-guardian object permissions, behind plain functions."""
+"""Who may act on applications' reviews and permits, as plain predicates.
 
-from django.db.models import QuerySet
+Committee membership is held as django-guardian object permissions. On top of it sits the rule
+that nobody reviews their own application: the applicant and every person named on its team
+(invited or accepted) are *parties* to it, and a party is excluded from that application's
+reviews, deadline and permits whatever committee seats or roles they hold.
+"""
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, get_objects_for_user, get_users_with_perms, remove_perm
 
-from access.models import Committee
-from portal.models import Role
+from access.models import Application, Committee, Permit, Review, TeamMember
+from portal.models import Role, User
+
+# Team members who are parties: invited (named by email, not answered yet) or accepted.
+# A person who declined is not: otherwise an applicant could silence any committee member
+# by naming them on the team.
+PARTY_TEAM_STATUSES = (TeamMember.Status.INVITED, TeamMember.Status.ACCEPTED)
 
 MEMBER = "access.review_committee"
 CHAIR = "access.chair_committee"
@@ -57,3 +70,115 @@ def grant_membership(committee: Committee, user, *, chair: bool) -> None:
 def revoke_membership(committee: Committee, user) -> None:
     remove_perm(MEMBER, user, committee)
     remove_perm(CHAIR, user, committee)
+
+
+# --- Parties to an application ----------------------------------------------------------------
+
+
+def _team_rows_of(user) -> Q:
+    rows = Q(user=user)
+    if user.email:
+        rows |= Q(email__iexact=user.email)
+    return rows & Q(status__in=PARTY_TEAM_STATUSES)
+
+
+def is_party(user, application: Application) -> bool:
+    """``user`` filed ``application`` or is named on its team (invited or accepted)."""
+    if not user.is_authenticated:
+        return False
+    if application.applicant_id == user.pk:
+        return True
+    return TeamMember.objects.filter(_team_rows_of(user), application=application).exists()
+
+
+def party_filter(user, prefix: str = "") -> Q:
+    """A filter on applications (or, with ``prefix="application__"``, on objects pointing at
+    one) matching those ``user`` is a party to."""
+    team = TeamMember.objects.filter(_team_rows_of(user), application=OuterRef(f"{prefix}pk"))
+    return Q(**{f"{prefix}applicant": user}) | Q(Exists(team))
+
+
+def parties_by_application(application_ids) -> dict[int, dict[int, str]]:
+    """For each application: user id → why they are a party ("applicant" or "team"), read in
+    two queries whatever the number of applications."""
+    parties: dict[int, dict[int, str]] = {pk: {} for pk in application_ids}
+    for pk, applicant_id in Application.objects.filter(pk__in=parties).values_list(
+        "pk", "applicant_id"
+    ):
+        parties[pk][applicant_id] = "applicant"
+    rows = TeamMember.objects.filter(application__in=parties, status__in=PARTY_TEAM_STATUSES)
+    emails: dict[str, list[int]] = {}
+    for application_id, user_id, email in rows.values_list("application_id", "user_id", "email"):
+        if user_id:
+            parties[application_id].setdefault(user_id, "team")
+        emails.setdefault(email.lower(), []).append(application_id)
+    if emails:
+        by_email = Q()
+        for email in emails:
+            by_email |= Q(email__iexact=email)
+        for user_id, email in User.objects.filter(by_email).values_list("pk", "email"):
+            for application_id in emails.get(email.lower(), ()):
+                parties[application_id].setdefault(user_id, "team")
+    return parties
+
+
+# --- Reviews, deadlines and permits -----------------------------------------------------------
+
+
+def may_review(user, review: Review) -> bool:
+    """A member of the reviewing committee who is not a party to the application."""
+    return is_member(user, review.committee) and not is_party(user, review.application)
+
+
+def may_chair(user, review: Review) -> bool:
+    """The reviewing committee's chair, when not a party to the application."""
+    return is_chair(user, review.committee) and not is_party(user, review.application)
+
+
+def may_extend_deadline(user, application: Application, reviews=None) -> bool:
+    """The access body or a reviewing committee's chair, none of them a party."""
+    if not user.is_authenticated or is_party(user, application):
+        return False
+    if user.has_role(Role.HDAB_ADMIN):
+        return True
+    if reviews is None:
+        reviews = application.reviews.select_related("committee")
+    return any(is_chair(user, r.committee) for r in reviews)
+
+
+def may_change_permit(user, permit: Permit) -> bool:
+    """Suspend, reactivate or revoke: the access body or the issuing committee's chair, never
+    a party to the application the permit was issued on."""
+    if not user.is_authenticated or is_party(user, permit.application):
+        return False
+    return user.has_role(Role.HDAB_ADMIN) or is_chair(user, permit.review.committee)
+
+
+# --- Seats in bulk ----------------------------------------------------------------------------
+
+
+def seats_by_committee(committee_ids) -> dict[int, dict[int, bool]]:
+    """For each committee: active member id → whether they chair it, in one query. Only
+    people holding the committee-member role count, as in :func:`committees_of`."""
+    seats: dict[int, dict[int, bool]] = {pk: {} for pk in committee_ids}
+    if not seats:
+        return seats
+    holders = User.objects.filter(
+        is_active=True, role_assignments__role=Role.COMMITTEE_MEMBER
+    ).values("pk")
+    rows = UserObjectPermission.objects.filter(
+        content_type=ContentType.objects.get_for_model(Committee),
+        object_pk__in=[str(pk) for pk in seats],
+        permission__codename__in=["review_committee", "chair_committee"],
+        user__in=holders,
+    ).values_list("object_pk", "user_id", "permission__codename")
+    chairs = set()
+    for object_pk, user_id, codename in rows:
+        if codename == "review_committee":
+            seats[int(object_pk)].setdefault(user_id, False)
+        else:
+            chairs.add((int(object_pk), user_id))
+    for committee_id, user_id in chairs:
+        if user_id in seats[committee_id]:
+            seats[committee_id][user_id] = True
+    return seats

@@ -2,19 +2,40 @@
 
 One access function per object type; each answers 404 both for "does not exist" and for
 "not yours". Who sees an application: its applicant; team members who accepted; members of a
-committee it was routed to (once submitted); access-body administrators (once submitted).
+committee it was routed to (once submitted, unless they are a party to it); access-body
+administrators (once submitted). Nobody takes part in the review of an application they are a
+party to (``access.permissions.is_party``).
 """
 
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, When
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from access.models import Application, Committee, Permit, Review, TeamMember
-from access.permissions import committees_of, is_chair, is_member
+from access.models import (
+    Application,
+    Committee,
+    ConflictOfInterest,
+    Permit,
+    Review,
+    TeamMember,
+)
+from access.permissions import (
+    committees_of,
+    is_party,
+    may_chair,
+    may_change_permit,
+    may_review,
+    parties_by_application,
+    party_filter,
+    seats_by_committee,
+)
 from catalogue.models import Dataset
-from portal.models import Role
+from portal.models import Role, User
 
 
 def _is_admin(user) -> bool:
@@ -42,7 +63,7 @@ def visible_applications(user) -> QuerySet[Application]:
     return Application.objects.filter(
         Q(applicant=user)
         | Q(Exists(accepted))
-        | (Q(Exists(routed)) & ~Q(status=Application.Status.DRAFT))
+        | (Q(Exists(routed)) & ~Q(status=Application.Status.DRAFT) & ~party_filter(user))
     )
 
 
@@ -65,12 +86,13 @@ def access_own_application(user, pk) -> Application:
 
 
 def access_review(user, pk, *, as_chair: bool = False) -> Review:
-    """A committee review ``user`` takes part in (as a member, or as the chair)."""
+    """A committee review ``user`` takes part in (as a member, or as the chair). The applicant
+    and their team never do, whatever seats they hold: for them the review does not exist."""
     try:
         review = Review.objects.select_related("application", "committee").get(pk=pk)
     except (Review.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
-    allowed = is_chair(user, review.committee) if as_chair else is_member(user, review.committee)
+    allowed = may_chair(user, review) if as_chair else may_review(user, review)
     if not allowed or review.application.status == Application.Status.DRAFT:
         raise Http404
     return review
@@ -90,19 +112,25 @@ def access_permit(user, pk, *, for_change: bool = False) -> Permit:
     """A permit ``user`` may see; with ``for_change``, one they may suspend or revoke
     (the chair of the committee that issued it, or an access-body administrator)."""
     try:
-        permit = visible_permits(user).select_related("review__committee", "holder").get(pk=pk)
+        permit = (
+            visible_permits(user)
+            .select_related("review__committee", "holder", "application")
+            .get(pk=pk)
+        )
     except (Permit.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
-    if for_change and not (_is_admin(user) or is_chair(user, permit.review.committee)):
+    if for_change and not may_change_permit(user, permit):
         raise Http404
     return permit
 
 
 def committee_queue(user) -> QuerySet[Review]:
-    """Reviews of ``user``'s committees on submitted applications, soonest deadline first."""
+    """Reviews of ``user``'s committees on submitted applications, soonest deadline first,
+    leaving out applications ``user`` is a party to."""
     return (
         Review.objects.filter(committee__in=committees_of(user))
         .exclude(application__status=Application.Status.DRAFT)
+        .exclude(party_filter(user, "application__"))
         .select_related("application", "application__applicant", "committee")
         .annotate(open_first=Case(When(status=Review.Status.PENDING, then=0), default=1))
         .order_by("open_first", "application__decision_due", "pk")
@@ -132,12 +160,130 @@ def visible_comments(user, application: Application):
     only those meant for the applicant, whatever other roles they hold; committee members also
     see their own committees' internal remarks; the access body sees all."""
     comments = application.comments.select_related("author", "committee")
-    on_team = (
-        application.applicant_id == user.pk
-        or application.team.filter(user=user, status=TeamMember.Status.ACCEPTED).exists()
-    )
-    if on_team:
+    if is_party(user, application):
         return comments.filter(visible_to_applicant=True)
     if user.has_role(Role.HDAB_ADMIN):
         return comments
     return comments.filter(Q(visible_to_applicant=True) | Q(committee__in=committees_of(user)))
+
+
+# --- Who may vote and decide ------------------------------------------------------------------
+
+EXCLUSION_REASONS = {
+    "applicant": _("is the applicant"),
+    "team": _("is named on the applicant's team"),
+    "conflict": _("declared a conflict of interest"),
+}
+
+
+@dataclass(frozen=True)
+class ReviewCapacity:
+    """Who may vote on and decide a review, and who is left out and why.
+
+    ``voters`` are the committee's members who are neither a party to the application nor
+    conflicted; ``deciders`` are the chairs among them. A review is *stuck* when nobody left can
+    bring it to a decision: under the chair rule no chair may decide; under the other rules
+    nobody may vote and no chair may decide.
+    """
+
+    rule: str
+    voters: frozenset[int]
+    deciders: frozenset[int]
+    excluded: tuple[tuple[User, str], ...] = field(default=())
+    seats: int = 0
+
+    @property
+    def stuck(self) -> bool:
+        if self.rule == Committee.DecisionRule.CHAIR:
+            return not self.deciders
+        return not self.voters and not self.deciders
+
+    @property
+    def why(self) -> str:
+        """Why nobody may vote or decide, in plain words (empty when the review can move)."""
+        if not self.stuck:
+            return ""
+        if not self.seats:
+            return _("The committee has no members.")
+        people = "; ".join(
+            f"{person.display_name} {EXCLUSION_REASONS[reason]}" for person, reason in self.excluded
+        )
+        if self.rule == Committee.DecisionRule.CHAIR and self.voters:
+            if not people:
+                return _("The committee has no chair.")
+            return _("No chair may decide: %s.") % people
+        return _("Nobody may vote or decide: %s.") % people
+
+
+def review_capacities(reviews) -> dict[int, ReviewCapacity]:
+    """:class:`ReviewCapacity` of each review, in a fixed number of queries."""
+    reviews = list(reviews)
+    if not reviews:
+        return {}
+    seats = seats_by_committee({r.committee_id for r in reviews})
+    parties = parties_by_application({r.application_id for r in reviews})
+    conflicts: dict[int, set[int]] = defaultdict(set)
+    for review_id, member_id in ConflictOfInterest.objects.filter(review__in=reviews).values_list(
+        "review_id", "member_id"
+    ):
+        conflicts[review_id].add(member_id)
+    left_out: dict[int, list[tuple[int, str]]] = {}
+    for review in reviews:
+        rows = []
+        for member_id in seats[review.committee_id]:
+            reason = parties[review.application_id].get(member_id)
+            if reason is None and member_id in conflicts[review.pk]:
+                reason = "conflict"
+            if reason:
+                rows.append((member_id, reason))
+        left_out[review.pk] = rows
+    people = User.objects.in_bulk({pk for rows in left_out.values() for pk, _r in rows})
+    capacities = {}
+    for review in reviews:
+        members = seats[review.committee_id]
+        out = {pk for pk, _r in left_out[review.pk]}
+        voters = frozenset(pk for pk in members if pk not in out)
+        capacities[review.pk] = ReviewCapacity(
+            rule=review.committee.decision_rule,
+            voters=voters,
+            deciders=frozenset(pk for pk in voters if members[pk]),
+            excluded=tuple(
+                (people[pk], reason)
+                for pk, reason in sorted(left_out[review.pk], key=lambda row: row[0])
+                if pk in people
+            ),
+            seats=len(members),
+        )
+    return capacities
+
+
+def review_capacity(review: Review) -> ReviewCapacity:
+    return review_capacities([review])[review.pk]
+
+
+def stuck_reviews(committee: Committee | None = None) -> list[tuple[Review, ReviewCapacity]]:
+    """Pending reviews of open applications that nobody may vote on or decide (for the access
+    body's dashboard and the committee page), soonest deadline first."""
+    pending = Review.objects.filter(
+        status=Review.Status.PENDING, application__status__in=Application.OPEN
+    ).select_related("application", "committee")
+    if committee is not None:
+        pending = pending.filter(committee=committee)
+    pending = list(pending.order_by("application__decision_due", "pk"))
+    capacities = review_capacities(pending)
+    return [(r, capacities[r.pk]) for r in pending if capacities[r.pk].stuck]
+
+
+def open_party_reviews(committee: Committee, user) -> QuerySet[Review]:
+    """Pending reviews of ``committee`` on open applications ``user`` is a party to: those
+    they would be excluded from if they sat on it."""
+    return (
+        Review.objects.filter(
+            committee=committee,
+            status=Review.Status.PENDING,
+            application__status__in=Application.OPEN,
+        )
+        .filter(party_filter(user, "application__"))
+        .select_related("application")
+        .order_by("application_id")
+    )

@@ -30,8 +30,21 @@ from access.models import (
     TeamMember,
     Vote,
 )
-from access.permissions import grant_membership, is_chair, is_member, members_of
-from access.selectors import governing_committees
+from access.permissions import (
+    grant_membership,
+    is_member,
+    is_party,
+    may_chair,
+    may_change_permit,
+    may_extend_deadline,
+    may_review,
+)
+from access.selectors import (
+    governing_committees,
+    open_party_reviews,
+    review_capacities,
+    review_capacity,
+)
 from catalogue import duo
 from catalogue.models import BasketItem, Dataset
 from catalogue.selectors import visible_datasets
@@ -330,6 +343,7 @@ def application_submit(*, application: Application, actor: User) -> Application:
         decision_due=locked.decision_due,
     )
     notifications.application_submitted(locked)
+    _alert_if_stuck(locked.reviews.select_related("application", "committee"))
     return locked
 
 
@@ -352,8 +366,18 @@ def application_withdraw(*, application: Application, actor: User, reason: str =
 # --- Review ---------------------------------------------------------------------------------
 
 
+def _alert_if_stuck(reviews) -> None:
+    """Tell the access body about reviews nobody may vote on or decide any more."""
+    reviews = [r for r in reviews if r.status == Review.Status.PENDING]
+    for review, capacity in review_capacities(reviews).items():
+        if capacity.stuck:
+            notifications.review_stuck(next(r for r in reviews if r.pk == review), capacity.why)
+
+
 def _require_member(review: Review, actor: User) -> None:
-    if not is_member(actor, review.committee):
+    if not may_review(actor, review):
+        if is_party(actor, review.application):
+            raise NotPermitted(_("You cannot take part in the review of your own application."))
         raise NotPermitted(_("Only members of %s can do this.") % review.committee)
 
 
@@ -388,6 +412,7 @@ def conflict_declare(*, review: Review, actor: User, note: str = "") -> Conflict
         )
         _start_review(application, actor)
         _evaluate_votes(application, review, actor)
+        _alert_if_stuck([review])
     return conflict
 
 
@@ -404,7 +429,7 @@ def comment_add(
     locked = _lock(application)
     if actor.pk == locked.applicant_id:
         committee, visible_to_applicant = None, True
-    elif committee is None or not is_member(actor, committee):
+    elif committee is None or not is_member(actor, committee) or is_party(actor, locked):
         raise NotPermitted(
             _("Only the applicant or a member of a reviewing committee can comment.")
         )
@@ -512,10 +537,7 @@ def deadline_extend(*, application: Application, actor: User, reason: str) -> Ap
     if not reason:
         raise ValidationError({"reason": _("Say why the deadline is extended.")})
     locked = _lock(application)
-    allowed = actor.has_role(Role.HDAB_ADMIN) or any(
-        is_chair(actor, r.committee) for r in locked.reviews.select_related("committee")
-    )
-    if not allowed:
+    if not may_extend_deadline(actor, locked):
         raise NotPermitted(_("Only a reviewing committee's chair or the access body can extend."))
     if locked.status not in Application.OPEN or locked.decision_due is None:
         raise InvalidTransition(_("Only an open application with a running clock can be extended."))
@@ -553,37 +575,72 @@ def vote_cast(*, review: Review, actor: User, choice: str, reason: str = "") -> 
     return vote
 
 
-def tally(review: Review) -> dict:
-    """Who may vote, and the votes cast by them."""
-    conflicted = set(review.conflicts.values_list("member_id", flat=True))
-    eligible = [m.pk for m in members_of(review.committee) if m.pk not in conflicted]
+def tally(review: Review, capacity=None) -> dict:
+    """Who may vote (members neither conflicted nor a party to the application), and the
+    votes cast by them."""
+    capacity = capacity or review_capacity(review)
+    eligible = capacity.voters
     votes = {
         v.member_id: v for v in review.votes.all() if v.member_id in eligible
     }  # fmt: skip
     counts = {c: sum(1 for v in votes.values() if v.choice == c) for c in Vote.Choice.values}
-    return {"eligible": len(eligible), "cast": len(votes), "votes": votes, **counts}
+    return {
+        "eligible": len(eligible),
+        "cast": len(votes),
+        "votes": votes,
+        "voters": eligible,
+        "capacity": capacity,
+        **counts,
+    }
+
+
+def settled_outcome(rule: str, t: dict) -> str | None:
+    """The outcome the votes in tally ``t`` settle under ``rule``, or None while open. The
+    chair rule is settled by the chair's decision, never by votes."""
+    if rule == Committee.DecisionRule.CHAIR or t["eligible"] == 0:
+        return None
+    if rule == Committee.DecisionRule.MAJORITY:
+        if t["approve"] * 2 > t["eligible"]:
+            return Review.Status.APPROVED
+        if (t["approve"] + t["eligible"] - t["cast"]) * 2 <= t["eligible"]:
+            return Review.Status.REJECTED
+    elif rule == Committee.DecisionRule.UNANIMOUS:
+        if t["reject"]:
+            return Review.Status.REJECTED
+        if t["approve"] == t["eligible"]:
+            return Review.Status.APPROVED
+        if t["cast"] == t["eligible"]:
+            return Review.Status.REJECTED  # abstentions: no unanimous approval
+    return None
+
+
+def decisive_votes(review: Review, voter: User, t: dict | None = None) -> dict[str, str]:
+    """The votes by ``voter`` that would on their own become the committee's final decision:
+    choice → the outcome it would settle. Members are warned before casting such a vote (the
+    only member who may vote, or the vote that reaches the majority)."""
+    t = t or tally(review)
+    if review.status != Review.Status.PENDING or voter.pk not in t["voters"]:
+        return {}
+    rule = review.committee.decision_rule
+    previous = t["votes"].get(voter.pk)
+    decisive = {}
+    for choice in Vote.Choice.values:
+        after = dict(t)
+        if previous is not None:
+            after[previous.choice] -= 1
+        else:
+            after["cast"] += 1
+        after[choice] += 1
+        outcome = settled_outcome(rule, after)
+        if outcome is not None:
+            decisive[choice] = outcome
+    return decisive
 
 
 def _evaluate_votes(application: Application, review: Review, actor: User) -> None:
     rule = review.committee.decision_rule
-    if rule == Committee.DecisionRule.CHAIR:
-        return
     t = tally(review)
-    if t["eligible"] == 0:
-        return
-    outcome = None
-    if rule == Committee.DecisionRule.MAJORITY:
-        if t["approve"] * 2 > t["eligible"]:
-            outcome = Review.Status.APPROVED
-        elif (t["approve"] + t["eligible"] - t["cast"]) * 2 <= t["eligible"]:
-            outcome = Review.Status.REJECTED
-    elif rule == Committee.DecisionRule.UNANIMOUS:
-        if t["reject"]:
-            outcome = Review.Status.REJECTED
-        elif t["approve"] == t["eligible"]:
-            outcome = Review.Status.APPROVED
-        elif t["cast"] == t["eligible"]:
-            outcome = Review.Status.REJECTED  # abstentions: no unanimous approval
+    outcome = settled_outcome(rule, t)
     if outcome is None:
         return
     reasons = "\n".join(
@@ -606,7 +663,7 @@ def review_decide(
     """The chair decides for the committee (under every rule the chair may close a review
     the votes did not settle). Rejection needs reasons."""
     application, review = _open_review(review, actor)
-    if not is_chair(actor, review.committee):
+    if not may_chair(actor, review):
         raise NotPermitted(_("Only the chair of %s can decide.") % review.committee)
     if ConflictOfInterest.objects.filter(review=review, member=actor).exists():
         raise ValidationError(_("You declared a conflict of interest and cannot decide."))
@@ -759,9 +816,11 @@ def permit_change(*, permit: Permit, actor: User, change: str, reason: str = "")
     if spec.needs_reason and not reason:
         raise ValidationError({"reason": _("Give the reason.")})
     locked = (
-        Permit.objects.select_for_update().select_related("review__committee").get(pk=permit.pk)
+        Permit.objects.select_for_update()
+        .select_related("review__committee", "application")
+        .get(pk=permit.pk)
     )
-    if not (actor.has_role(Role.HDAB_ADMIN) or is_chair(actor, locked.review.committee)):
+    if not may_change_permit(actor, locked):
         raise NotPermitted(_("Only the issuing committee's chair or the access body can do this."))
     if change == "reactivate" and locked.ends_on < timezone.localdate():
         raise InvalidTransition(_("The permit has ended; it cannot be reactivated."))
@@ -887,9 +946,21 @@ def committee_remove_member(*, committee: Committee, user: User, actor: User | N
 
 @transaction.atomic
 def committee_add_member(*, committee: Committee, user: User, actor: User | None,
-                         chair: bool = False) -> None:  # fmt: skip
-    """Make ``user`` (who must hold the committee-member role) a member, or the chair."""
+                         chair: bool = False) -> list[Review]:  # fmt: skip
+    """Make ``user`` (who must hold the committee-member role) a member, or the chair.
+
+    Returns the committee's open reviews of applications ``user`` is a party to (applicant or
+    team): they are excluded from those, and the access body is warned."""
     if not user.has_role(Role.COMMITTEE_MEMBER):
         raise ValidationError(_("%s does not hold the committee member role.") % user.username)
     grant_membership(committee, user, chair=chair)
-    _record("access.committee.member_added", actor, committee, member=user.pseudonym, chair=chair)
+    excluded = list(open_party_reviews(committee, user))
+    _record(
+        "access.committee.member_added",
+        actor,
+        committee,
+        member=user.pseudonym,
+        chair=chair,
+        excluded_from=[r.application_id for r in excluded],
+    )
+    return excluded

@@ -23,8 +23,22 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from access import forms, selectors, services
-from access.models import Application, InvalidTransition, ProhibitedUse, Review, TeamMember
-from access.permissions import committees_of, is_chair, members_of
+from access.models import (
+    Application,
+    InvalidTransition,
+    ProhibitedUse,
+    Review,
+    TeamMember,
+    Vote,
+)
+from access.permissions import (
+    committees_of,
+    is_chair,
+    is_party,
+    may_change_permit,
+    may_extend_deadline,
+    members_of,
+)
 from catalogue import duo
 from catalogue.selectors import basket_datasets
 from portal.forms import show_refusal
@@ -363,10 +377,6 @@ def application_ethics_file(request, pk):
 # --- The application page -------------------------------------------------------------------
 
 
-def _can_extend(user, reviews) -> bool:
-    return user.has_role(Role.HDAB_ADMIN) or any(is_chair(user, r.committee) for r in reviews)
-
-
 def _review_panel(user, application: Application, review: Review, failed: dict) -> dict:
     """What a member of ``review``'s committee sees and may do there."""
 
@@ -380,6 +390,7 @@ def _review_panel(user, application: Application, review: Review, failed: dict) 
     conflicted = review.conflicts.filter(member=user).exists()
     chair = is_chair(user, review.committee)
     tally = services.tally(review)
+    capacity = tally["capacity"]
     my_vote = tally["votes"].get(user.pk)
     may_ask = is_open
     may_vote = is_open and not waiting and not conflicted
@@ -394,6 +405,13 @@ def _review_panel(user, application: Application, review: Review, failed: dict) 
         "conflicted": conflicted,
         "is_chair": chair,
         "my_vote": my_vote,
+        "capacity": capacity,
+        "decisive": [
+            (Vote.Choice(choice).label, Review.Status(outcome).label)
+            for choice, outcome in services.decisive_votes(review, user, tally).items()
+        ]
+        if may_vote
+        else [],
         "conflict_form": form("conflict", forms.ConflictForm)
         if is_open and not conflicted
         else None,
@@ -404,19 +422,25 @@ def _review_panel(user, application: Application, review: Review, failed: dict) 
     }
 
 
+def _stuck_reasons(reviews) -> list[tuple[Review, str]]:
+    pending = [r for r in reviews if r.status == Review.Status.PENDING]
+    capacities = selectors.review_capacities(pending)
+    return [(r, capacities[r.pk].why) for r in pending if capacities[r.pk].stuck]
+
+
 def _render_detail(request, application: Application, *, failed=None, missing=None):
     """The application page. ``failed`` holds bound forms a refused action sends back."""
     user = request.user
     failed = failed or {}
     now = timezone.now()
     is_applicant = application.applicant_id == user.pk
-    in_team = application.team.filter(user=user, status=TeamMember.Status.ACCEPTED).exists()
     is_admin = user.has_role(Role.HDAB_ADMIN)
     reviews = list(
         application.reviews.select_related("committee", "decided_by").order_by("committee__name")
     )
-    # The applicant's side never sees the committees' side, even if they sit on a committee.
-    applicant_side = is_applicant or in_team
+    # The applicant's side (the applicant and the team, invited or accepted) never sees the
+    # committees' side, even if they sit on a committee or belong to the access body.
+    applicant_side = is_party(user, application)
     mine = set() if applicant_side else set(committees_of(user).values_list("pk", flat=True))
     reviewer = any(r.committee_id in mine for r in reviews)
     sees_internal = not applicant_side and (is_admin or reviewer)
@@ -435,7 +459,7 @@ def _render_detail(request, application: Application, *, failed=None, missing=No
         and is_open
         and decision_due is not None
         and not application.extended
-        and _can_extend(user, reviews)
+        and may_extend_deadline(user, application, reviews)
     )
     days_left = None
     if decision_due:
@@ -473,6 +497,8 @@ def _render_detail(request, application: Application, *, failed=None, missing=No
         "panels": [
             _review_panel(user, application, r, failed) for r in reviews if r.committee_id in mine
         ],
+        # Why nobody may vote on or decide a review (the committees' side only).
+        "stuck": _stuck_reasons(reviews) if sees_internal and is_open else [],
     }
     return render(request, "access/application_detail.html", context)
 
@@ -488,7 +514,7 @@ def application_detail(request, pk):
 def application_extend(request, pk):
     """Extend the decision deadline (a reviewing committee's chair or the access body)."""
     application = selectors.access_application(request.user, pk)
-    if not _can_extend(request.user, application.reviews.select_related("committee")):
+    if not may_extend_deadline(request.user, application):
         raise Http404
 
     def act(data):
@@ -618,7 +644,7 @@ def permit_list(request):
 def _render_permit(request, permit, *, form=None):
     user = request.user
     committee = permit.review.committee
-    can_change = user.has_role(Role.HDAB_ADMIN) or is_chair(user, committee)
+    can_change = may_change_permit(user, permit)
     changes = [
         name
         for name, spec in services.PERMIT_CHANGES.items()

@@ -8,9 +8,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from access import services
+from access import selectors, services
 from access.forms import CommitteeForm, CommitteeMemberForm
-from access.models import Committee
+from access.models import Application, Committee, Review
 from access.permissions import chairs_of, members_of
 from portal.forms import show_refusal
 from portal.models import Role
@@ -70,6 +70,17 @@ def committee_detail(request, pk):
             return redirect("access:committee_detail", committee.pk)
     chairs = set(chairs_of(committee).values_list("pk", flat=True))
     members = [(m, m.pk in chairs) for m in members_of(committee)]
+    pending = list(
+        Review.objects.filter(
+            committee=committee,
+            status=Review.Status.PENDING,
+            application__status__in=Application.OPEN,
+        )
+        .select_related("application", "committee")
+        .order_by("application__decision_due", "pk")
+    )
+    capacities = selectors.review_capacities(pending)
+    single_voter = committee.decision_rule != Committee.DecisionRule.CHAIR
     return render(
         request,
         "access/committee_detail.html",
@@ -78,6 +89,11 @@ def committee_detail(request, pk):
             "form": form,
             "members": members,
             "member_form": CommitteeMemberForm(),
+            "stuck": [(r, capacities[r.pk].why) for r in pending if capacities[r.pk].stuck],
+            "single": [r for r in pending if single_voter and len(capacities[r.pk].voters) == 1],
+            "excluded": [
+                (r, capacities[r.pk].excluded) for r in pending if capacities[r.pk].excluded
+            ],
         },
     )
 
@@ -88,10 +104,11 @@ def committee_member_add(request, pk):
     committee = _committee(pk)
     form = CommitteeMemberForm(request.POST)
     if form.is_valid():
+        person = form.cleaned_data["user"]
         try:
-            services.committee_add_member(
+            excluded = services.committee_add_member(
                 committee=committee,
-                user=form.cleaned_data["user"],
+                user=person,
                 actor=request.user,
                 chair=form.cleaned_data["chair"],
             )
@@ -99,6 +116,19 @@ def committee_member_add(request, pk):
             messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, _("The member was added."))
+            if excluded:
+                messages.warning(
+                    request,
+                    _(
+                        "%(name)s is the applicant or on the team of applications this "
+                        "committee is reviewing (%(ids)s): they are excluded from those reviews "
+                        "and cannot vote, decide or see the committee's side of them."
+                    )
+                    % {
+                        "name": person.display_name,
+                        "ids": ", ".join(f"#{r.application_id}" for r in excluded),
+                    },
+                )
     else:
         messages.error(request, _("Choose a person holding the committee member role."))
     return redirect("access:committee_detail", committee.pk)

@@ -88,7 +88,9 @@ def role_dashboard(request, slug):
         context["role_counts"] = [(label, counts.get(value, 0)) for value, label in Role.choices]
         context["recent_events"] = selectors.audit_events()[:10]
         from access.models import Application
-        from access.selectors import is_overdue
+        from access.selectors import is_overdue, stuck_reviews
+
+        context["stuck"] = stuck_reviews()
 
         now = timezone.now()
         open_applications = (
