@@ -1,0 +1,135 @@
+"""The access token a node accepts: a JWT access token (RFC 9068) issued by the portal.
+
+Header: ``typ`` is ``at+jwt``; ``alg`` is ES256 (default) or Ed25519 (RFC 9864), never
+``none`` and never an HMAC algorithm; ``kid`` names a key of the portal's JWKS.
+
+Claims (RFC 7519, RFC 9068 and the portal's own):
+
+========== ==================================================================================
+``iss``    the portal's issuer URL
+``sub``    the researcher's pseudonym (never a name or an email)
+``aud``    the node's audience identifier (one node per token)
+``iat``    issued at; ``nbf`` not before; ``exp`` expiry, at most ``MAX_LIFETIME`` later
+``jti``    the token's unique id
+``client_id`` the client the token was issued to (RFC 9068)
+``permit`` the data permit's number
+``purpose`` the permit's EHDS Art 53(1) purpose code
+``scope``  space-separated scopes; ``SCOPE_READ`` lets the holder read images
+``datasets`` identifiers of the datasets at that node the permit grants
+``status`` ``{"status_list": {"idx": int, "uri": str}}``, its entry in a Token Status List
+========== ==================================================================================
+"""
+
+from dataclasses import dataclass
+
+TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
+# The only algorithms a node accepts; joserfc needs them listed explicitly.
+ALGORITHMS = ("ES256", "Ed25519")
+MAX_LIFETIME = 3600  # seconds: tokens are short-lived
+SCOPE_READ = "dicomweb.read"
+REQUIRED = (
+    "iss", "sub", "aud", "iat", "nbf", "exp", "jti", "client_id",
+    "permit", "purpose", "scope", "datasets", "status",
+)  # fmt: skip
+
+
+class InvalidClaims(ValueError):
+    """The claims set is not an access token's: a claim is missing or of the wrong kind."""
+
+
+def _text(claims: dict, name: str) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidClaims(f"{name} must be a non-empty string")
+    return value
+
+
+def _time(claims: dict, name: str) -> int:
+    value = claims.get(name)
+    # bool is an int in Python; a JSON true is not a time.
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidClaims(f"{name} must be a non-negative integer (seconds since the epoch)")
+    return value
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """The claims of an access token, checked for shape (not for trust: the verifier does)."""
+
+    iss: str
+    sub: str
+    aud: str
+    iat: int
+    nbf: int
+    exp: int
+    jti: str
+    client_id: str
+    permit: str
+    purpose: str
+    scope: str
+    datasets: tuple[str, ...]
+    status_idx: int
+    status_uri: str
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return frozenset(self.scope.split())
+
+    def to_claims(self) -> dict:
+        """The JSON claims set, as the portal signs it."""
+        return {
+            "iss": self.iss,
+            "sub": self.sub,
+            "aud": self.aud,
+            "iat": self.iat,
+            "nbf": self.nbf,
+            "exp": self.exp,
+            "jti": self.jti,
+            "client_id": self.client_id,
+            "permit": self.permit,
+            "purpose": self.purpose,
+            "scope": self.scope,
+            "datasets": list(self.datasets),
+            "status": {"status_list": {"idx": self.status_idx, "uri": self.status_uri}},
+        }
+
+    @classmethod
+    def from_claims(cls, claims: dict) -> "AccessClaims":
+        """Read a claims set; raises :class:`InvalidClaims` naming the first bad claim."""
+        if not isinstance(claims, dict):
+            raise InvalidClaims("the claims set must be a JSON object")
+        missing = [name for name in REQUIRED if name not in claims]
+        if missing:
+            raise InvalidClaims("missing claims: " + ", ".join(missing))
+        aud = claims["aud"]
+        if isinstance(aud, list) and len(aud) == 1:
+            aud = aud[0]  # RFC 7519 allows a one-element array
+        datasets = claims["datasets"]
+        if not isinstance(datasets, list) or not all(isinstance(d, str) and d for d in datasets):
+            raise InvalidClaims("datasets must be a list of dataset identifiers")
+        status = claims["status"]
+        entry = status.get("status_list") if isinstance(status, dict) else None
+        if not isinstance(entry, dict):
+            raise InvalidClaims("status must hold a status_list entry")
+        idx = entry.get("idx")
+        if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0:
+            raise InvalidClaims("status.status_list.idx must be a non-negative integer")
+        iat, nbf, exp = _time(claims, "iat"), _time(claims, "nbf"), _time(claims, "exp")
+        if not iat <= exp or not nbf <= exp:
+            raise InvalidClaims("exp must not come before iat or nbf")
+        return cls(
+            iss=_text(claims, "iss"),
+            sub=_text(claims, "sub"),
+            aud=_text({"aud": aud}, "aud"),
+            iat=iat,
+            nbf=nbf,
+            exp=exp,
+            jti=_text(claims, "jti"),
+            client_id=_text(claims, "client_id"),
+            permit=_text(claims, "permit"),
+            purpose=_text(claims, "purpose"),
+            scope=_text(claims, "scope"),
+            datasets=tuple(datasets),
+            status_idx=idx,
+            status_uri=_text(entry, "uri"),
+        )

@@ -1,0 +1,58 @@
+"""Why a node refuses a request: one code per rule, each mapped to its RFC 6750 answer.
+
+Every refusal by the verifier or the gatekeeper carries exactly one of these codes, in the
+``WWW-Authenticate`` header's ``error_description`` and in the access reports sent back to the
+portal, so an operator and the access body read the same reason.
+"""
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """A refusal's reason code."""
+
+    MISSING_TOKEN = "missing_token"  # noqa: S105 (a reason code)
+    MALFORMED = "malformed"
+    OVERSIZED = "oversized"
+    BAD_ALGORITHM = "bad_algorithm"
+    UNKNOWN_KEY = "unknown_key"
+    BAD_SIGNATURE = "bad_signature"
+    BAD_TYPE = "bad_type"
+    BAD_ISSUER = "bad_issuer"
+    WRONG_AUDIENCE = "wrong_audience"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    BAD_CLAIMS = "bad_claims"
+    REVOKED = "revoked"
+    SUSPENDED = "suspended"
+    STATUS_UNAVAILABLE = "status_unavailable"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    STUDY_NOT_PERMITTED = "study_not_permitted"
+    SUBJECT_EXCLUDED = "subject_excluded"
+
+
+# RFC 6750 section 3.1: a token that cannot be used at all is 401 invalid_token; a valid token
+# that does not cover the request is 403 insufficient_scope. A missing token is 401 with no
+# error code (section 3.1: the client did not know it needed one).
+_FORBIDDEN = {
+    Reason.INSUFFICIENT_SCOPE,
+    Reason.STUDY_NOT_PERMITTED,
+    Reason.SUBJECT_EXCLUDED,
+}
+
+
+def http_answer(reason: Reason) -> tuple[int, str]:
+    """The HTTP status and RFC 6750 ``error`` for ``reason`` (``""`` for a missing token)."""
+    if reason is Reason.MISSING_TOKEN:
+        return 401, ""
+    if reason in _FORBIDDEN:
+        return 403, "insufficient_scope"
+    return 401, "invalid_token"
+
+
+def www_authenticate(reason: Reason, *, realm: str = "dicomweb") -> str:
+    """The ``WWW-Authenticate`` header value of a refusal (RFC 6750 section 3)."""
+    _status, error = http_answer(reason)
+    if not error:
+        return f'Bearer realm="{realm}"'
+    return f'Bearer realm="{realm}", error="{error}", error_description="{reason.value}"'
