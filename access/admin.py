@@ -1,5 +1,10 @@
-"""Read-mostly admin views of the access workflow. Changes to applications, reviews and
-permits go through the portal's pages (the services); the admin shows them for support."""
+"""Read-only admin views of the access workflow. Changes to applications, reviews and
+permits go through the portal's pages (the services); the admin shows them for support.
+
+The admin shows no more than the pages show the access body: a researcher's application in
+draft is theirs alone until they submit it, so the admin leaves drafts out everywhere (list,
+search, detail and history), as the pages and the API answer 404 for them.
+"""
 
 from django.contrib import admin
 
@@ -29,6 +34,10 @@ class ApplicationAdmin(ReadOnlyAdmin):
     list_filter = ["status", "purpose", "extended"]
     search_fields = ["title", "organisation"]
     date_hierarchy = "submitted_at"
+
+    def get_queryset(self, request):
+        """Every application except drafts, which only their applicant may read."""
+        return super().get_queryset(request).exclude(status=Application.Status.DRAFT)
 
 
 @admin.register(Permit)

@@ -95,12 +95,15 @@ class ExternalIdentity(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One entry of the append-only, hash-chained event log.
+    """One entry of the append-only, keyed hash chain of events.
 
-    ``seq`` counts events from 1 without gaps; ``hash`` covers every field plus ``prev_hash``,
-    the hash of the event before. Editing, deleting or removing a row breaks the chain, and
-    ``manage.py verify_audit_chain`` names the first broken link. The database refuses
-    UPDATE and DELETE on this table (triggers created by the migration).
+    ``seq`` counts events from 1 without gaps; ``hash`` is an HMAC-SHA256 over every field plus
+    ``prev_hash`` (the hash of the event before) and ``key_id``, the id of the key in
+    ``AUDIT_KEYS`` that signed it (``portal.audit_keys``). Editing, deleting or removing a row
+    breaks the chain, and without the key nobody can rebuild it; ``manage.py
+    verify_audit_chain`` names the first broken link. Events written before the chain was keyed
+    have an empty ``key_id`` and a plain SHA-256 hash. The database refuses UPDATE and DELETE
+    on this table (triggers created by the migration).
     """
 
     seq = models.PositiveBigIntegerField(unique=True, editable=False)
@@ -122,6 +125,8 @@ class AuditEvent(models.Model):
     details = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # Empty only for events written before the chain was keyed.
+    key_id = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-seq"]

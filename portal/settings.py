@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from portal.audit_keys import DEVELOPMENT_AUDIT_KEYS, parse_audit_keys
 from portal.env import database_from_url, env, envbool, envint, envlist, envsecret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -97,6 +98,13 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Writers take the lock when a transaction starts, so appends to the audit chain serialise.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The HMAC keys that sign the audit chain: {"signing": id, "keys": {id: key, ...}}. Old keys
+# stay to verify older events (docs/configuration.md, docs/operations.md).
+AUDIT_KEYS = parse_audit_keys(
+    envsecret("AUDIT_KEYS", required=PRODUCTION, default=DEVELOPMENT_AUDIT_KEYS),
+    production=PRODUCTION,
+)
 
 _redis_url = envsecret("REDIS_URL", required=False)
 CACHES = {

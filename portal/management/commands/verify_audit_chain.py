@@ -1,12 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.audit import verify_chain
+from portal.models import AuditEvent
 
 
 class Command(BaseCommand):
     help = (
         "Verify the audit chain from its first event: every event present, linked to the one "
-        "before, and unchanged. Names the first broken or missing event and exits non-zero."
+        "before, and signed with a key in AUDIT_KEYS over its unchanged contents. Names the "
+        "first broken, missing or forged event and exits non-zero."
     )
 
     def add_arguments(self, parser):
@@ -22,16 +24,15 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Audit chain broken after {report.checked} good events: {report.problem}"
             )
-        if expect_head:
-            from portal.models import AuditEvent
-
-            if not AuditEvent.objects.filter(hash=expect_head).exists():
-                raise CommandError(
-                    f"Audit chain is internally consistent but the expected head {expect_head} "
-                    "is not in it: events were removed from the end or the chain was replaced"
-                )
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Audit chain intact: {report.checked} events, head {report.head_hash}"
+        if expect_head and not AuditEvent.objects.filter(hash=expect_head).exists():
+            raise CommandError(
+                f"Audit chain is internally consistent but the expected head {expect_head} "
+                "is not in it: events were removed from the end or the chain was replaced"
             )
-        )
+        message = f"Audit chain intact: {report.checked} events, head {report.head_hash}"
+        if report.unkeyed:
+            message += (
+                f" (the first {report.unkeyed} were written before the chain was keyed and are "
+                "covered by the signature of the event after them)"
+            )
+        self.stdout.write(self.style.SUCCESS(message))
