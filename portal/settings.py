@@ -154,6 +154,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "media/"
+# The largest ethics approval document accepted (access/uploads.py).
+ETHICS_FILE_MAX_BYTES = envint("ETHICS_FILE_MAX_BYTES", 10 * 1024 * 1024)
 
 # Email: the console in development, SMTP in production.
 _mail_backend = env(
