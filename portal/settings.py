@@ -131,6 +131,13 @@ LOGIN_FAILURE_IP_LIMIT = envint("LOGIN_FAILURE_IP_LIMIT", 50)
 LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 60 * 60)
 
+# Team invitations a researcher may send (over all their applications) in any hour and any
+# 24 hours: each is portal mail to an address they choose.
+INVITATIONS_PER_HOUR = envint("INVITATIONS_PER_HOUR", 20)
+INVITATIONS_PER_DAY = envint("INVITATIONS_PER_DAY", 50)
+if min(INVITATIONS_PER_HOUR, INVITATIONS_PER_DAY) < 1:
+    raise ImproperlyConfigured("INVITATIONS_PER_HOUR and INVITATIONS_PER_DAY must be at least 1")
+
 # OpenID Connect login (LS Login, Keycloak or any issuer with a discovery document).
 OIDC_DISCOVERY_URL = env("OIDC_DISCOVERY_URL")
 OIDC_CLIENT_ID = env("OIDC_CLIENT_ID")
