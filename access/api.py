@@ -21,7 +21,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access import selectors, services
+from access import selectors, services, uploads
 from access.models import (
     Application,
     ApplicationDataset,
@@ -506,34 +506,18 @@ class ApplicationDetailApi(AccessApi):
         return Response(_application_output(application))
 
 
-ETHICS_MAX_BYTES = 10 * 1024 * 1024
-# What the file starts with, and the extension it is stored under.
-ETHICS_SIGNATURES = {b"%PDF-": "pdf", b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg"}
-
-
-def ethics_file_extension(upload) -> str | None:
-    """``pdf``, ``png`` or ``jpg`` by what the file contains (not by its name), else None."""
-    head = upload.read(8)
-    upload.seek(0)
-    for signature, extension in ETHICS_SIGNATURES.items():
-        if head.startswith(signature):
-            return extension
-    return None
-
-
 class EthicsApprovalInput(serializers.Serializer):
+    """The file, checked by the same rule as the application page (``access.uploads``)."""
+
     file = serializers.FileField()
 
     def validate_file(self, upload):
-        if upload.size > ETHICS_MAX_BYTES:
-            raise serializers.ValidationError(_("The file is larger than 10 MB."))
-        if ethics_file_extension(upload) is None:
-            raise serializers.ValidationError(_("Upload a PDF, PNG or JPEG file."))
-        return upload
+        return uploads.ethics_document(upload, application=self.context["application"])
 
 
 class ApplicationEthicsApi(AccessApi):
-    """Upload the ethics approval (multipart field ``file``: PDF, PNG or JPEG, at most 10 MB)."""
+    """Upload the ethics approval (multipart field ``file``: a PDF or a PNG, JPEG or TIFF image,
+    at most ETHICS_FILE_MAX_BYTES, 10 MB by default). It is stored under a generated name."""
 
     parser_classes = [MultiPartParser]
 
@@ -549,9 +533,7 @@ class ApplicationEthicsApi(AccessApi):
     )
     def post(self, request, pk):
         application = selectors.access_own_application(request.user, pk)
-        upload = _valid(EthicsApprovalInput, request)["file"]
-        # The stored name says what the file is, not what the applicant's computer called it.
-        upload.name = f"application-{application.pk}-ethics.{ethics_file_extension(upload)}"
+        upload = _valid(EthicsApprovalInput, request, context={"application": application})["file"]
         application = services.application_update(
             application=application, actor=request.user, ethics_approval=upload
         )

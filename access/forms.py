@@ -1,54 +1,20 @@
 """Forms of the access pages. They parse and type the input; the services decide what the
 workflow allows, so most fields are optional here and the service's refusal is shown instead."""
 
-from pathlib import Path
-
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
+from access import uploads
 from access.models import Application, Committee, Purpose, Vote
 from access.services import APPLICANT_FIELDS, PERMIT_CHANGES
 from catalogue import duo
 from catalogue.forms import ListField
 from portal.models import Role, User
 
-ETHICS_MAX_BYTES = 10 * 1024 * 1024
-# What an ethics approval may be, by name and by content: the first bytes must match the
-# extension, so a renamed executable or office document is refused.
-ETHICS_SIGNATURES = {
-    ".pdf": (b"%PDF-",),
-    ".png": (b"\x89PNG\r\n\x1a\n",),
-    ".jpg": (b"\xff\xd8\xff",),
-    ".jpeg": (b"\xff\xd8\xff",),
-    ".tif": (b"II*\x00", b"MM\x00*"),
-    ".tiff": (b"II*\x00", b"MM\x00*"),
-}
-ETHICS_ACCEPT = ",".join(
-    [*ETHICS_SIGNATURES, "application/pdf", "image/png", "image/jpeg", "image/tiff"]
-)
-
 
 def _text(rows=3):
     return forms.Textarea(attrs={"rows": rows})
-
-
-def validate_ethics_file(upload) -> None:
-    """A PDF or an image (PNG, JPEG, TIFF) of at most 10 MB."""
-    if upload.size > ETHICS_MAX_BYTES:
-        raise forms.ValidationError(
-            _("The file is %(size)s MB; the limit is 10 MB."),
-            params={"size": f"{upload.size / (1024 * 1024):.1f}"},
-            code="too_big",
-        )
-    signatures = ETHICS_SIGNATURES.get(Path(upload.name).suffix.lower())
-    upload.seek(0)
-    head = upload.read(8)
-    upload.seek(0)
-    if not signatures or not head.startswith(signatures):
-        raise forms.ValidationError(
-            _("Upload the approval as a PDF or an image (PNG, JPEG or TIFF)."), code="type"
-        )
 
 
 class ApplicationCreateForm(forms.Form):
@@ -87,9 +53,7 @@ class ApplicationForm(forms.ModelForm):
     ethics_approval = forms.FileField(
         label=_("Ethics approval"),
         required=False,
-        widget=forms.FileInput(attrs={"accept": ETHICS_ACCEPT}),
-        validators=[validate_ethics_file],
-        help_text=_("A PDF or an image (PNG, JPEG or TIFF), at most 10 MB."),
+        widget=forms.FileInput(attrs={"accept": uploads.ETHICS_ACCEPT}),
     )
     remove_datasets = forms.TypedMultipleChoiceField(
         label=_("Remove from the application"),
@@ -119,12 +83,20 @@ class ApplicationForm(forms.ModelForm):
         for name, field in self.fields.items():
             field.required = name == "title"
         self.fields["processing_months"].widget.attrs.update(min=1, max=120)
+        self.fields["ethics_approval"].help_text = uploads.ethics_help_text()
         if can_remove:
             self.fields["remove_datasets"].choices = [
                 (item.dataset_id, item.dataset.title) for item in items
             ]
         else:
             del self.fields["remove_datasets"]
+
+    def clean_ethics_approval(self):
+        """A new file must pass the one rule for ethics approvals; it is renamed for storage."""
+        upload = self.cleaned_data.get("ethics_approval")
+        if isinstance(upload, UploadedFile):
+            return uploads.ethics_document(upload, application=self.instance)
+        return upload
 
     def _post_clean(self):
         # The service validates the whole application; the model's own checks are skipped.

@@ -1,6 +1,9 @@
 """Emails to the people who wait on each step. Sent after the transaction commits, so a
 rolled-back change never mails anyone. Each has a text and an HTML body."""
 
+import re
+import unicodedata
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -11,7 +14,17 @@ from django.utils.translation import gettext as _
 from access.permissions import members_of, parties_by_application
 
 
-def _send(recipients, subject: str, heading: str, lines: list[str], path: str, action: str):
+def _send(
+    recipients,
+    subject: str,
+    heading: str,
+    lines: list[str],
+    path: str,
+    action: str,
+    *,
+    template: str = "access/email/notification",
+    extra: dict | None = None,
+):
     recipients = sorted({r for r in recipients if r})
     if not recipients:
         return
@@ -20,9 +33,10 @@ def _send(recipients, subject: str, heading: str, lines: list[str], path: str, a
         "lines": lines,
         "action_url": settings.SITE_URL + path,
         "action_label": action,
+        **(extra or {}),
     }
-    text = render_to_string("access/email/notification.txt", context)
-    html = render_to_string("access/email/notification.html", context)
+    text = render_to_string(f"{template}.txt", context)
+    html = render_to_string(f"{template}.html", context)
 
     def send():
         for recipient in recipients:  # one message each: recipients do not see each other
@@ -56,19 +70,45 @@ def _app_path(application):
     return reverse("access:application_detail", args=[application.pk])
 
 
+# Characters a mail program reads as the dot of a host name, and what it may link: a scheme's
+# "://", or a dot followed by a top-level-domain-like word ("evil.example", "www.x.org").
+_DOTS = "[.\u3002\uff0e\uff61]"
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(?=//)")
+_HOST_DOT = re.compile(rf"(?<=[\w-]){_DOTS}(?=[^\W\d_]{{2,}})")
+
+
+def inviter_words(text: str) -> str:
+    """``text`` as quoted in an email on behalf of a person: on one line, without invisible or
+    control characters, and with nothing a mail program would turn into a link (``x://`` and
+    the dots of host names are written ``x[:]//`` and ``[.]``). The mail then holds no link
+    but the portal's own, whatever the person typed."""
+    text = " ".join(str(text).split())
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in {"Cc", "Cf"})
+    text = _SCHEME.sub(r"\1[:]", text)
+    return _HOST_DOT.sub("[.]", text)
+
+
 def team_invited(member):
+    """The invitation names the researcher who sends it (their name and organisation as given
+    in their profile, and their portal pseudonym) and quotes the application's title as their
+    words; its only link is the invitation's address on the portal."""
     application = member.application
+    inviter = application.applicant
     _send(
         [member.email],
-        _("You are invited to a data access application"),
-        _("You are invited to join “%s”") % application.title,
-        [
-            _("%(name)s named you as a person who will get access to the requested data.")
-            % {"name": application.applicant.display_name},
-            _("Log in with this email address to accept or decline."),
-        ],
+        _("Invitation to join the team of a data access application"),
+        _("Invitation to join the team of a data access application"),
+        [],
         reverse("access:invitation", args=[member.token]),
         _("Answer the invitation"),
+        template="access/email/team_invitation",
+        extra={
+            "inviter_name": inviter_words(inviter.get_full_name()),
+            "inviter_organisation": inviter_words(inviter.organisation),
+            "inviter_pseudonym": inviter.pseudonym,
+            "title": inviter_words(application.title),
+            "role": inviter_words(member.role),
+        },
     )
 
 

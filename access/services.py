@@ -189,9 +189,46 @@ def application_set_datasets(*, application: Application, actor: User, datasets)
     return locked
 
 
+def _invitation_limit_refusal(actor: User) -> str | None:
+    """Why ``actor`` may send no invitation now, or None. The limits (INVITATIONS_PER_HOUR,
+    INVITATIONS_PER_DAY) count the invitations stored for all the researcher's applications
+    in the last hour and the last 24 hours, so they hold whichever worker answers; the caller
+    holds the researcher's row lock, so two requests cannot both take the last one."""
+    from django.conf import settings
+
+    now = timezone.now()
+    sent = TeamMember.objects.filter(application__applicant=actor)
+    for window, limit, message in [
+        (
+            timedelta(hours=1),
+            settings.INVITATIONS_PER_HOUR,
+            _("You have sent %(limit)s invitations in the last hour, the most allowed."),
+        ),
+        (
+            timedelta(days=1),
+            settings.INVITATIONS_PER_DAY,
+            _("You have sent %(limit)s invitations in the last 24 hours, the most allowed."),
+        ),
+    ]:
+        recent = sent.filter(invited_at__gt=now - window).order_by("-invited_at")
+        times = list(recent.values_list("invited_at", flat=True)[:limit])
+        if len(times) >= limit:
+            free_at = timezone.localtime(times[-1] + window)
+            return " ".join(
+                [
+                    message % {"limit": limit},
+                    _("Nothing was sent. You can invite again after %(time)s.")
+                    % {"time": f"{free_at:%Y-%m-%d %H:%M %Z}"},
+                ]
+            )
+    return None
+
+
 @transaction.atomic
 def team_invite(*, application: Application, actor: User, email: str, role: str = "") -> TeamMember:
-    """Name a person who will get access; they are emailed and must accept."""
+    """Name a person who will get access; they are emailed and must accept. A researcher sends
+    a limited number of invitations an hour and a day (``_invitation_limit_refusal``); past
+    the limit nothing is stored or sent."""
     from django.core.validators import validate_email
 
     locked = _lock(application)
@@ -204,6 +241,11 @@ def team_invite(*, application: Application, actor: User, email: str, role: str 
     validate_email(email)
     if locked.team.filter(email=email).exists():
         raise ValidationError({"email": _("%s is already invited.") % email})
+    # One researcher's invitations are counted one request at a time.
+    User.objects.select_for_update().only("pk").get(pk=actor.pk)
+    refusal = _invitation_limit_refusal(actor)
+    if refusal:
+        raise ValidationError({"email": ValidationError(refusal, code="too_many_invitations")})
     member = TeamMember.objects.create(application=locked, email=email, role=role[:100])
     _record("access.team.invited", actor, locked, member=member.pk)
     notifications.team_invited(member)

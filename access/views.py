@@ -6,15 +6,13 @@ again with the refusal next to the field it concerns (or at the top) and nothing
 a refusal because the workflow moved on (InvalidTransition) becomes a message instead.
 """
 
-from pathlib import Path
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from access import forms, selectors, services
+from access import forms, selectors, services, uploads
 from access.models import (
     Application,
     InvalidTransition,
@@ -41,6 +39,7 @@ from access.permissions import (
 )
 from catalogue import duo
 from catalogue.selectors import basket_datasets
+from portal.downloads import stored_file_response
 from portal.forms import show_refusal
 from portal.models import Role
 from portal.permissions import role_required
@@ -359,19 +358,22 @@ def application_comment(request, pk):
 
 @login_required
 def application_ethics_file(request, pk):
-    """The ethics approval, only to people who may read the application (never a public URL)."""
+    """The ethics approval, only to people who may read the application (never a public URL),
+    as a sandboxed attachment named by the portal (``portal.downloads``)."""
     application = selectors.access_application(request.user, pk)
     if not application.ethics_approval:
         raise Http404
+    stored = application.ethics_approval.name
+    kind = uploads.stored_type(stored)
     try:
         handle = application.ethics_approval.open("rb")
     except FileNotFoundError:
         raise Http404 from None
-    response = FileResponse(
-        handle, as_attachment=True, filename=Path(application.ethics_approval.name).name
+    return stored_file_response(
+        handle,
+        filename=uploads.download_name(application, stored),
+        content_type=kind.content_type if kind else "application/octet-stream",
     )
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 # --- The application page -------------------------------------------------------------------

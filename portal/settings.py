@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "portal.middleware.RequestBodyCapMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -138,6 +139,13 @@ LOGIN_FAILURE_IP_LIMIT = envint("LOGIN_FAILURE_IP_LIMIT", 50)
 LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 60 * 60)
 
+# Team invitations a researcher may send (over all their applications) in any hour and any
+# 24 hours: each is portal mail to an address they choose.
+INVITATIONS_PER_HOUR = envint("INVITATIONS_PER_HOUR", 20)
+INVITATIONS_PER_DAY = envint("INVITATIONS_PER_DAY", 50)
+if min(INVITATIONS_PER_HOUR, INVITATIONS_PER_DAY) < 1:
+    raise ImproperlyConfigured("INVITATIONS_PER_HOUR and INVITATIONS_PER_DAY must be at least 1")
+
 # OpenID Connect login (LS Login, Keycloak or any issuer with a discovery document).
 OIDC_DISCOVERY_URL = env("OIDC_DISCOVERY_URL")
 OIDC_CLIENT_ID = env("OIDC_CLIENT_ID")
@@ -162,6 +170,24 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "media/"
+
+# Request bodies: a body declared larger than its route's cap is refused with 413 before it is
+# read (portal/middleware.py). Uploads are accepted only on the routes named below.
+REQUEST_BODY_MAX_BYTES = envint("REQUEST_BODY_MAX_BYTES", 2_621_440)
+ETHICS_FILE_MAX_BYTES = envint("ETHICS_FILE_MAX_BYTES", 10 * 1024 * 1024)
+DICOM_UPLOAD_MAX_BYTES = envint("DICOM_UPLOAD_MAX_BYTES", 1024 * 1024 * 1024)
+if min(REQUEST_BODY_MAX_BYTES, ETHICS_FILE_MAX_BYTES, DICOM_UPLOAD_MAX_BYTES) < 1:
+    raise ImproperlyConfigured("The *_MAX_BYTES settings must be positive numbers of bytes")
+REQUEST_BODY_UPLOAD_CAPS = {
+    # The ethics approval, with the rest of the application form around it.
+    "access:application_edit": ETHICS_FILE_MAX_BYTES + REQUEST_BODY_MAX_BYTES,
+    "access_api:application_ethics": ETHICS_FILE_MAX_BYTES + REQUEST_BODY_MAX_BYTES,
+    # DICOM files to ingest, on the dataset page and the API.
+    "catalogue:dataset_ingest": DICOM_UPLOAD_MAX_BYTES,
+    "catalogue_api:dataset_ingest": DICOM_UPLOAD_MAX_BYTES,
+}
+# The form fields of a body (files excluded) that Django keeps in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 
 # Email: the console in development, SMTP in production.
 _mail_backend = env(

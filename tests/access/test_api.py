@@ -454,7 +454,7 @@ def test_it_stores_an_ethics_approval_pdf(access, client_for, settings, tmp_path
     ("upload", "message"),
     [
         (None, "No file was submitted."),
-        (SimpleUploadedFile("approval.pdf", b"just text, not a PDF"), "PDF, PNG or JPEG"),
+        (SimpleUploadedFile("approval.pdf", b"just text, not a PDF"), "PNG, JPEG or TIFF"),
         (SimpleUploadedFile("a.pdf", b"%PDF-1.7\n" + b"0" * (10 * 1024 * 1024)), "10 MB"),
     ],
     ids=["missing", "not-a-pdf", "too-large"],
