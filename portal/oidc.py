@@ -27,6 +27,7 @@ from authlib.integrations.django_client.apps import DjangoOAuth2App
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -41,7 +42,6 @@ from django.views.decorators.http import require_GET
 from joserfc.errors import JoseError
 
 from portal.audit import audit_record
-from portal.forms import ThrottledAuthenticationForm
 from portal.models import ExternalIdentity, User
 from portal.services import user_create
 
@@ -260,7 +260,7 @@ def _failure(request, reason: str, message: str, *, next_url: str = "", status: 
         _("Login with %(provider)s failed: %(message)s")
         % {"provider": settings.OIDC_PROVIDER_NAME, "message": message},
     )
-    context = {"form": ThrottledAuthenticationForm(request), "next": next_url}
+    context = {"form": AuthenticationForm(request), "next": next_url}
     return render(request, "registration/login.html", context, status=status)
 
 
