@@ -184,7 +184,7 @@ class LoginThrottle(AbstractAxesHandler, AxesBaseHandler):
         address = address_key(request.axes_ip_address)
         if getattr(request, "axes_locked_out", False):
             # Refused by the backend: nothing more is counted, so a lock does not grow by itself.
-            logger.info("Login refused while locked: %r from %s", username, address)
+            logger.debug("Login refused while locked: %r from %s", username, address)
             audit_refused_attempt(username)
             return
         window = _window()
@@ -226,7 +226,7 @@ class LoginThrottle(AbstractAxesHandler, AxesBaseHandler):
             [
                 _key("pair", username, address),
                 _key("pairlock", username, address),
-                _key("pairlock-n", username, address),
+                _key("pairlock", username, address) + "-n",
             ]
         )
         cache.set(_key("known", username, address), True, settings.LOGIN_KNOWN_ADDRESS_DAYS * 86400)
@@ -241,11 +241,12 @@ class LoginThrottle(AbstractAxesHandler, AxesBaseHandler):
         name = normalise_username(username) if username else None
         address = address_key(ip_address) if ip_address else None
         if name and address:
-            keys += [_key(k, name, address) for k in ("pair", "pairlock", "pairlock-n")]
+            pair = (_key("pair", name, address), _key("pairlock", name, address))
+            keys += [*pair, pair[1] + "-n"]
         if address and (ip_or_username or not name):
             keys += [_key("addr", address), _key("addrlock", address)]
         if name and (ip_or_username or not address):
-            keys += [_key(k, name) for k in ("acct", "acctlock", "acctlock-n")]
+            keys += [_key("acct", name), _key("acctlock", name), _key("acctlock", name) + "-n"]
         cache.delete_many(keys)
         return len(keys)
 

@@ -49,7 +49,7 @@ from joserfc.errors import JoseError
 
 from portal.audit import audit_record
 from portal.login_security import audit_oidc_failure
-from portal.models import ExternalIdentity, Role, User
+from portal.models import ExternalIdentity, Role, User, normalise_username
 from portal.services import user_create
 
 logger = logging.getLogger(__name__)
@@ -157,12 +157,13 @@ def verified_email(claims: dict) -> str:
 
 
 def _username_taken(username: str) -> bool:
-    return User.objects.filter(username__iexact=username).exists()
+    return User.objects.filter(username=normalise_username(username)).exists()
 
 
 def unique_username(issuer: str, subject: str, claims: dict) -> str:
-    """A user name no one holds (ignoring case), from ``preferred_username`` when there is one."""
-    base = _USERNAME_UNSAFE.sub("", _claim_str(claims, "preferred_username", 500))[:100]
+    """A user name no one holds, normalised, from ``preferred_username`` when there is one."""
+    preferred = normalise_username(_claim_str(claims, "preferred_username", 500))
+    base = _USERNAME_UNSAFE.sub("", preferred)[:100]
     if not base:
         digest = hashlib.sha256(f"{issuer}\n{subject}".encode()).hexdigest()
         base = f"oidc-{digest[:12]}"
