@@ -9,7 +9,8 @@ from django.apps import apps
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import connection
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection
 from django.test import Client, RequestFactory
 from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
@@ -312,10 +313,15 @@ def test_a_reset_request_does_the_same_work_whether_or_not_the_email_exists(vict
     assert len(known_queries) == len(unknown_queries)
     assert known_templates == unknown_templates
     assert mail.outbox == []
-    # The work that depends on the answer happens once the response has gone out.
-    unknown.close()
-    assert mail.outbox == []
-    known.close()
+    # The work that depends on the answer happens once the response has gone out. (As Django's
+    # test client does, keep the test's database connection open when the request finishes.)
+    request_finished.disconnect(close_old_connections)
+    try:
+        unknown.close()
+        assert mail.outbox == []
+        known.close()
+    finally:
+        request_finished.connect(close_old_connections)
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["victim@example.org"]
 
 
@@ -372,3 +378,23 @@ def test_refused_attempts_while_locked_write_nothing(victim):
         assert LOCKED in response.content.decode()
     assert AuditEvent.objects.count() == before
     assert actions().count("portal.session.locked_out") == 1
+
+
+def test_an_administrator_lifts_locks_by_command(victim, settings):
+    settings.LOGIN_FAILURE_ACCOUNT_LIMIT = 10
+    for _ in range(5):
+        attempt("victim1", "wrong")
+    call_command("axes_reset_ip_username", ATTACKER, "VICTIM1")
+    assert attempt("victim1", PASSWORD)[0].status_code == 302
+
+    for n in range(10):
+        attempt("victim1", "wrong", address=f"192.0.2.{n}")
+    assert LOCKED in attempt("victim1", PASSWORD, address="192.0.2.77")[0].content.decode()
+    call_command("axes_reset_username", "victim1")
+    assert attempt("victim1", PASSWORD, address="192.0.2.77")[0].status_code == 302
+
+    for n in range(50):
+        attempt(f"nobody{n}", "wrong")
+    assert LOCKED in attempt("victim1", PASSWORD)[0].content.decode()
+    call_command("axes_reset_ip", ATTACKER)
+    assert attempt("victim1", PASSWORD)[0].status_code == 302
