@@ -18,8 +18,7 @@ def show_refusal(form: forms.Form, error: ValidationError) -> None:
 
 
 TOO_MANY_RESETS = _(
-    "Too many password reset requests. Please wait an hour before asking again; "
-    "a link already sent stays valid."
+    "Too many password reset requests. Please try again later; a link already sent stays valid."
 )
 
 
