@@ -1,16 +1,11 @@
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm
-from django.core.cache import cache
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from portal.audit import audit_record
-
-LOCKED_OUT = _(
-    "Too many failed logins. For your safety this login is locked for a while: "
-    "try again later or reset your password."
-)
+from portal.login_security import address_key, client_ip, rate_limit_reached
+from portal.models import normalise_username
 
 
 def show_refusal(form: forms.Form, error: ValidationError) -> None:
@@ -22,42 +17,36 @@ def show_refusal(form: forms.Form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
-def _client_ip(request) -> str:
-    return (request.META.get("REMOTE_ADDR") or "unknown") if request else "unknown"
+TOO_MANY_RESETS = _(
+    "Too many password reset requests. Please try again later; a link already sent stays valid."
+)
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's login form, refusing further attempts after repeated failures.
+class ThrottledPasswordResetForm(PasswordResetForm):
+    """Django's reset form with a limit per client address and per email address.
 
-    Failures are counted per account name and per client address in the cache (Redis when
-    REDIS_URL is set, so the count is shared by all workers). While locked, the password is not
-    even checked, so guessing stops paying.
+    Both counters are kept whether or not the email belongs to anyone, so the answer never tells
+    which addresses have accounts. The form never looks anyone up itself: ``save()`` does,
+    and the view runs it only after the response has been sent (see views.PasswordResetView).
     """
 
-    def _keys(self) -> tuple[str, str]:
-        username = (self.data.get("username") or "").strip().lower()
-        return f"login-fail:user:{username}", f"login-fail:ip:{_client_ip(self.request)}"
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
 
     def clean(self):
-        user_key, ip_key = self._keys()
-        if (
-            cache.get(user_key, 0) >= settings.LOGIN_FAILURE_LIMIT
-            or cache.get(ip_key, 0) >= settings.LOGIN_FAILURE_IP_LIMIT
-        ):
-            audit_record(
-                "portal.session.locked_out",
-                details={"username": (self.data.get("username") or "")[:150]},
-            )
-            raise forms.ValidationError(LOCKED_OUT, code="locked_out")
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            for key in (user_key, ip_key):
-                cache.add(key, 0, settings.LOGIN_LOCKOUT_SECONDS)
-                try:
-                    cache.incr(key)
-                except ValueError:
-                    cache.set(key, 1, settings.LOGIN_LOCKOUT_SECONDS)
-            raise
-        cache.delete(user_key)
+        cleaned = super().clean()
+        email = cleaned.get("email")
+        if email and self.request is not None:
+            window = settings.PASSWORD_RESET_WINDOW_SECONDS
+            if rate_limit_reached(
+                ("reset-addr", address_key(client_ip(self.request))),
+                settings.PASSWORD_RESET_ADDRESS_LIMIT,
+                window,
+            ) or rate_limit_reached(
+                ("reset-email", normalise_username(email)),
+                settings.PASSWORD_RESET_EMAIL_LIMIT,
+                window,
+            ):
+                raise ValidationError(TOO_MANY_RESETS, code="rate_limited")
         return cleaned

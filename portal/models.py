@@ -1,8 +1,9 @@
 """People, their roles, their external identities, and the audit chain."""
 
 import secrets
+import unicodedata
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -20,11 +21,37 @@ class Role(models.TextChoices):
     HDAB_ADMIN = "hdab_admin", _("Access-body administrator")
 
 
+def normalise_username(username: str) -> str:
+    """The one spelling of a user name: Unicode NFKC, case-folded.
+
+    "ｖｉｃｔｉｍ１", "VICTIM1" and "victim1" are the same name. Folding can leave a string that
+    NFKC changes again (and the other way round), so both are applied until nothing changes.
+    """
+    value = username
+    for _round in range(4):
+        folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+        if folded == value:
+            break
+        value = folded
+    return value
+
+
+class PortalUserManager(UserManager):
+    """Django's user manager, finding a person by the normalised spelling of their user name."""
+
+    def get_by_natural_key(self, username):
+        """The person whose user name is ``username`` once normalised (login, createsuperuser)."""
+        if isinstance(username, str):
+            username = normalise_username(username)
+        return super().get_by_natural_key(username)
+
+
 class User(AbstractUser):
     """A person using the portal. They may hold several roles.
 
     ``pseudonym`` is the identifier shown to other people and put in tokens; the portal keeps no
-    hospital patient identifier for anyone.
+    hospital patient identifier for anyone. User names are stored normalised
+    (:func:`normalise_username`) whichever way the person is created.
     """
 
     pseudonym = models.CharField(
@@ -32,9 +59,22 @@ class User(AbstractUser):
     )
     organisation = models.CharField(_("organisation"), max_length=200, blank=True)
 
+    objects = PortalUserManager()
+
     class Meta:
         verbose_name = _("person")
         verbose_name_plural = _("people")
+
+    @classmethod
+    def normalize_username(cls, username):
+        """Used by Django's forms, ``clean()`` and the manager's ``create_user``."""
+        return normalise_username(username) if isinstance(username, str) else username
+
+    def save(self, *args, **kwargs):
+        # Every way of saving (services, admin, factories, createsuperuser) stores one spelling.
+        if isinstance(self.username, str):
+            self.username = normalise_username(self.username)
+        super().save(*args, **kwargs)
 
     @property
     def roles(self) -> frozenset[str]:

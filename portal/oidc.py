@@ -8,9 +8,12 @@ them in.
 
 A person is found by their external identity (issuer + subject). The first time an identity is
 seen it is linked to the one active person holding the same email address, if and only if the
-provider says that address is verified; otherwise a new person is created with
-``settings.OIDC_DEFAULT_ROLES``. Settings are read on every request, so the client is rebuilt
-when they change.
+provider says that address is verified and that person holds no privilege (see
+:func:`links_only_by_hand`); otherwise a new person is created with
+``settings.OIDC_DEFAULT_ROLES``. A privileged account is linked only by its owner, signed in
+with their password (:func:`oidc_link`), or by an administrator
+(``manage.py link_external_identity``). Settings are read on every request, so the client is
+rebuilt when they change.
 """
 
 import hashlib
@@ -24,9 +27,13 @@ from dataclasses import dataclass
 import requests
 from authlib.integrations.django_client import OAuth, OAuthError
 from authlib.integrations.django_client.apps import DjangoOAuth2App
+from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -37,12 +44,12 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 from joserfc.errors import JoseError
 
 from portal.audit import audit_record
-from portal.forms import ThrottledAuthenticationForm
-from portal.models import ExternalIdentity, User
+from portal.login_security import audit_oidc_failure
+from portal.models import ExternalIdentity, Role, User, normalise_username
 from portal.services import user_create
 
 logger = logging.getLogger(__name__)
@@ -150,12 +157,13 @@ def verified_email(claims: dict) -> str:
 
 
 def _username_taken(username: str) -> bool:
-    return User.objects.filter(username__iexact=username).exists()
+    return User.objects.filter(username=normalise_username(username)).exists()
 
 
 def unique_username(issuer: str, subject: str, claims: dict) -> str:
-    """A user name no one holds (ignoring case), from ``preferred_username`` when there is one."""
-    base = _USERNAME_UNSAFE.sub("", _claim_str(claims, "preferred_username", 500))[:100]
+    """A user name no one holds, normalised, from ``preferred_username`` when there is one."""
+    preferred = normalise_username(_claim_str(claims, "preferred_username", 500))
+    base = _USERNAME_UNSAFE.sub("", preferred)[:100]
     if not base:
         digest = hashlib.sha256(f"{issuer}\n{subject}".encode()).hexdigest()
         base = f"oidc-{digest[:12]}"
@@ -189,11 +197,76 @@ def _person_by_verified_email(issuer: str, claims: dict) -> User | None:
     return person
 
 
+# Roles whose accounts may be linked by a verified email alone: they reach nobody else's data.
+LINK_BY_EMAIL_ROLES = frozenset({Role.CITIZEN, Role.RESEARCHER})
+
+
+def links_only_by_hand(user: User) -> bool:
+    """Whether an account is linked to an identity only by its owner or an administrator.
+
+    That is every account with power over others: Django staff and superusers, any role beyond
+    citizen and researcher (access body, committee member, node operator), and anyone holding an
+    object permission (committee membership and chairs are kept that way). A verified email
+    from a provider is not enough for them: a provider that lets someone claim an address, or
+    that hands a former colleague's address to someone new, would give away the account.
+    """
+    if user.is_staff or user.is_superuser:
+        return True
+    if set(user.role_assignments.values_list("role", flat=True)) - LINK_BY_EMAIL_ROLES:
+        return True
+    from guardian.models import UserObjectPermission
+
+    return UserObjectPermission.objects.filter(user=user).exists()
+
+
+class IdentityLinkRefused(ValidationError):
+    pass
+
+
+@transaction.atomic
+def identity_link(*, user: User, issuer: str, subject: str, actor: User | None, via: str):
+    """Link an identity at ``issuer`` to ``user`` on purpose: by its owner or an administrator.
+
+    Refused when the identity is already someone's, or when ``user`` already has an identity at
+    that issuer (an administrator removes the old one first). Returns the new identity.
+    """
+    existing = (
+        ExternalIdentity.objects.select_for_update().filter(issuer=issuer, subject=subject).first()
+    )
+    if existing is not None:
+        if existing.user_id == user.pk:
+            raise IdentityLinkRefused(
+                _("This single sign-on account is already linked to this portal account."),
+                code="already_linked",
+            )
+        raise IdentityLinkRefused(
+            _("This single sign-on account is already linked to another portal account."),
+            code="linked_elsewhere",
+        )
+    if user.external_identities.filter(issuer=issuer).exists():
+        raise IdentityLinkRefused(
+            _(
+                "This portal account is already linked to another account at this provider. "
+                "An administrator can remove that link first."
+            ),
+            code="issuer_taken",
+        )
+    identity = ExternalIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+    audit_record(
+        "portal.identity.linked",
+        actor=actor,
+        obj=identity,
+        details={"issuer": issuer, "via": via, "person": user.pseudonym},
+    )
+    return identity
+
+
 @transaction.atomic
 def external_identity_login(*, issuer: str, subject: str, claims: dict) -> OidcLogin:
     """Find, link or create the person for an identity the provider has just vouched for.
 
-    Raises :class:`OidcLoginRefused` when the identity belongs to a deactivated person.
+    Raises :class:`OidcLoginRefused` when the identity belongs to a deactivated person, or when
+    its verified email is a privileged account's (:func:`links_only_by_hand`).
     """
     identity = (
         ExternalIdentity.objects.select_for_update()
@@ -211,6 +284,17 @@ def external_identity_login(*, issuer: str, subject: str, claims: dict) -> OidcL
     else:
         user = _person_by_verified_email(issuer, claims)
         how = "verified_email"
+        if user is not None and links_only_by_hand(user):
+            raise OidcLoginRefused(
+                "link_requires_owner",
+                _(
+                    "a portal account with this email address exists and can only be linked by "
+                    "its owner. Log in with your portal password, then link %(provider)s on the "
+                    "“Single sign-on” page (%(page)s), or ask an administrator."
+                )
+                % {"provider": settings.OIDC_PROVIDER_NAME, "page": reverse("oidc_link")},
+                user=user,
+            )
         if user is None:
             how = "new_account"
             user = user_create(
@@ -250,17 +334,36 @@ def _error_code(text) -> str:
     return re.sub(r"[^\w.-]", "", str(text or ""))[:50] or "unknown"
 
 
-def _failure(request, reason: str, message: str, *, next_url: str = "", status: int = 400):
-    """Record the failed login and show the login page with the reason."""
+def _failure(
+    request,
+    reason: str,
+    message: str,
+    *,
+    next_url: str = "",
+    status: int = 400,
+    linking: bool = False,
+):
+    """Record the failed login and show the login page with the reason.
+
+    Anyone can come back from the provider with an error, so the audit chain gets these within a
+    budget per window (portal/login_security.py). A failed link returns to the link page.
+    """
     reason = reason[:200]
     logger.warning("OpenID Connect login failed: %s", reason)
-    audit_record("portal.session.oidc_failed", details={"reason": reason})
+    audit_oidc_failure(reason)
+    if linking:
+        messages.error(
+            request,
+            _("Linking %(provider)s failed: %(message)s")
+            % {"provider": settings.OIDC_PROVIDER_NAME, "message": message},
+        )
+        return HttpResponseRedirect(reverse("oidc_link"))
     messages.error(
         request,
         _("Login with %(provider)s failed: %(message)s")
         % {"provider": settings.OIDC_PROVIDER_NAME, "message": message},
     )
-    context = {"form": ThrottledAuthenticationForm(request), "next": next_url}
+    context = {"form": AuthenticationForm(request), "next": next_url}
     return render(request, "registration/login.html", context, status=status)
 
 
@@ -339,6 +442,8 @@ def oidc_callback(request):
     state = request.GET.get("state") or ""
     state_data = client.framework.get_state_data(request.session, state) if state else None
     next_url = _safe_next(request, (state_data or {}).get("next"))
+    link_for = (state_data or {}).get("link")
+    linking = bool(link_for)
 
     error = request.GET.get("error")
     if error:
@@ -349,7 +454,9 @@ def oidc_callback(request):
             message = _("the login was refused or cancelled.")
         else:
             message = _("the login service answered with the error “%(error)s”.") % {"error": error}
-        return _failure(request, f"provider_error:{error}", message, next_url=next_url)
+        return _failure(
+            request, f"provider_error:{error}", message, next_url=next_url, linking=linking
+        )
 
     try:
         claims = _authenticate(request, client)
@@ -366,13 +473,14 @@ def oidc_callback(request):
             message = _("the login service did not confirm the login (%(error)s).") % {
                 "error": code
             }
-        return _failure(request, reason, message, next_url=next_url)
+        return _failure(request, reason, message, next_url=next_url, linking=linking)
     except JoseError as exc:
         return _failure(
             request,
             f"invalid_id_token:{exc.error}:{exc.description}",
             _("the identity token could not be verified."),
             next_url=next_url,
+            linking=linking,
         )
     except (requests.ConnectionError, requests.Timeout) as exc:
         logger.warning("OpenID Connect provider unreachable: %r", exc)
@@ -381,6 +489,7 @@ def oidc_callback(request):
             "provider_unreachable",
             _("the login service cannot be reached. Please try again later."),
             next_url=next_url,
+            linking=linking,
         )
     except (requests.RequestException, ValueError) as exc:
         logger.warning("OpenID Connect provider error: %r", exc)
@@ -389,13 +498,20 @@ def oidc_callback(request):
             "provider_http_error",
             _("the login service gave an unexpected answer."),
             next_url=next_url,
+            linking=linking,
         )
 
     issuer, subject = claims.get("iss"), claims.get("sub")
     if not isinstance(issuer, str) or not isinstance(subject, str) or not issuer or not subject:
         return _failure(
-            request, "missing_claims", _("the identity token is incomplete."), next_url=next_url
+            request,
+            "missing_claims",
+            _("the identity token is incomplete."),
+            next_url=next_url,
+            linking=linking,
         )
+    if linking:
+        return _finish_link(request, link_for, issuer=issuer, subject=subject)
     try:
         try:
             result = external_identity_login(issuer=issuer, subject=subject, claims=claims)
@@ -403,8 +519,94 @@ def oidc_callback(request):
             # The same identity logged in twice at once and the other request linked it first.
             result = external_identity_login(issuer=issuer, subject=subject, claims=claims)
     except OidcLoginRefused as exc:
-        return _failure(request, exc.reason, exc.message, next_url=next_url)
+        return _failure(request, exc.reason, exc.message, next_url=next_url, linking=linking)
 
     request.login_method = "oidc"
     auth_login(request, result.user, backend="django.contrib.auth.backends.ModelBackend")
     return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+
+
+def _finish_link(request, link_for: str, *, issuer: str, subject: str):
+    """Link the identity the provider vouched for to the person who started the link."""
+    if not request.user.is_authenticated or str(request.user.pk) != str(link_for):
+        return _failure(
+            request,
+            "link_session_changed",
+            _("you are no longer signed in as the person who started the link."),
+            linking=True,
+        )
+    try:
+        identity_link(
+            user=request.user, issuer=issuer, subject=subject, actor=request.user, via="owner"
+        )
+    except IdentityLinkRefused as exc:
+        return _failure(request, f"link_refused:{exc.code}", exc.messages[0], linking=True)
+    messages.success(
+        request,
+        _("Your %(provider)s account is linked: you can now log in with it.")
+        % {"provider": settings.OIDC_PROVIDER_NAME},
+    )
+    return HttpResponseRedirect(reverse("oidc_link"))
+
+
+class ConfirmPasswordForm(forms.Form):
+    """The signed-in person's portal password, checked through the login throttle."""
+
+    password = forms.CharField(
+        label=_("Your portal password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        user = self.request.user
+        confirmed = authenticate(self.request, username=user.get_username(), password=password)
+        if confirmed is None or confirmed.pk != user.pk:
+            raise ValidationError(_("That is not your portal password."), code="wrong_password")
+        return password
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def oidc_link(request):
+    """Link a single sign-on account to the signed-in person's account, after their password.
+
+    The only way, besides an administrator, for a privileged account to gain a single sign-on
+    login. The flow is the login's (state, nonce, PKCE) with ``prompt=login``, so the provider
+    asks who is there instead of reusing a session someone else may have left open.
+    """
+    if not oidc_enabled():
+        raise Http404
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    user = request.user
+    has_password = user.has_usable_password()
+    form = ConfirmPasswordForm(request, request.POST or None)
+    if request.method == "POST" and has_password and form.is_valid():
+        client = oidc_client()
+        redirect_uri = request.build_absolute_uri(reverse("oidc_callback"))
+        try:
+            authorization = client.create_authorization_url(redirect_uri, prompt="login")
+        except (requests.RequestException, ValueError, KeyError, RuntimeError) as exc:
+            logger.warning("OpenID Connect provider unavailable: %r", exc)
+            return _failure(
+                request,
+                "provider_unreachable",
+                _("the login service cannot be reached. Please try again later."),
+                linking=True,
+            )
+        client.save_authorize_data(
+            request, redirect_uri=redirect_uri, next="", link=str(user.pk), **authorization
+        )
+        return HttpResponseRedirect(authorization["url"])
+    context = {
+        "form": form if has_password else None,
+        "identities": user.external_identities.order_by("linked_at"),
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "registration/oidc_link.html", context, status=status)

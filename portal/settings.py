@@ -5,6 +5,7 @@
 ``NAME`` or ``NAME_FILE``. docs/configuration.md lists every variable.
 """
 
+import ipaddress
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "catalogue",
     "access",
     "consent",
+    "axes",  # login throttling: portal/login_security.py
 ]
 
 MIDDLEWARE = [
@@ -66,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a refused login into the lockout page
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -117,6 +120,8 @@ CACHES = {
 # People
 AUTH_USER_MODEL = "portal.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked login attempt in every login view, before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -133,10 +138,42 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed logins before an account name (or an address) is locked out, and for how long.
+# Login throttling (portal/login_security.py; the policy is in docs/configuration.md).
+# Failures of one account from one address before that pair is locked; each further lock of
+# the pair within a day doubles, from LOGIN_LOCKOUT_SECONDS up to LOGIN_LOCKOUT_MAX_SECONDS.
 LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+# Failures from one address (any accounts) before the address is locked.
 LOGIN_FAILURE_IP_LIMIT = envint("LOGIN_FAILURE_IP_LIMIT", 50)
+# Failures of one account from all addresses before it is locked for addresses its owner has
+# not signed in from within LOGIN_KNOWN_ADDRESS_DAYS.
+LOGIN_FAILURE_ACCOUNT_LIMIT = envint("LOGIN_FAILURE_ACCOUNT_LIMIT", 20)
 LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+LOGIN_LOCKOUT_MAX_SECONDS = envint("LOGIN_LOCKOUT_MAX_SECONDS", 24 * 60 * 60)
+LOGIN_KNOWN_ADDRESS_DAYS = envint("LOGIN_KNOWN_ADDRESS_DAYS", 30)
+# Events about failed logins (and failed single sign-on returns) written per window at most.
+LOGIN_AUDIT_EVENTS_PER_WINDOW = envint("LOGIN_AUDIT_EVENTS_PER_WINDOW", 200)
+# Password reset requests per address, and per email address, within the window.
+PASSWORD_RESET_ADDRESS_LIMIT = envint("PASSWORD_RESET_ADDRESS_LIMIT", 10)
+PASSWORD_RESET_EMAIL_LIMIT = envint("PASSWORD_RESET_EMAIL_LIMIT", 3)
+PASSWORD_RESET_WINDOW_SECONDS = envint("PASSWORD_RESET_WINDOW_SECONDS", 60 * 60)
+# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed.
+TRUSTED_PROXIES = envlist("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network ({_exc})"
+        ) from _exc
+# django-axes runs the portal's own policy (portal.login_security.LoginThrottle).
+AXES_HANDLER = "portal.login_security.LoginThrottle"
+AXES_CLIENT_IP_CALLABLE = "portal.login_security.client_ip"
+AXES_USERNAME_CALLABLE = "portal.login_security.attempted_username"
+AXES_LOCKOUT_CALLABLE = "portal.login_security.lockout_response"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address", "username"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused attempt does not count
+AXES_ENABLE_ADMIN = False  # the counters live in the cache, not in axes' tables
+AXES_VERBOSE = False
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 60 * 60)
 
 # Team invitations a researcher may send (over all their applications) in any hour and any

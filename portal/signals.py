@@ -1,6 +1,10 @@
-"""Login and logout go into the audit chain."""
+"""Login and logout go into the audit chain.
 
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+Failed logins are recorded by the login throttle (portal/login_security.py), which aggregates
+them: anyone can fail a login, and the chain must show an attack without being filled by it.
+"""
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
 from portal.audit import audit_record
@@ -16,11 +20,3 @@ def _logged_in(sender, request, user, **kwargs):
 def _logged_out(sender, request, user, **kwargs):
     if user is not None:
         audit_record("portal.session.logout", actor=user, obj=user)
-
-
-@receiver(user_login_failed)
-def _login_failed(sender, credentials, request=None, **kwargs):
-    audit_record(
-        "portal.session.login_failed",
-        details={"username": str(credentials.get("username", ""))[:150]},
-    )

@@ -63,6 +63,7 @@ CASES = [
     ("audit_log", None, "get", only("hdab_admin")),
     ("oidc_login", None, "get", everyone(404)),  # OpenID Connect is off in this matrix
     ("oidc_callback", None, "get", everyone(404)),
+    ("oidc_link", None, "get", everyone(404)),
     # Catalogue pages
     ("catalogue:search", None, "get", everyone(200)),
     ("catalogue:dataset_detail", "published", "get", everyone(200)),

@@ -1,4 +1,5 @@
 from django.core.management import call_command
+from django.http import HttpRequest
 
 from catalogue.models import Dataset
 from portal.audit import verify_chain
@@ -11,7 +12,9 @@ def test_it_loads_one_person_per_role_whose_printed_login_works(db, client, caps
     out = capsys.readouterr().out
     for username, roles, *_ in DEMO_PEOPLE:
         assert f"username {username}" in out and demo_password(username) in out
-        assert client.login(username=username, password=demo_password(username))
+        # Logins go through the throttle, which needs the request (as every login page gives).
+        request = HttpRequest()
+        assert client.login(request=request, username=username, password=demo_password(username))
         assert User.objects.get(username=username).roles == frozenset(roles)
     assert Dataset.objects.filter(status="published").count() == 4
     from access.selectors import governing_committees
