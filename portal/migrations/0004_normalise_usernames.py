@@ -50,7 +50,7 @@ def normalise_usernames(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("portal", "0002_audit_append_only"),
+        ("portal", "0003_audit_event_key_id"),
     ]
 
     operations = [
