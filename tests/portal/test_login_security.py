@@ -127,7 +127,7 @@ def test_createsuperuser_stores_one_spelling(db, monkeypatch):
 
 
 def _normalise_existing():
-    migration = importlib.import_module("portal.migrations.0003_normalise_usernames")
+    migration = importlib.import_module("portal.migrations.0004_normalise_usernames")
     migration.normalise_usernames(apps, connection.schema_editor())
     return migration
 
@@ -143,7 +143,7 @@ def test_the_migration_refuses_names_that_would_collide(db):
     first, second = UserFactory(username="one"), UserFactory(username="two")
     User.objects.filter(pk=first.pk).update(username="Victim1")
     User.objects.filter(pk=second.pk).update(username="ｖｉｃｔｉｍ１")
-    migration = importlib.import_module("portal.migrations.0003_normalise_usernames")
+    migration = importlib.import_module("portal.migrations.0004_normalise_usernames")
     with pytest.raises(migration.UsernameCollision) as refused:
         _normalise_existing()
     message = str(refused.value)
