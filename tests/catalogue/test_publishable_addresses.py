@@ -251,7 +251,6 @@ def public_catalogue(catalogue, settings):
 def test_a_bad_stored_dataset_is_left_out_and_logged(
     public_catalogue, client, caplog, field, value, fmt
 ):
-    shapes.require_shapes()
     bad, good = public_catalogue.published, public_catalogue.other_published
     Dataset.objects.filter(pk=bad.pk).update(**{field: value})  # behind the validators' back
 
@@ -264,10 +263,11 @@ def test_a_bad_stored_dataset_is_left_out_and_logged(
     )
     assert listed(graph) == {dataset_ref(good)}
     assert (dataset_ref(bad), None, None) not in graph
-    conforms, report = shapes.validate(graph, "PUBLIC")
-    assert conforms, report
     left_out = [r for r in caplog.records if r.name == "catalogue.dcat"]
     assert len(left_out) == 1 and f"Dataset {bad.pk} " in left_out[0].getMessage()
+    shapes.require_shapes()  # what remains needs the official shapes
+    conforms, report = shapes.validate(graph, "PUBLIC")
+    assert conforms, report
 
 
 def test_a_bad_node_address_leaves_out_only_the_datasets_that_publish_it(
