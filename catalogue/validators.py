@@ -6,8 +6,10 @@ Node and dataset addresses become IRIs in the HealthDCAT-AP export: a licence is
 serialiser fail (RDF 1.1 Turtle's IRIREF refuses ``<>"{}|^`\\``, spaces and control
 characters), so every write path refuses such addresses, through these validators:
 
-- the model fields carry them, so ``full_clean`` (which the services call before every save),
-  model forms and DRF model serializers all apply them;
+- the model fields carry them (``validate_public_url_field``, ``validate_public_email_field``),
+  so ``full_clean`` (which the services call before every save), the catalogue's forms and DRF
+  model serializers all apply them; ``validate_public_url`` checks a bare value (legislation
+  IRIs);
 - the DCAT exporter checks every IRI it writes with :func:`iri_problem` and leaves out a dataset
   stored behind the validators' back.
 
@@ -138,3 +140,28 @@ def validate_public_email(value: str) -> None:
             _("Enter an email address at a domain name (it is published as a mailto: address)."),
             code="invalid_mailto",
         )
+
+
+# As field validators. A URLField or EmailField checks the syntax itself (more loosely: it also
+# allows ftp); these add the rest of the rule and say nothing about a value that check refuses,
+# so that every problem is named once.
+_field_url_syntax = URLValidator()
+_field_email_syntax = EmailValidator()
+
+
+def validate_public_url_field(value: str) -> None:
+    """:func:`validate_public_url` for a URLField, which reports bad URL syntax itself."""
+    try:
+        _field_url_syntax(value)
+    except ValidationError:
+        return
+    validate_public_url(value)
+
+
+def validate_public_email_field(value: str) -> None:
+    """:func:`validate_public_email` for an EmailField, which reports bad syntax itself."""
+    try:
+        _field_email_syntax(value)
+    except ValidationError:
+        return
+    validate_public_email(value)

@@ -88,7 +88,7 @@ def test_it_refuses_emails_that_cannot_be_published(value):
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"licence": url}, "licence") for url in BAD_URLS if not url.startswith("javascript")]
+    [({"licence": url}, "licence") for url in BAD_URLS]
     + [({"contact_email": email}, "contact_email") for email in BAD_EMAILS],
 )
 def test_the_dataset_page_refuses_unpublishable_addresses(catalogue, client_for, change, field):
@@ -99,7 +99,7 @@ def test_the_dataset_page_refuses_unpublishable_addresses(catalogue, client_for,
     response = client.post(url, {**FORM, **change})
 
     assert response.status_code == 200
-    assert response.context["form"].errors[field]
+    assert len(response.context["form"].errors[field]) == 1
     assert (Dataset.objects.count(), AuditEvent.objects.count()) == before
 
 
@@ -122,7 +122,7 @@ def test_the_dataset_edit_page_refuses_unpublishable_addresses(catalogue, client
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("contact_email", EMAIL_ATTACK), ("contact_email", "a|b@example.org")]
+    [("contact_email", email) for email in BAD_EMAILS]
     + [("dicomweb_base_url", url) for url in BAD_URLS],
 )
 def test_the_node_page_refuses_unpublishable_addresses(client_for, personas, field, value):
@@ -141,7 +141,7 @@ def test_the_node_page_refuses_unpublishable_addresses(client_for, personas, fie
     response = client.post(reverse("catalogue:node_create"), {**data, field: value})
 
     assert response.status_code == 200
-    assert response.context["form"].errors[field]
+    assert len(response.context["form"].errors[field]) == 1
     assert (Node.objects.count(), AuditEvent.objects.count()) == before
 
 
