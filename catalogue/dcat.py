@@ -4,6 +4,11 @@
 datasets. Both only read the datasets and their nodes (use ``select_related("node")``), so an
 export costs one query however many datasets it lists.
 
+One dataset never breaks the catalogue: each dataset's description is built in a graph of its
+own and every IRI in it is checked with ``catalogue.validators.iri_problem`` (the rule the write
+paths apply); a dataset that fails (a row written behind the validators' back) is left out and
+logged, and the rest is exported.
+
 Every resource gets an IRI (no blank nodes): the dataset IRI is the address of its page, and the
 resources that belong to it are fragments of that address. The Turtle and JSON-LD forms of a graph
 are therefore the same set of triples.
@@ -12,6 +17,7 @@ Settings read: ``SITE_URL`` (by the views, as ``base_url``) and, for the health 
 body, ``HDAB_NAME``, ``HDAB_EMAIL`` and ``HDAB_URL``.
 """
 
+import logging
 import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -23,7 +29,10 @@ from rdflib.namespace import DCTERMS, FOAF
 
 from catalogue import duo
 from catalogue.models import Dataset
+from catalogue.validators import iri_problem
 from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, Modality, Sex
+
+logger = logging.getLogger(__name__)
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")  # DCAT 3 (rdflib's closed one lacks version)
 DCATAP = Namespace("http://data.europa.eu/r5r/")
@@ -400,16 +409,60 @@ def add_dataset(graph: Graph, dataset: Dataset, *, base_url: str) -> URIRef:
     return iri
 
 
+class NotExportable(Exception):
+    """A stored dataset whose description cannot be written as RDF (its message says why)."""
+
+
+def _checked_description(dataset: Dataset, *, base_url: str) -> tuple[URIRef, Graph]:
+    """The description of ``dataset`` in a graph of its own, once every IRI in it is valid.
+
+    Raises NotExportable naming the first IRI that ``iri_problem`` refuses, or the error that
+    building the description raised.
+    """
+    part = Graph()
+    try:
+        iri = add_dataset(part, dataset, base_url=base_url)
+    except Exception as error:  # a stored value the exporter cannot read
+        raise NotExportable(f"{type(error).__name__}: {error}") from error
+    for term in part.all_nodes():
+        if isinstance(term, URIRef):
+            problem = iri_problem(str(term))
+            if problem:
+                raise NotExportable(f"the IRI {str(term)!r} is not valid: {problem}")
+    return iri, part
+
+
+def _log_left_out(dataset: Dataset, error: NotExportable) -> None:
+    logger.warning(
+        "Dataset %s (node %s) is left out of the DCAT export: %s",
+        dataset.pk,
+        dataset.node_id,
+        error,
+    )
+
+
 def dataset_graph(dataset: Dataset, *, base_url: str) -> Graph:
-    """One dataset (with ``dataset.node`` loaded) as a HealthDCAT-AP graph."""
+    """One dataset (with ``dataset.node`` loaded) as a HealthDCAT-AP graph.
+
+    Raises NotExportable (and logs it) when the stored description cannot be exported.
+    """
     graph = new_graph()
     with translation.override("en"):
-        add_dataset(graph, dataset, base_url=base_url)
+        try:
+            _, part = _checked_description(dataset, base_url=base_url)
+        except NotExportable as error:
+            _log_left_out(dataset, error)
+            raise
+    graph += part
     return graph
 
 
 def catalogue_graph(datasets: Iterable[Dataset], *, base_url: str) -> Graph:
-    """A ``dcat:Catalog`` listing ``datasets``, with each dataset's description."""
+    """A ``dcat:Catalog`` listing ``datasets``, with each dataset's description.
+
+    A dataset whose description cannot be exported is left out and logged; the others are
+    listed all the same.
+    """
     graph = new_graph()
     catalogue = catalogue_iri(base_url=base_url)
     site = f"{base_url.rstrip('/')}/"
@@ -434,7 +487,13 @@ def catalogue_graph(datasets: Iterable[Dataset], *, base_url: str) -> Graph:
     latest = None
     with translation.override("en"):
         for dataset in datasets:
-            graph.add((catalogue, DCAT.dataset, add_dataset(graph, dataset, base_url=base_url)))
+            try:
+                iri, part = _checked_description(dataset, base_url=base_url)
+            except NotExportable as error:
+                _log_left_out(dataset, error)
+                continue
+            graph += part
+            graph.add((catalogue, DCAT.dataset, iri))
             if dataset.modified_at and (latest is None or dataset.modified_at > latest):
                 latest = dataset.modified_at
     if latest:

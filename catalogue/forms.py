@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalogue import duo
 from catalogue.models import Dataset, Node
+from catalogue.validators import validate_public_email_field, validate_public_url_field
 from catalogue.vocabularies import AccessCondition, HealthCategory, Modality, Sex
 
 
@@ -17,6 +18,13 @@ class ListField(forms.CharField):
     def to_python(self, value):
         text = super().to_python(value) or ""
         return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _check_addresses(form: forms.BaseForm, **rules) -> None:
+    """Give the named fields the publishable-address rule of ``catalogue.validators`` (the
+    model fields' own), so that the form names the problem before anything else runs."""
+    for name, validator in rules.items():
+        form.fields[name].validators.append(validator)
 
 
 def _checkboxes(choices, label, required=False, help_text=""):
@@ -68,6 +76,9 @@ class DatasetForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["publisher_name"].required = False
         self.fields["publisher_name"].help_text = _("Defaults to the node's organisation.")
+        _check_addresses(
+            self, licence=validate_public_url_field, contact_email=validate_public_email_field
+        )
 
     def _post_clean(self):
         # Validation belongs to the service (it sees the whole dataset); skip the model's.
@@ -79,6 +90,14 @@ class NodeForm(forms.ModelForm):
         model = Node
         fields = ["name", "slug", "organisation", "country", "contact_email",
                   "dicomweb_base_url", "audience"]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _check_addresses(
+            self,
+            contact_email=validate_public_email_field,
+            dicomweb_base_url=validate_public_url_field,
+        )
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from catalogue.validators import validate_public_email_field, validate_public_url_field
 from catalogue.vocabularies import COUNTRIES, EHDS_ELI, AccessRights
 
 
@@ -16,8 +17,10 @@ class Node(models.Model):
     slug = models.SlugField(unique=True)
     organisation = models.CharField(_("organisation"), max_length=200)
     country = models.CharField(_("country"), max_length=2, choices=COUNTRIES)
-    contact_email = models.EmailField(_("contact email"))
-    dicomweb_base_url = models.URLField(_("DICOMweb base URL"), max_length=500)
+    contact_email = models.EmailField(_("contact email"), validators=[validate_public_email_field])
+    dicomweb_base_url = models.URLField(
+        _("DICOMweb base URL"), max_length=500, validators=[validate_public_url_field]
+    )
     audience = models.CharField(
         _("token audience"),
         max_length=200,
@@ -63,7 +66,9 @@ class Dataset(models.Model):
     keywords = models.JSONField(_("keywords"), default=list, blank=True)
     publisher_name = models.CharField(_("publisher"), max_length=200)
     contact_name = models.CharField(_("contact point name"), max_length=200)
-    contact_email = models.EmailField(_("contact point email"))
+    contact_email = models.EmailField(
+        _("contact point email"), validators=[validate_public_email_field]
+    )
     health_categories = models.JSONField(_("health categories"), default=list)
     access_rights = models.CharField(
         _("access rights"),
@@ -88,7 +93,9 @@ class Dataset(models.Model):
     temporal_end = models.DateField(_("temporal coverage to"), null=True, blank=True)
     access_conditions = models.JSONField(_("access conditions"), default=list)
     duo_codes = models.JSONField(_("data-use conditions (DUO)"), default=list, blank=True)
-    licence = models.URLField(_("licence"), max_length=300, blank=True)
+    licence = models.URLField(
+        _("licence"), max_length=300, blank=True, validators=[validate_public_url_field]
+    )
     version = models.CharField(_("version"), max_length=50, default="1.0")
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True

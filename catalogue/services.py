@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from catalogue.facets import bump_version
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Instance, Node, Series, Study
+from catalogue.validators import validate_public_url
 from portal.audit import audit_record
 from portal.models import Role, User
 
@@ -78,6 +79,12 @@ def _clean_lists(dataset: Dataset) -> None:
 
 
 def _validate(dataset: Dataset) -> None:
+    """Refuse a dataset description that is not complete and consistent, naming every problem.
+
+    The model's own checks run too (``full_clean``), among them the publishable-address rule of
+    ``catalogue.validators`` on the licence and the contact email; the legislation IRIs follow
+    the same rule.
+    """
     from catalogue import duo
     from catalogue.vocabularies import AccessCondition, HealthCategory, Sex
 
@@ -104,6 +111,13 @@ def _validate(dataset: Dataset) -> None:
     if dataset.temporal_start and dataset.temporal_end:
         if dataset.temporal_start > dataset.temporal_end:
             errors.setdefault("temporal_end", []).append("must not be before the start")
+    for iri in dataset.applicable_legislation:
+        try:
+            validate_public_url(iri)
+        except ValidationError as exc:
+            errors.setdefault("applicable_legislation", []).extend(
+                f"{iri!r}: {message}" for message in exc.messages
+            )
     try:
         dataset.full_clean(exclude=["node", "search_text"])
     except ValidationError as exc:
@@ -115,7 +129,8 @@ def _validate(dataset: Dataset) -> None:
 
 @transaction.atomic
 def node_create(*, actor: User | None, operators=(), **fields) -> Node:
-    """Register a node. Its operators must hold the node-operator role."""
+    """Register a node. Its operators must hold the node-operator role; its contact email and
+    DICOMweb base URL must be publishable (``full_clean`` applies ``catalogue.validators``)."""
     node = Node(**fields)
     node.full_clean()
     node.save()

@@ -219,8 +219,17 @@ def node_create(request):
 
 @role_required(Role.RESEARCHER)
 def basket(request):
+    """The basket, each dataset with the researcher's applications that already include it;
+    "Apply for these datasets" while any dataset is in none of them."""
+    entries = selectors.basket_entries(request.user)
     return render(
-        request, "catalogue/basket.html", {"datasets": selectors.basket_datasets(request.user)}
+        request,
+        "catalogue/basket.html",
+        {
+            "entries": entries,
+            "to_apply": [e for e in entries if not e.applications],
+            "applied": [e for e in entries if e.applications],
+        },
     )
 
 

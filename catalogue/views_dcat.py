@@ -2,11 +2,13 @@
 
 The catalogue export is public and lists the published datasets only; a dataset's own export
 follows the dataset's visibility (its node's operators also get its drafts), and is 404 otherwise.
+A dataset whose stored description cannot be exported (``dcat.NotExportable``, logged by the
+exporter) is left out of the catalogue and its own export answers 404.
 """
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
@@ -35,7 +37,10 @@ def _catalogue(request, fmt: str) -> HttpResponse:
 
 def _dataset(request, pk: int, fmt: str) -> HttpResponse:
     dataset = access_dataset(request.user, pk)
-    graph = dcat.dataset_graph(dataset, base_url=settings.SITE_URL)
+    try:
+        graph = dcat.dataset_graph(dataset, base_url=settings.SITE_URL)
+    except dcat.NotExportable:
+        raise Http404 from None
     response = _render(graph, fmt)
     # Drafts are visible to their node's operators only: never in a shared cache.
     patch_cache_control(response, private=True, no_cache=True)

@@ -142,9 +142,10 @@ def role_dashboard(request, slug):
         )[:10]
     if dashboard.role == Role.RESEARCHER:
         from access.selectors import visible_applications
-        from catalogue.selectors import basket_datasets
+        from catalogue.selectors import basket_entries
 
-        context["basket"] = basket_datasets(request.user)
+        context["basket"] = basket_entries(request.user)
+        context["basket_to_apply"] = [e for e in context["basket"] if not e.applications]
         context["applications"] = visible_applications(request.user).order_by("-updated_at")[:10]
     if dashboard.role == Role.HDAB_ADMIN:
         counts = selectors.role_counts()

@@ -4,13 +4,13 @@ Pure functions: no database. One test per rule, the overall aggregation, a table
 cases, and a check of the hand-written DUO hierarchy against the ontology file.
 """
 
-import os
 from pathlib import Path
 
 import pytest
 
 from access import prescreen
 from access.prescreen import Finding, Request, Verdict, screen
+from tests.standards import require_artefacts
 
 NRES, GRU, HMB, DS, POA = (
     "DUO:0000004",
@@ -654,17 +654,9 @@ def test_it_screens_realistic_cases(request_, dataset_codes, conditions, outcome
 
 # -- the hand-written hierarchy against the ontology ------------------------------------------
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-
 
 def _duo_owl() -> Path:
-    data = Path(os.environ.get("SHARED_DATA_DIR") or REPOSITORY.parent / "shared" / "data")
-    path = data / "duo" / "duo.owl"
-    if not path.is_file():
-        why = f"{path} is not there"
-        if os.environ.get("CI"):
-            pytest.fail(f"{why}. CI is set, so the DUO hierarchy check may not be skipped.")
-        pytest.skip(why)
+    (path,) = require_artefacts("duo/duo.owl", purpose="the DUO hierarchy check")
     return path
 
 
