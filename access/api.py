@@ -38,6 +38,7 @@ from access.models import (
 from access.permissions import committees_of
 from catalogue.models import Dataset
 from catalogue.selectors import visible_datasets
+from portal.ids import IdField
 from portal.models import Role
 
 # --- Errors ---------------------------------------------------------------------------------
@@ -389,7 +390,7 @@ class ApplicationListApi(ListApi):
     class ApplicationCreateInput(serializers.Serializer):
         title = serializers.CharField(max_length=300)
         datasets = serializers.ListField(
-            child=serializers.IntegerField(min_value=1),
+            child=IdField(),
             required=False,
             allow_empty=False,
             help_text="Dataset ids; leave out to apply for the datasets in your basket.",

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from catalogue import selectors, services
 from catalogue.models import Dataset
 from catalogue.views import CountedPaginator, parse_search
+from portal.ids import IdField
 from portal.models import Role
 
 
@@ -111,7 +112,7 @@ def _require_researcher(user):
 
 
 class BasketInput(serializers.Serializer):
-    dataset = serializers.IntegerField()
+    dataset = IdField()
 
 
 class BasketApi(APIView):
