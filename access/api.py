@@ -38,6 +38,7 @@ from access.models import (
 from access.permissions import committees_of
 from catalogue.models import Dataset
 from catalogue.selectors import visible_datasets
+from portal.api_schema import DetailOutput
 from portal.ids import IdField
 from portal.models import Role
 
@@ -83,12 +84,15 @@ def _valid(serializer_class, request, **kwargs) -> dict:
     return serializer.validated_data
 
 
-class DetailOutput(serializers.Serializer):
-    detail = serializers.CharField()
+class MissingItemsOutput(serializers.Serializer):
+    missing = serializers.ListField(child=serializers.CharField())
 
 
 class MissingOutput(serializers.Serializer):
-    missing = serializers.ListField(child=serializers.CharField())
+    """Submit's 400: ``missing`` when incomplete; another refusal answers field → messages (or
+    ``detail``) instead."""
+
+    missing = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 NOT_FOUND = OpenApiResponse(DetailOutput, description="Does not exist or is not visible to you.")
@@ -99,7 +103,8 @@ INVALID = OpenApiResponse(
 )
 INCOMPLETE = OpenApiResponse(
     MissingOutput,
-    description="Incomplete: `missing` lists everything still needed (or field → messages).",
+    description="Incomplete: `missing` lists everything still needed (or field → messages, or "
+    "`detail`).",
 )
 
 
@@ -551,7 +556,7 @@ class ApplicationSubmitApi(AccessApi):
 class ApplicationMissingApi(AccessApi):
     """What still stops the caller's application from being submitted."""
 
-    @extend_schema(responses=answers(MissingOutput, invalid=None, conflict=False))
+    @extend_schema(responses=answers(MissingItemsOutput, invalid=None, conflict=False))
     def get(self, request, pk):
         application = selectors.access_own_application(request.user, pk)
         return Response({"missing": services.missing_items(application)})

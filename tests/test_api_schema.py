@@ -1,0 +1,162 @@
+"""The API against its own OpenAPI schema: schemathesis sends generated requests to every
+operation, signed in as a researcher and as a committee chair, on the suite's fixtures.
+
+Every answer must be no server error, with a status code, a content type and a body that the
+schema documents. The run is bounded (a fixed number of examples per operation) and
+deterministic (Hypothesis derandomised), and it fails on the first operation that breaks a
+rule, naming the request that did.
+"""
+
+import logging
+
+import pytest
+import schemathesis
+from django.core.management import call_command
+from django.core.wsgi import get_wsgi_application
+from django.test import Client
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import checks
+from schemathesis.generation import GenerationMode
+
+from access import services
+from access.models import Application, Committee, Permit, Review, TeamMember
+from catalogue.models import Dataset
+
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.response_headers_conformance,
+]
+# Requests per operation and generation mode (a third of them when not signed in): about 900
+# requests in all, some 20 seconds on one core.
+EXAMPLES = {GenerationMode.POSITIVE: 9, GenerationMode.NEGATIVE: 4}
+RUN = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: the first failure is reported
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def test_the_schema_generates_without_warnings(tmp_path):
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml")
+    )
+
+
+def _session(user) -> tuple[dict, dict]:
+    """Cookies and headers of a signed-in browser session, CSRF token included."""
+    client = Client()
+    client.force_login(user)
+    client.get("/")  # sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    cookies = {"sessionid": client.cookies["sessionid"].value, "csrftoken": token}
+    return cookies, {"X-CSRFToken": token}
+
+
+@pytest.fixture
+def world(access, catalogue, personas):
+    """The suite's fixtures, plus a permit (held by the researcher, issued by the chair's
+    committees) and an invitation for each persona, so that the generated requests also reach
+    objects that exist."""
+    permitted = access.new_application("Permitted study", submit=True)
+    for review in permitted.reviews.all():
+        services.review_decide(review=review, actor=personas["committee_chair"], approve=True)
+    others = services.application_create(
+        applicant=personas["other_researcher"], title="Team study", datasets=[catalogue.published]
+    )
+    for name in ("researcher", "committee_chair"):
+        services.team_invite(application=others, actor=others.applicant, email=personas[name].email)
+    assert Permit.objects.exists()
+
+
+def _existing() -> dict[str, list]:
+    """Values that name existing objects: for the path's ``{id}`` (by the path it is in), for
+    its ``{token}``, and for ids in request bodies."""
+    ids = lambda model: list(model.objects.order_by("pk").values_list("pk", flat=True))  # noqa: E731
+    datasets = ids(Dataset)
+    return {
+        "/api/access/applications/": ids(Application),
+        "/api/access/reviews/": ids(Review),
+        "/api/access/permits/": ids(Permit),
+        "/api/catalogue/": datasets,
+        "token": list(TeamMember.objects.order_by("pk").values_list("token", flat=True)),
+        "dataset": datasets,
+        "committee": ids(Committee),
+    }
+
+
+def _use_existing(case, data, existing: dict[str, list]) -> None:
+    """Point a generated request at existing objects, most of the time (Hypothesis chooses)."""
+    parameters = case.path_parameters or {}
+    if "id" in parameters:
+        prefix = next((p for p in existing if case.path.startswith(p)), None)
+        if prefix and data.draw(st.integers(0, 4)):
+            parameters["id"] = data.draw(st.sampled_from(existing[prefix]))
+    if "token" in parameters and data.draw(st.booleans()):
+        parameters["token"] = data.draw(st.sampled_from(existing["token"]))
+    body = case.body if isinstance(case.body, dict) else {}
+    if "datasets" in body and data.draw(st.booleans()):
+        body["datasets"] = data.draw(
+            st.lists(st.sampled_from(existing["dataset"]), min_size=1, max_size=3, unique=True)
+        )
+    for name in ("dataset", "committee"):
+        if isinstance(body.get(name), int) and data.draw(st.booleans()):
+            body[name] = data.draw(st.sampled_from(existing[name]))
+
+
+def _fuzz(operation, mode: GenerationMode, examples: int, session, existing) -> int:
+    """Send ``examples`` generated requests to ``operation`` and check each answer; raises the
+    first failure. Returns the number of requests sent."""
+    cookies, headers = session
+    sent = 0
+
+    @settings(RUN, max_examples=examples)
+    @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
+    def check(case, data):
+        nonlocal sent
+        if mode is GenerationMode.POSITIVE:
+            _use_existing(case, data, existing)
+        response = case.call(cookies=cookies, headers=headers)
+        sent += 1
+        case.validate_response(response, checks=CHECKS, headers=headers)
+
+    check()
+    return sent
+
+
+def _run(persona: str, personas) -> tuple[int, list[str]]:
+    """Fuzz every operation as ``persona``: the number of requests sent, and the failures (at
+    most one per operation and generation mode, each with the request that reproduces it)."""
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+    session = _session(personas[persona]) if persona != "anonymous" else ({}, {})
+    existing = _existing()
+    sent, failures = 0, []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 29
+    # Refusals are the expected answers here: keep Django from logging each of them.
+    request_log = logging.getLogger("django.request")
+    level, request_log.level = request_log.level, logging.ERROR
+    try:
+        for operation in operations:
+            for mode, examples in EXAMPLES.items():
+                examples = max(1, examples // (3 if persona == "anonymous" else 1))
+                try:
+                    sent += _fuzz(operation, mode, examples, session, existing)
+                except (AssertionError, BaseExceptionGroup) as failure:  # schemathesis' failures
+                    failures.append(f"{operation.label} ({mode} data): {failure}")
+    finally:
+        request_log.level = level
+    return sent, failures
+
+
+@pytest.mark.parametrize("persona", ["researcher", "committee_chair", "anonymous"])
+def test_the_api_keeps_to_its_schema(persona, world, personas):
+    """Signed in as a researcher, as a committee chair, and (fewer requests) not signed in."""
+    sent, failures = _run(persona, personas)
+    assert not failures, "\n\n".join(failures)
+    assert sent >= 29 * (2 if persona == "anonymous" else sum(EXAMPLES.values())), sent
