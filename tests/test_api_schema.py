@@ -8,11 +8,14 @@ rule, naming the request that did.
 """
 
 import logging
+from contextlib import contextmanager
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.management import call_command
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -22,6 +25,7 @@ from schemathesis.generation import GenerationMode
 from access import services
 from access.models import Application, Committee, Permit, Review, TeamMember
 from catalogue.models import Dataset
+from portal.ids import MAX_ID
 
 CHECKS = [
     checks.not_a_server_error,
@@ -90,23 +94,41 @@ def _existing() -> dict[str, list]:
     }
 
 
+# Ids at and past the edge of what the database holds: each must be a plain 404 or 400.
+EDGE_IDS = [MAX_ID, MAX_ID + 1, 2**64, 10**30]
+
+
+def _an_id(data, existing: list) -> int | None:
+    """An existing id (half the time), an id at the edge (a third), or None: keep the generated
+    one."""
+    choice = data.draw(st.integers(0, 5))
+    if choice >= 3 and existing:
+        return data.draw(st.sampled_from(existing))
+    if choice >= 1:
+        return data.draw(st.sampled_from(EDGE_IDS))
+    return None
+
+
 def _use_existing(case, data, existing: dict[str, list]) -> None:
-    """Point a generated request at existing objects, most of the time (Hypothesis chooses)."""
+    """Point a generated request at existing objects, or at ids past the database's edge
+    (Hypothesis chooses)."""
     parameters = case.path_parameters or {}
     if "id" in parameters:
         prefix = next((p for p in existing if case.path.startswith(p)), None)
-        if prefix and data.draw(st.integers(0, 4)):
-            parameters["id"] = data.draw(st.sampled_from(existing[prefix]))
+        if (number := _an_id(data, existing.get(prefix, []))) is not None:
+            parameters["id"] = number
     if "token" in parameters and data.draw(st.booleans()):
         parameters["token"] = data.draw(st.sampled_from(existing["token"]))
     body = case.body if isinstance(case.body, dict) else {}
-    if "datasets" in body and data.draw(st.booleans()):
-        body["datasets"] = data.draw(
-            st.lists(st.sampled_from(existing["dataset"]), min_size=1, max_size=3, unique=True)
-        )
+    if isinstance(body.get("datasets"), list) and body["datasets"]:
+        body["datasets"] = [
+            number if (number := _an_id(data, existing["dataset"])) is not None else generated
+            for generated in body["datasets"][:3]
+        ]
     for name in ("dataset", "committee"):
-        if isinstance(body.get(name), int) and data.draw(st.booleans()):
-            body[name] = data.draw(st.sampled_from(existing[name]))
+        if isinstance(body.get(name), int):
+            if (number := _an_id(data, existing[name])) is not None:
+                body[name] = number
 
 
 def _fuzz(operation, mode: GenerationMode, examples: int, session, existing) -> int:
@@ -129,19 +151,34 @@ def _fuzz(operation, mode: GenerationMode, examples: int, session, existing) -> 
     return sent
 
 
+@contextmanager
+def _served_in_this_test():
+    """Requests to the WSGI application keep the test's database connection (and its
+    transaction) open, as with Django's test client; refusals, the expected answers here, are
+    not logged one by one."""
+    request_log = logging.getLogger("django.request")
+    level, request_log.level = request_log.level, logging.ERROR
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_log.level = level
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
 def _run(persona: str, personas) -> tuple[int, list[str]]:
     """Fuzz every operation as ``persona``: the number of requests sent, and the failures (at
     most one per operation and generation mode, each with the request that reproduces it)."""
-    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
     session = _session(personas[persona]) if persona != "anonymous" else ({}, {})
     existing = _existing()
     sent, failures = 0, []
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 29
-    # Refusals are the expected answers here: keep Django from logging each of them.
-    request_log = logging.getLogger("django.request")
-    level, request_log.level = request_log.level, logging.ERROR
-    try:
+    with _served_in_this_test():
+        app = get_wsgi_application()
+        schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app)
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert len(operations) >= 29
         for operation in operations:
             for mode, examples in EXAMPLES.items():
                 examples = max(1, examples // (3 if persona == "anonymous" else 1))
@@ -149,8 +186,6 @@ def _run(persona: str, personas) -> tuple[int, list[str]]:
                     sent += _fuzz(operation, mode, examples, session, existing)
                 except (AssertionError, BaseExceptionGroup) as failure:  # schemathesis' failures
                     failures.append(f"{operation.label} ({mode} data): {failure}")
-    finally:
-        request_log.level = level
     return sent, failures
 
 
