@@ -80,6 +80,7 @@ class FacetValueOutput(serializers.Serializer):
     label = serializers.CharField(required=False, help_text="The node's name (node facet only).")
 
 
+# One list of values with their counts per facet of the search page.
 FacetsOutput = type(
     "FacetsOutput",
     (serializers.Serializer,),

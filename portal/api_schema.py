@@ -6,8 +6,9 @@ the view has not described them itself:
 
 - 403 on every operation that needs a signed-in caller, and on every write (a session without
   its CSRF token);
-- 400 (a body that cannot be parsed) and 415 (a body that is not JSON, or not multipart for an
-  upload) on every operation that takes a body; 413 on uploads (Django's upload limits);
+- 400 (a body that cannot be parsed), 413 (a body over the size limits, or an upload over
+  Django's limits on files and fields) and 415 (a body that is not JSON, or not multipart for an
+  upload) on every operation that takes a body;
 - 404 on every operation with an id in its path (also ``application/problem+json``, the answer
   when the path itself names nothing, see ``portal.api_errors``), and on paginated lists (a page
   past the end).
@@ -46,7 +47,7 @@ class AutoSchema(openapi.AutoSchema):
 
     def _uploads(self) -> bool:
         return any(
-            isinstance(p, MultiPartParser | FileUploadParser) for p in self.view.parser_classes
+            isinstance(p, MultiPartParser | FileUploadParser) for p in self.view.get_parsers()
         )
 
     def _common_answers(self) -> dict[str, OpenApiResponse]:
@@ -67,10 +68,11 @@ class AutoSchema(openapi.AutoSchema):
                 DetailOutput, description="Does not exist or is not visible to you."
             )
         if self.method in WITH_BODY:
-            if self._uploads():
-                answers["413"] = OpenApiResponse(
-                    DetailOutput, description="The request body is over the upload limits."
-                )
+            answers["413"] = OpenApiResponse(
+                DetailOutput,
+                description="The body is over the size limits"
+                + (", or has too many files or fields." if self._uploads() else "."),
+            )
             answers["415"] = OpenApiResponse(
                 DetailOutput, description="The body's content type is not accepted here."
             )

@@ -25,8 +25,10 @@ from schemathesis.generation import GenerationMode
 from access import services
 from access.models import Application, Committee, Permit, Review, TeamMember
 from catalogue.models import Dataset
+from portal.api_errors import PROBLEM_JSON
 from portal.ids import MAX_ID
 
+JSON = "application/json"
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
@@ -50,6 +52,32 @@ def test_the_schema_generates_without_warnings(tmp_path):
     call_command(
         "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml")
     )
+
+
+def test_the_schema_lists_the_refusals_every_operation_can_get(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    operations = [
+        (path, method.upper(), operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    ]
+    assert len(operations) >= 29
+    for path, method, operation in operations:
+        responses = operation["responses"]
+        if method != "GET" or not path.startswith("/api/catalogue/datasets/"):
+            # not signed in, a write without the CSRF token, or not allowed
+            assert "403" in responses, (method, path)
+        if method in ("POST", "PATCH"):
+            assert {"400", "413", "415"} <= set(responses), (method, path)
+        if "{id}" in path:
+            assert set(responses["404"]["content"]) == {JSON, PROBLEM_JSON}, (method, path)
+            (parameter,) = (p for p in operation["parameters"] if p["name"] == "id")
+            assert parameter["schema"]["maximum"] == MAX_ID
+    ingest = schema["paths"]["/api/catalogue/datasets/{id}/ingest/"]["post"]["responses"]
+    assert "too many files" in ingest["413"]["description"]
+    search = schema["paths"]["/api/catalogue/datasets/"]["get"]["responses"]
+    assert search["200"]["content"][JSON]["schema"]["$ref"].endswith("/DatasetSearchOutput")
+    assert "404" in search  # a page past the last one
 
 
 def _session(user) -> tuple[dict, dict]:
