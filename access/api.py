@@ -38,6 +38,8 @@ from access.models import (
 from access.permissions import committees_of
 from catalogue.models import Dataset
 from catalogue.selectors import visible_datasets
+from portal.api_schema import DetailOutput
+from portal.ids import IdField
 from portal.models import Role
 
 # --- Errors ---------------------------------------------------------------------------------
@@ -82,12 +84,15 @@ def _valid(serializer_class, request, **kwargs) -> dict:
     return serializer.validated_data
 
 
-class DetailOutput(serializers.Serializer):
-    detail = serializers.CharField()
+class MissingItemsOutput(serializers.Serializer):
+    missing = serializers.ListField(child=serializers.CharField())
 
 
 class MissingOutput(serializers.Serializer):
-    missing = serializers.ListField(child=serializers.CharField())
+    """Submit's 400: ``missing`` when incomplete; another refusal answers field → messages (or
+    ``detail``) instead."""
+
+    missing = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 NOT_FOUND = OpenApiResponse(DetailOutput, description="Does not exist or is not visible to you.")
@@ -98,7 +103,8 @@ INVALID = OpenApiResponse(
 )
 INCOMPLETE = OpenApiResponse(
     MissingOutput,
-    description="Incomplete: `missing` lists everything still needed (or field → messages).",
+    description="Incomplete: `missing` lists everything still needed (or field → messages, or "
+    "`detail`).",
 )
 
 
@@ -410,7 +416,7 @@ class ApplicationListApi(ListApi):
     class ApplicationCreateInput(serializers.Serializer):
         title = serializers.CharField(max_length=300)
         datasets = serializers.ListField(
-            child=serializers.IntegerField(min_value=1),
+            child=IdField(),
             required=False,
             allow_empty=False,
             help_text="Dataset ids; leave out to apply for the datasets in your basket.",
@@ -553,7 +559,7 @@ class ApplicationSubmitApi(AccessApi):
 class ApplicationMissingApi(AccessApi):
     """What still stops the caller's application from being submitted."""
 
-    @extend_schema(responses=answers(MissingOutput, invalid=None, conflict=False))
+    @extend_schema(responses=answers(MissingItemsOutput, invalid=None, conflict=False))
     def get(self, request, pk):
         application = selectors.access_own_application(request.user, pk)
         return Response({"missing": services.missing_items(application)})

@@ -6,7 +6,7 @@ Same access checks as the pages (catalogue.selectors); 404 for anything not visi
 from functools import partial
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
@@ -17,6 +17,8 @@ from rest_framework.views import APIView
 from catalogue import selectors, services
 from catalogue.models import Dataset
 from catalogue.views import CountedPaginator, parse_search
+from portal.api_schema import DetailOutput
+from portal.ids import IdField
 from portal.models import Role
 
 
@@ -67,7 +69,33 @@ SEARCH_PARAMETERS = [
     OpenApiParameter("age_from", int),
     OpenApiParameter("age_to", int),
     OpenApiParameter("sort", str, enum=list(selectors.SORTS)),
+    OpenApiParameter("page", int, description="A page number (from 1)"),
+    OpenApiParameter("page_size", int, description="Results per page (at most 100, 20 by default)"),
 ]
+
+
+class FacetValueOutput(serializers.Serializer):
+    value = serializers.CharField()
+    count = serializers.IntegerField(help_text="Matching datasets with this value.")
+    label = serializers.CharField(required=False, help_text="The node's name (node facet only).")
+
+
+# One list of values with their counts per facet of the search page.
+FacetsOutput = type(
+    "FacetsOutput",
+    (serializers.Serializer,),
+    {facet: FacetValueOutput(many=True) for facet in [*selectors.FACETS, "country", "node"]},
+)
+
+
+class DatasetSearchOutput(serializers.Serializer):
+    """A page of results, with the counts per facet value over all results."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = DatasetSerializer(many=True)
+    facets = FacetsOutput()
 
 
 class DatasetSearchApi(APIView):
@@ -75,7 +103,14 @@ class DatasetSearchApi(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=SEARCH_PARAMETERS, responses=DatasetSerializer(many=True))
+    @extend_schema(
+        operation_id="catalogue_datasets_list",
+        parameters=SEARCH_PARAMETERS,
+        responses={
+            200: DatasetSearchOutput,
+            404: OpenApiResponse(DetailOutput, description="A page past the last one."),
+        },
+    )
     def get(self, request):
         query = parse_search(request.query_params)
         datasets = selectors.search_datasets(request.user, query)
@@ -111,7 +146,12 @@ def _require_researcher(user):
 
 
 class BasketInput(serializers.Serializer):
-    dataset = serializers.IntegerField()
+    dataset = IdField()
+
+
+NOT_A_RESEARCHER = OpenApiResponse(
+    DetailOutput, description="Not a researcher; or (adding) no such published dataset."
+)
 
 
 class BasketApi(APIView):
@@ -119,13 +159,22 @@ class BasketApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=DatasetSerializer(many=True))
+    @extend_schema(responses={200: DatasetSerializer(many=True), 404: NOT_A_RESEARCHER})
     def get(self, request):
         _require_researcher(request.user)
         datasets = selectors.basket_datasets(request.user)
         return Response(DatasetSerializer(datasets, many=True, context={"request": request}).data)
 
-    @extend_schema(request=BasketInput, responses=DatasetSerializer(many=True))
+    @extend_schema(
+        request=BasketInput,
+        responses={
+            200: OpenApiResponse(
+                DatasetSerializer(many=True), description="Already in the basket: the basket."
+            ),
+            201: OpenApiResponse(DatasetSerializer(many=True), description="Added: the basket."),
+            404: NOT_A_RESEARCHER,
+        },
+    )
     def post(self, request):
         _require_researcher(request.user)
         data = BasketInput(data=request.data)

@@ -1,13 +1,14 @@
 from django.urls import path
 
+import portal.ids  # noqa: F401  (registers the <id:...> path converter)
 from catalogue import api
 
 app_name = "catalogue_api"
 
 urlpatterns = [
     path("datasets/", api.DatasetSearchApi.as_view(), name="datasets"),
-    path("datasets/<int:pk>/", api.DatasetDetailApi.as_view(), name="dataset"),
-    path("datasets/<int:pk>/ingest/", api.DatasetIngestApi.as_view(), name="dataset_ingest"),
+    path("datasets/<id:pk>/", api.DatasetDetailApi.as_view(), name="dataset"),
+    path("datasets/<id:pk>/ingest/", api.DatasetIngestApi.as_view(), name="dataset_ingest"),
     path("basket/", api.BasketApi.as_view(), name="basket"),
-    path("basket/<int:pk>/", api.BasketItemApi.as_view(), name="basket_item"),
+    path("basket/<id:pk>/", api.BasketItemApi.as_view(), name="basket_item"),
 ]

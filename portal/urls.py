@@ -38,3 +38,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
+
+# JSON under /api/, the portal's HTML pages elsewhere.
+handler400 = "portal.api_errors.bad_request"
+handler403 = "portal.api_errors.permission_denied"
+handler404 = "portal.api_errors.page_not_found"
+handler500 = "portal.api_errors.server_error"
