@@ -128,7 +128,7 @@ def _routes(patterns, prefix=""):
             route = prefix + str(entry.pattern)
             if "^" in route or "(?P" in route:
                 continue  # a regular expression (the admin's catch-all), reached by others
-            path = re.sub(r"<int:\w+>", "1", route)
+            path = re.sub(r"<(?:int|id):\w+>", "1", route)
             path = re.sub(r"<(?:\w+:)?\w+>", "x", path)
             yield "/" + path, resolve("/" + path).view_name
 
