@@ -23,7 +23,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from access import forms, selectors, services
-from access.models import Application, InvalidTransition, ProhibitedUse, Review, TeamMember
+from access.models import (
+    Application,
+    InvalidTransition,
+    Permit,
+    ProhibitedUse,
+    Review,
+    TeamMember,
+)
 from access.permissions import committees_of, is_chair, members_of
 from catalogue import duo
 from catalogue.selectors import basket_datasets
@@ -612,17 +619,23 @@ def permit_list(request):
         .order_by("-issued_at", "-pk")
     )
     page = Paginator(permits, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "access/permit_list.html", {"page": page})
+    return render(request, "access/permit_list.html", {"page": page, "today": timezone.localdate()})
 
 
 def _render_permit(request, permit, *, form=None):
+    """The permit. It is valid through its end date; from the next day it shows as ended,
+    even before the daily ``expire_permits`` has marked it expired, and cannot be
+    reactivated."""
     user = request.user
     committee = permit.review.committee
     can_change = user.has_role(Role.HDAB_ADMIN) or is_chair(user, committee)
+    ended = permit.ends_on < timezone.localdate()
     changes = [
         name
         for name, spec in services.PERMIT_CHANGES.items()
-        if can_change and permit.can_transition_to(spec.status)
+        if can_change
+        and permit.can_transition_to(spec.status)
+        and not (ended and spec.status == Permit.Status.ACTIVE)
     ]
     return render(
         request,
@@ -636,6 +649,7 @@ def _render_permit(request, permit, *, form=None):
             "authorised": permit.authorised_persons.order_by("last_name", "first_name", "pk"),
             "chairs": [m for m in members_of(committee) if is_chair(m, committee)],
             "changes": changes,
+            "ended": ended and permit.status in (Permit.Status.ACTIVE, Permit.Status.SUSPENDED),
             "form": form or forms.PermitChangeForm(auto_id="change-%s"),
         },
     )
