@@ -710,7 +710,7 @@ def review_decide(request, pk):
     )  # fmt: skip
 
 
-def _decide_confirmation(review: Review, data) -> Confirmation:
+def _decide_confirmation(review: Review, data) -> Confirmation | None:
     """What the chair's decision does, said before it is recorded (nothing to confirm while
     the applicant is being asked: the service refuses the decision)."""
     application, committee = review.application, review.committee.name
@@ -901,14 +901,13 @@ PERMIT_CHANGED = {
 
 
 def _revoke_confirmation(permit, reason: str) -> Confirmation:
-    people = permit.authorised_persons.count()
+    people = _listed(p.display_name for p in permit.authorised_persons.order_by("last_name", "pk"))
     datasets = _listed(permit.datasets.order_by("title").values_list("title", flat=True))
     return Confirmation(
         question=_("Revoke data permit %s?") % permit.number,
         consequences=[
-            _("The permit ends now: %(holder)s and the %(people)s person(s) it authorises lose "
-              "access to: %(datasets)s.") % {"holder": permit.holder.display_name,
-                                             "people": people, "datasets": datasets},
+            _("The permit ends now: the people it authorises (%(people)s) lose access to: "
+              "%(datasets)s.") % {"people": people, "datasets": datasets},
             _("They are told the reason: %s") % reason,
             _("A revoked permit cannot be reactivated: a new application is needed."),
         ],

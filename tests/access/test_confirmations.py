@@ -140,6 +140,7 @@ def test_it_asks_before_revoking_a_permit_but_not_before_suspending(access, clie
     html = _confirmation(chair.post(url, data))
     assert f"Revoke data permit {permit.number}?" in html
     assert "lose access to: Breast MRI screening cohort." in html
+    assert f"({personas['researcher'].display_name})" in html
     assert "They are told the reason: Breach of conditions." in html
     assert Permit.objects.get(pk=permit.pk).status == "suspended"
     page = _message(chair, chair.post(url, {**data, "confirmed": "yes"}))
