@@ -2,12 +2,14 @@
 workflow allows, so most fields are optional here and the service's refusal is shown instead."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from access import uploads
 from access.models import Application, Committee, Purpose, Vote
-from access.services import APPLICANT_FIELDS, PERMIT_CHANGES
+from access.services import APPLICANT_FIELDS, PERMIT_CHANGES, _check_permit_end
 from catalogue import duo
 from catalogue.forms import ListField
 from portal.models import Role, User
@@ -188,6 +190,19 @@ class DecideForm(forms.Form):
         help_text=_("At most 10 years (Art 68(12)); by default the requested processing period."),
     )
 
+    def clean(self):
+        # Checked here too, so that the confirmation step never asks to confirm what the
+        # service would refuse; the service still decides.
+        data = super().clean()
+        if data.get("decision") == "reject" and not (data.get("reason") or "").strip():
+            self.add_error("reason", _("Give the reasons for rejecting."))
+        if data.get("ends_on") is not None:
+            try:
+                _check_permit_end(timezone.localdate(), data["ends_on"])
+            except ValidationError as error:
+                self.add_error(None, error)
+        return data
+
 
 class ExtensionForm(forms.Form):
     reason = forms.CharField(
@@ -196,6 +211,13 @@ class ExtensionForm(forms.Form):
         widget=_text(),
         help_text=_("Once, by three months (Art 68(4)); the applicant is told the reason."),
     )
+
+    def clean_reason(self):
+        # Before the confirmation step, as the service would refuse it after.
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("Say why the deadline is extended."))
+        return reason
 
 
 class PermitChangeForm(forms.Form):
@@ -206,6 +228,14 @@ class PermitChangeForm(forms.Form):
         widget=_text(),
         help_text=_("Required to suspend or revoke; the holder is told."),
     )
+
+    def clean(self):
+        # Before the confirmation step of a revocation, as the service would refuse it after.
+        data = super().clean()
+        spec = PERMIT_CHANGES.get(data.get("change", ""))
+        if spec and spec.needs_reason and not (data.get("reason") or "").strip():
+            self.add_error("reason", _("Give the reason."))
+        return data
 
 
 class CommitteeForm(forms.ModelForm):

@@ -24,6 +24,7 @@ from access import forms, selectors, services, uploads
 from access.models import (
     Application,
     InvalidTransition,
+    Permit,
     ProhibitedUse,
     Review,
     TeamMember,
@@ -39,6 +40,7 @@ from access.permissions import (
 )
 from catalogue import duo
 from catalogue.selectors import basket_datasets
+from portal.confirm import Confirmation, confirmation_page, is_confirmed, wants_change
 from portal.downloads import stored_file_response
 from portal.forms import show_refusal
 from portal.models import Role
@@ -66,6 +68,29 @@ def _posted(request):
 def _auto_id(kind: str, pk) -> str:
     # Several reviews' forms share the detail page; their ids must not collide.
     return f"{kind}-{pk}-%s"
+
+
+def _named(application: Application, *, first: bool = False) -> str:
+    """How messages and confirmations name an application (``first``: starting a sentence)."""
+    words = _("Application %(pk)s “%(title)s”") if first else _("application %(pk)s “%(title)s”")
+    return words % {"pk": application.pk, "title": application.title}
+
+
+def _listed(names) -> str:
+    return ", ".join(str(n) for n in names) or "—"
+
+
+def _confirm(request, confirmation: Confirmation, application: Application, form_id: str):
+    """Ask before an action on the application page that cannot be undone; Change and Cancel
+    lead back to the form (``form_id``) it came from."""
+    detail = reverse("access:application_detail", args=[application.pk])
+    return confirmation_page(
+        request,
+        confirmation,
+        action=request.path,
+        change=f"{request.path}#{form_id}-form",
+        back=f"{detail}#{form_id}-form",
+    )
 
 
 # --- The applicant's pages ------------------------------------------------------------------
@@ -283,6 +308,12 @@ def application_withdraw(request, pk):
         messages.error(request, _("This application can no longer be withdrawn."))
         return redirect("access:application_detail", application.pk)
     form = forms.WithdrawForm(_posted(request))
+    closing = [
+        r.committee.name
+        for r in application.reviews.filter(status=Review.Status.PENDING)
+        .select_related("committee")
+        .order_by("committee__name")
+    ]
     if request.method == "POST" and form.is_valid():
         try:
             services.application_withdraw(
@@ -293,19 +324,37 @@ def application_withdraw(request, pk):
         except ValidationError as error:
             show_refusal(form, error)
         else:
-            messages.success(request, _("Your application was withdrawn."))
+            messages.success(request, _withdrawn_message(application, closing))
             return redirect("access:application_detail", application.pk)
     return render(
-        request, "access/application_withdraw.html", {"application": application, "form": form}
+        request,
+        "access/application_withdraw.html",
+        {"application": application, "form": form, "closing": closing},
     )
 
 
-def _detail_action(request, application, kind, form_class, act, success, anchor=""):
+def _withdrawn_message(application: Application, closing: list[str]) -> str:
+    if not closing:
+        return _("%s was withdrawn.") % _named(application, first=True)
+    return _(
+        "%(application)s was withdrawn; the reviews by %(committees)s were closed and the "
+        "committees were told."
+    ) % {"application": _named(application, first=True), "committees": _listed(closing)}
+
+
+def _detail_action(request, application, kind, form_class, act, success, anchor="", confirm=None):
     """Parse ``form_class`` from the application page, call ``act(data)``; on refusal show
-    the page again with the form's errors (or every missing item), nothing stored."""
+    the page again with the form's errors (or every missing item), nothing stored. With
+    ``confirm`` (data → Confirmation), the action is done only once confirmed. ``success`` is
+    the message, or a function of the application giving it."""
     form = form_class(request.POST, auto_id=f"{kind}-%s")
     missing = None
     if form.is_valid():
+        confirmation = confirm(form.cleaned_data) if confirm else None
+        if confirmation and wants_change(request):
+            return _render_detail(request, application, failed={kind: form})
+        if confirmation and not is_confirmed(request):
+            return _confirm(request, confirmation, application, kind)
         try:
             act(form.cleaned_data)
         except InvalidTransition as error:
@@ -315,7 +364,7 @@ def _detail_action(request, application, kind, form_class, act, success, anchor=
         except ValidationError as error:
             show_refusal(form, error)
         else:
-            messages.success(request, success)
+            messages.success(request, success(application) if callable(success) else success)
             url = reverse("access:application_detail", args=[application.pk])
             return redirect(url + anchor)
     return _render_detail(request, application, failed={kind: form}, missing=missing)
@@ -522,21 +571,60 @@ def application_extend(request, pk):
     def act(data):
         services.deadline_extend(application=application, actor=request.user, reason=data["reason"])
 
+    def confirm(data):
+        if application.decision_due is None:
+            return None  # no clock to extend: the service says so
+        return Confirmation(
+            question=_("Extend the decision deadline of %s?") % _named(application),
+            consequences=[
+                _("The decision is due on %(new)s instead of %(old)s.") % {
+                    "new": _day(application.decision_due + services.EXTENSION_PERIOD),
+                    "old": _day(application.decision_due),
+                },
+                _("The applicant is told the reason: %s") % data["reason"],
+                _("The deadline can be extended only once (EHDS Art 68(4))."),
+            ],
+            button=_("Extend by three months"),
+        )  # fmt: skip
+
+    def extended(application):
+        application.refresh_from_db()
+        return _(
+            "The decision on %(application)s is now due on %(due)s; the applicant was told why."
+        ) % {"application": _named(application), "due": _day(application.decision_due)}
+
     return _detail_action(
-        request, application, "extend", forms.ExtensionForm, act,
-        _("The deadline was extended by three months."),
-    )  # fmt: skip
+        request, application, "extend", forms.ExtensionForm, act, extended, confirm=confirm
+    )
+
+
+def _day(moment) -> str:
+    """A date (or the local date of a time) as the pages show it."""
+    if moment is None:
+        return "—"
+    if hasattr(moment, "tzinfo"):
+        moment = timezone.localdate(moment)
+    return f"{moment:%Y-%m-%d}"
 
 
 # --- Committee actions on a review ------------------------------------------------------------
 
 
-def _review_action(request, pk, kind, form_class, act, success, *, as_chair=False):
-    """Check membership (or the chair), parse ``form_class``, call ``act(review, data)``."""
+def _review_action(request, pk, kind, form_class, act, success, *, as_chair=False, confirm=None):
+    """Check membership (or the chair), parse ``form_class``, call ``act(review, data)``.
+    With ``confirm`` ((review, data) → Confirmation), the action is done only once
+    confirmed. ``success`` is the message, or a function of the review giving it."""
     review = selectors.access_review(request.user, pk, as_chair=as_chair)
     application = review.application
     form = form_class(request.POST, auto_id=_auto_id(kind, review.pk))
     if form.is_valid():
+        # A closed review takes no action: the service says so, without a confirmation first.
+        is_open = review.status == Review.Status.PENDING and application.status in Application.OPEN
+        confirmation = confirm(review, form.cleaned_data) if confirm and is_open else None
+        if confirmation and wants_change(request):
+            return _render_detail(request, application, failed={(kind, review.pk): form})
+        if confirmation and not is_confirmed(request):
+            return _confirm(request, confirmation, application, f"{kind}-{review.pk}")
         try:
             act(review, form.cleaned_data)
         except InvalidTransition as error:
@@ -544,7 +632,7 @@ def _review_action(request, pk, kind, form_class, act, success, *, as_chair=Fals
         except ValidationError as error:
             show_refusal(form, error)
         else:
-            messages.success(request, success)
+            messages.success(request, success(review) if callable(success) else success)
             url = reverse("access:application_detail", args=[application.pk])
             return redirect(f"{url}#review-{review.pk}")
     return _render_detail(request, application, failed={(kind, review.pk): form})
@@ -556,10 +644,28 @@ def review_conflict(request, pk):
     def act(review, data):
         services.conflict_declare(review=review, actor=request.user, note=data["note"])
 
+    def confirm(review, data):
+        lines = []
+        vote = review.votes.filter(member=request.user).first()
+        if vote:
+            lines.append(_("Your vote (%s) is withdrawn.") % vote.get_choice_display().lower())
+        lines.append(_("You can no longer vote or decide on it for %s.") % review.committee.name)
+        if data["note"]:
+            lines.append(_("Your committee reads your note: %s") % data["note"])
+        return Confirmation(
+            question=_("Declare a conflict of interest on %s?") % _named(review.application),
+            consequences=lines,
+            button=_("Declare the conflict"),
+        )
+
+    def declared(review):
+        return _(
+            "Your conflict of interest on %s was recorded; you no longer vote or decide on it."
+        ) % _named(review.application)
+
     return _review_action(
-        request, pk, "conflict", forms.ConflictForm, act,
-        _("Your conflict of interest was recorded; you no longer vote on this application."),
-    )  # fmt: skip
+        request, pk, "conflict", forms.ConflictForm, act, declared, confirm=confirm
+    )
 
 
 @require_POST
@@ -621,9 +727,95 @@ def review_decide(request, pk):
         )
 
     return _review_action(
-        request, pk, "decide", forms.DecideForm, act,
-        _("The committee's decision was recorded."), as_chair=True,
+        request, pk, "decide", forms.DecideForm, act, _decided_message, as_chair=True,
+        confirm=_decide_confirmation,
     )  # fmt: skip
+
+
+def _decide_confirmation(review: Review, data) -> Confirmation | None:
+    """What the chair's decision does, said before it is recorded (nothing to confirm while
+    the applicant is being asked: the service refuses the decision)."""
+    application, committee = review.application, review.committee.name
+    if application.status == Application.Status.CLARIFICATION:
+        return None
+    datasets = _listed(
+        i.dataset.title for i in review.items.select_related("dataset").order_by("dataset__title")
+    )
+    others = _listed(
+        r.committee.name
+        for r in application.reviews.filter(status=Review.Status.PENDING)
+        .exclude(pk=review.pk)
+        .select_related("committee")
+        .order_by("committee__name")
+    )
+    last = others == "—"
+    names = {"committee": committee, "datasets": datasets, "others": others,
+             "application": _named(application)}  # fmt: skip
+    if data["decision"] == "approve":
+        lines = [_("%(committee)s grants access to: %(datasets)s.") % names]
+        if last:
+            team = application.team.filter(status=TeamMember.Status.ACCEPTED).count()
+            lines.append(
+                _("A data permit is issued to %(holder)s and %(team)s accepted team member(s), "
+                  "%(valid)s.") % {
+                    "holder": application.applicant.display_name,
+                    "team": team,
+                    "valid": _("valid until %s") % _day(data["ends_on"]) if data["ends_on"]
+                    else _("valid for the requested processing period (%s months)")
+                    % application.processing_months,
+                }
+            )  # fmt: skip
+        else:
+            lines.append(
+                _("The application is decided once %(others)s have decided too; the permits "
+                  "are issued then.") % names
+            )  # fmt: skip
+        if data["conditions"]:
+            lines.append(_("Conditions of the permit: %s") % data["conditions"])
+        return Confirmation(
+            question=_("Approve %(application)s for %(committee)s?") % names,
+            consequences=lines,
+            button=_("Approve for %s") % committee,
+        )
+    lines = [
+        _("%(committee)s refuses access to: %(datasets)s.") % names,
+        _("The applicant reads your reasons: %s") % data["reason"],
+        _("The application is decided now, and the applicant is told.")
+        if last
+        else _("%(others)s still decide on their datasets.") % names,
+    ]
+    return Confirmation(
+        question=_("Reject %(application)s for %(committee)s?") % names,
+        consequences=lines,
+        button=_("Reject for %s") % committee,
+    )
+
+
+def _decided_message(review: Review) -> str:
+    """What the chair's decision changed: the review, the application, the permit issued."""
+    review = Review.objects.select_related("application", "committee").get(pk=review.pk)
+    names = {"application": _named(review.application, first=True),
+             "committee": review.committee.name,
+             "status": review.application.get_status_display()}  # fmt: skip
+    if review.status != Review.Status.APPROVED:
+        return (
+            _("%(application)s was rejected for %(committee)s; its status is now: %(status)s.")
+            % names
+        )
+    permit = Permit.objects.filter(review=review).select_related("holder").first()
+    if permit is None:
+        return (
+            _(
+                "%(application)s was approved for %(committee)s; the permit is issued once the "
+                "other committees have decided."
+            )
+            % names
+        )
+    return _(
+        "%(application)s was approved for %(committee)s; permit %(number)s was issued to "
+        "%(holder)s, valid until %(ends)s."
+    ) % {**names, "number": permit.number, "holder": permit.holder.display_name,
+         "ends": _day(permit.ends_on)}  # fmt: skip
 
 
 # --- Permits and invitations ----------------------------------------------------------------
@@ -640,17 +832,23 @@ def permit_list(request):
         .order_by("-issued_at", "-pk")
     )
     page = Paginator(permits, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "access/permit_list.html", {"page": page})
+    return render(request, "access/permit_list.html", {"page": page, "today": timezone.localdate()})
 
 
 def _render_permit(request, permit, *, form=None):
+    """The permit. It is valid through its end date; from the next day it shows as ended,
+    even before the daily ``expire_permits`` has marked it expired, and cannot be
+    reactivated."""
     user = request.user
     committee = permit.review.committee
     can_change = may_change_permit(user, permit)
+    ended = permit.ends_on < timezone.localdate()
     changes = [
         name
         for name, spec in services.PERMIT_CHANGES.items()
-        if can_change and permit.can_transition_to(spec.status)
+        if can_change
+        and permit.can_transition_to(spec.status)
+        and not (ended and spec.status == Permit.Status.ACTIVE)
     ]
     return render(
         request,
@@ -664,6 +862,7 @@ def _render_permit(request, permit, *, form=None):
             "authorised": permit.authorised_persons.order_by("last_name", "first_name", "pk"),
             "chairs": [m for m in members_of(committee) if is_chair(m, committee)],
             "changes": changes,
+            "ended": ended and permit.status in (Permit.Status.ACTIVE, Permit.Status.SUSPENDED),
             "form": form or forms.PermitChangeForm(auto_id="change-%s"),
         },
     )
@@ -682,22 +881,60 @@ def permit_change(request, pk):
     permit = selectors.access_permit(request.user, pk, for_change=True)
     form = forms.PermitChangeForm(request.POST, auto_id="change-%s")
     if form.is_valid():
+        change = form.cleaned_data["change"]
+        detail = reverse("access:permit_detail", args=[permit.pk])
+        if change == "revoke" and wants_change(request):
+            return _render_permit(request, permit, form=form)
+        if change == "revoke" and not is_confirmed(request):
+            return confirmation_page(
+                request,
+                _revoke_confirmation(permit, form.cleaned_data["reason"]),
+                action=request.path,
+                change=f"{request.path}#change-form",
+                back=f"{detail}#change-form",
+            )
         try:
             services.permit_change(
-                permit=permit,
-                actor=request.user,
-                change=form.cleaned_data["change"],
+                permit=permit, actor=request.user, change=change,
                 reason=form.cleaned_data["reason"],
-            )
+            )  # fmt: skip
         except InvalidTransition as error:
             messages.error(request, str(error))
             return redirect("access:permit_detail", permit.pk)
         except ValidationError as error:
             show_refusal(form, error)
         else:
-            messages.success(request, _("The permit's status was changed."))
+            messages.success(request, PERMIT_CHANGED[change] % {"number": permit.number})
             return redirect("access:permit_detail", permit.pk)
     return _render_permit(request, permit, form=form)
+
+
+PERMIT_CHANGED = {
+    "suspend": gettext_lazy(
+        "Permit %(number)s was suspended; its holder and authorised persons were told why."
+    ),
+    "reactivate": gettext_lazy(
+        "Permit %(number)s is active again; its holder and authorised persons were told."
+    ),
+    "revoke": gettext_lazy(
+        "Permit %(number)s was revoked; its holder and authorised persons were told why."
+    ),
+}
+
+
+def _revoke_confirmation(permit, reason: str) -> Confirmation:
+    people = _listed(p.display_name for p in permit.authorised_persons.order_by("last_name", "pk"))
+    datasets = _listed(permit.datasets.order_by("title").values_list("title", flat=True))
+    return Confirmation(
+        question=_("Revoke data permit %s?") % permit.number,
+        consequences=[
+            _("The permit ends now: the people it authorises (%(people)s) lose access to: "
+              "%(datasets)s.") % {"people": people, "datasets": datasets},
+            _("They are told the reason: %s") % reason,
+            _("A revoked permit cannot be reactivated: a new application is needed."),
+        ],
+        button=_("Revoke permit %s") % permit.number,
+    )  # fmt: skip
 
 
 @login_required
@@ -716,6 +953,11 @@ def invitation(request, token):
         except (ValidationError, InvalidTransition) as error:
             messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
         else:
-            messages.success(request, _("Thank you: your answer was recorded."))
+            answered = (
+                _("You joined the team of “%s”: you can now read the application.")
+                if answer == "accept"
+                else _("You declined to join the team of “%s”; you have no access to it.")
+            )
+            messages.success(request, answered % member.application.title)
         return redirect("access:invitation", token)
     return render(request, "access/invitation.html", {"member": member})

@@ -56,18 +56,14 @@ def committee_create(request):
     return render(request, "access/committee_form.html", {"form": form})
 
 
-@role_required(Role.HDAB_ADMIN)
-def committee_detail(request, pk):
-    committee = _committee(pk)
-    form = CommitteeForm(request.POST if request.method == "POST" else None, instance=committee)
-    if request.method == "POST" and form.is_valid():
-        try:
-            _save(request, form, committee)
-        except ValidationError as error:
-            show_refusal(form, error)
-        else:
-            messages.success(request, _("The committee was saved."))
-            return redirect("access:committee_detail", committee.pk)
+# The page's two forms; a refused one is shown again where it is, with its errors
+# (templates/access/_form_errors.html names them "<prefix>errors").
+SCOPE_IDS = "scope-%s"
+MEMBER_IDS = "member-%s"
+
+
+def _render_committee(request, committee, *, form=None, member_form=None):
+    """The committee page. A refused form comes back bound, with its errors beside it."""
     chairs = set(chairs_of(committee).values_list("pk", flat=True))
     members = [(m, m.pk in chairs) for m in members_of(committee)]
     pending = list(
@@ -86,9 +82,9 @@ def committee_detail(request, pk):
         "access/committee_detail.html",
         {
             "committee": committee,
-            "form": form,
+            "form": form or CommitteeForm(instance=committee, auto_id=SCOPE_IDS),
             "members": members,
-            "member_form": CommitteeMemberForm(),
+            "member_form": member_form or CommitteeMemberForm(auto_id=MEMBER_IDS),
             "stuck": [(r, capacities[r.pk].why) for r in pending if capacities[r.pk].stuck],
             "single": [r for r in pending if single_voter and len(capacities[r.pk].voters) == 1],
             "excluded": [
@@ -98,24 +94,46 @@ def committee_detail(request, pk):
     )
 
 
+@role_required(Role.HDAB_ADMIN)
+def committee_detail(request, pk):
+    committee = _committee(pk)
+    form = CommitteeForm(
+        request.POST if request.method == "POST" else None, instance=committee, auto_id=SCOPE_IDS
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            _save(request, form, committee)
+        except ValidationError as error:
+            show_refusal(form, error)
+        else:
+            messages.success(request, _("%s was saved.") % committee.name)
+            return redirect("access:committee_detail", committee.pk)
+    return _render_committee(request, committee, form=form)
+
+
 @require_POST
 @role_required(Role.HDAB_ADMIN)
 def committee_member_add(request, pk):
+    """Add a member or the chair; a refusal is shown beside the form, nothing stored."""
     committee = _committee(pk)
-    form = CommitteeMemberForm(request.POST)
+    form = CommitteeMemberForm(request.POST, auto_id=MEMBER_IDS)
     if form.is_valid():
-        person = form.cleaned_data["user"]
+        person, chair = form.cleaned_data["user"], form.cleaned_data["chair"]
         try:
             excluded = services.committee_add_member(
-                committee=committee,
-                user=person,
-                actor=request.user,
-                chair=form.cleaned_data["chair"],
+                committee=committee, user=person, actor=request.user, chair=chair
             )
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            show_refusal(form, error)
         else:
-            messages.success(request, _("The member was added."))
+            added = (
+                _("%(person)s is now the chair of %(committee)s.")
+                if chair
+                else _("%(person)s is now a member of %(committee)s.")
+            )
+            messages.success(
+                request, added % {"person": person.display_name, "committee": committee.name}
+            )
             if excluded:
                 messages.warning(
                     request,
@@ -129,9 +147,8 @@ def committee_member_add(request, pk):
                         "ids": ", ".join(f"#{r.application_id}" for r in excluded),
                     },
                 )
-    else:
-        messages.error(request, _("Choose a person holding the committee member role."))
-    return redirect("access:committee_detail", committee.pk)
+            return redirect("access:committee_detail", committee.pk)
+    return _render_committee(request, committee, member_form=form)
 
 
 @require_POST
@@ -142,5 +159,9 @@ def committee_member_remove(request, pk, user_pk):
     if member is None:
         raise Http404
     services.committee_remove_member(committee=committee, user=member, actor=request.user)
-    messages.success(request, _("The member was removed."))
+    messages.success(
+        request,
+        _("%(person)s is no longer a member of %(committee)s.")
+        % {"person": member.display_name, "committee": committee.name},
+    )
     return redirect("access:committee_detail", committee.pk)

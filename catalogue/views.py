@@ -6,13 +6,16 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from catalogue import duo, selectors, services
 from catalogue.forms import DatasetForm, IngestForm, NodeForm
 from catalogue.models import Dataset
 from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, Modality
+from portal.confirm import Confirmation, confirmation_page, is_confirmed
 from portal.forms import show_refusal
 from portal.models import Role
 from portal.permissions import role_required
@@ -131,7 +134,9 @@ def dataset_detail(request, pk):
             "can_basket": request.user.is_authenticated
             and request.user.has_role(Role.RESEARCHER)
             and dataset.status == Dataset.Status.PUBLISHED,
-            "statuses": [s for s in Dataset.Status if dataset.can_transition_to(s)],
+            "status_buttons": [
+                (s, label) for s, label in STATUS_BUTTONS.items() if dataset.can_transition_to(s)
+            ],
         },
     )
 
@@ -174,19 +179,86 @@ def dataset_edit(request, pk):
     )
 
 
+# The button that moves a dataset to each status.
+STATUS_BUTTONS = {
+    Dataset.Status.PUBLISHED: gettext_lazy("Publish"),
+    Dataset.Status.RETIRED: gettext_lazy("Retire"),
+    Dataset.Status.DRAFT: gettext_lazy("Return to draft"),
+}
+
+
+def _status_confirmation(dataset: Dataset, status: str) -> Confirmation:
+    """What publishing, retiring or returning ``dataset`` to draft does, said beforehand."""
+    title = dataset.title
+    still = _("Applications already submitted and permits already issued keep the dataset.")
+    if status == Dataset.Status.PUBLISHED:
+        return Confirmation(
+            question=_("Publish “%s”?") % title,
+            consequences=[
+                _("It appears in the public catalogue, in search results and in the "
+                  "HealthDCAT-AP export (Turtle and JSON-LD) that other catalogues harvest."),
+                _("Researchers can put it in their basket and apply for access to it."),
+            ],
+            button=_("Publish “%s”") % title,
+            warning=_("Other catalogues may keep what they harvested, even if you retire the "
+                      "dataset later."),
+        )  # fmt: skip
+    if status == Dataset.Status.RETIRED:
+        return Confirmation(
+            question=_("Retire “%s”?") % title,
+            consequences=[
+                _("It leaves the public catalogue and the HealthDCAT-AP export."),
+                _("Draft applications that include it can no longer be submitted."),
+                still,
+            ],
+            button=_("Retire “%s”") % title,
+            warning=_("You can publish it again later."),
+        )
+    return Confirmation(
+        question=_("Return “%s” to draft?") % title,
+        consequences=[
+            _("It leaves the public catalogue and the HealthDCAT-AP export until it is "
+              "published again; only its node's operators and the access body see it."),
+            _("Draft applications that include it can no longer be submitted."),
+            still,
+        ],
+        button=_("Return “%s” to draft") % title,
+        warning=_("You can publish it again later."),
+    )  # fmt: skip
+
+
+STATUS_CHANGED = {
+    Dataset.Status.PUBLISHED: gettext_lazy(
+        "“%s” was published: it is in the public catalogue and the HealthDCAT-AP export now."
+    ),
+    Dataset.Status.RETIRED: gettext_lazy(
+        "“%s” was retired: it is no longer in the public catalogue or the export."
+    ),
+    Dataset.Status.DRAFT: gettext_lazy(
+        "“%s” is a draft again: it is no longer in the public catalogue or the export."
+    ),
+}
+
+
 @require_POST
 @role_required(Role.NODE_OPERATOR)
 def dataset_status(request, pk):
+    """Publish, retire or return a dataset to draft, once the operator has confirmed what
+    that does."""
     dataset = selectors.access_dataset(request.user, pk, for_write=True)
-    try:
-        services.dataset_set_status(
-            dataset=dataset, status=request.POST.get("status", ""), actor=request.user
+    status = request.POST.get("status", "")
+    detail = reverse("catalogue:dataset_detail", args=[dataset.pk])
+    if status in STATUS_BUTTONS and dataset.can_transition_to(status) and not is_confirmed(request):
+        return confirmation_page(
+            request, _status_confirmation(dataset, status), action=request.path, back=detail
         )
+    try:
+        services.dataset_set_status(dataset=dataset, status=status, actor=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, _("The dataset's status was changed."))
-    return redirect("catalogue:dataset_detail", dataset.pk)
+        messages.success(request, STATUS_CHANGED[status] % dataset.title)
+    return redirect(detail)
 
 
 def node_detail(request, pk):

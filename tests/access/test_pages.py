@@ -110,8 +110,9 @@ def test_it_takes_a_researcher_from_basket_to_a_partial_approval(
     oslo, valencia = _review(application, access.oslo), _review(application, access.valencia)
     response = chair.post(
         reverse("access:review_decide", args=[oslo.pk]),
-        {"decision": "approve", "conditions": "Publish results within 18 months."},
-    )
+        {"decision": "approve", "conditions": "Publish results within 18 months.",
+         "confirmed": "yes"},  # on the confirmation page (tests/access/test_confirmations.py)
+    )  # fmt: skip
     assert response.status_code == 302 and response.url == f"{detail}#review-{oslo.pk}"
     response = chair.post(
         reverse("access:review_vote", args=[valencia.pk]), {"choice": "reject", "reason": REJECTION}

@@ -129,7 +129,8 @@ def test_it_extends_the_deadline_only_with_a_reason(access, client_for):
     assert response.status_code == 200 and "Say why the deadline is extended." in _text(response)
     application = Application.objects.get(pk=access.submitted.pk)
     assert application.decision_due == due and not application.extended
-    assert chair.post(url, {"reason": "Three committees must agree."}).status_code == 302
+    confirmed = {"reason": "Three committees must agree.", "confirmed": "yes"}
+    assert chair.post(url, confirmed).status_code == 302
     assert client_for("committee_member").post(url, {"reason": "x"}).status_code == 404
     page = _text(client_for("researcher").get(_detail(access.submitted)))
     assert "Extended" in page and "Three committees must agree." in page
@@ -141,7 +142,8 @@ def test_it_takes_a_conflicted_member_out_of_the_vote(access, client_for):
     member = client_for("committee_member")
     oslo = _review(access.submitted, access.oslo)
     response = member.post(
-        reverse("access:review_conflict", args=[oslo.pk]), {"note": "Co-author of the applicant"}
+        reverse("access:review_conflict", args=[oslo.pk]),
+        {"note": "Co-author of the applicant", "confirmed": "yes"},
     )
     assert response.status_code == 302
     page = _text(member.get(_detail(access.submitted)))

@@ -89,7 +89,10 @@ def test_it_lets_the_chair_suspend_and_the_holder_see_it(permits, client_for):
     assert chair.post(url, {"change": "reactivate"}).status_code == 302
     admin = client_for("hdab_admin")
     assert (
-        admin.post(url, {"change": "revoke", "reason": "Breach of conditions."}).status_code == 302
+        admin.post(
+            url, {"change": "revoke", "reason": "Breach of conditions.", "confirmed": "yes"}
+        ).status_code
+        == 302
     )
     permit.refresh_from_db()
     assert permit.status == "revoked"

@@ -81,10 +81,10 @@ def test_it_edits_a_dataset(catalogue, client_for):
 def test_it_publishes_and_retires_following_the_allowed_transitions(catalogue, client_for):
     client = client_for("node_operator")
     url = reverse("catalogue:dataset_status", args=[catalogue.draft.pk])
-    client.post(url, {"status": "published"})
+    client.post(url, {"status": "published", "confirmed": "yes"})  # confirmed: see below
     catalogue.draft.refresh_from_db()
     assert catalogue.draft.status == "published" and catalogue.draft.published_at
-    client.post(url, {"status": "retired"})
+    client.post(url, {"status": "retired", "confirmed": "yes"})
     catalogue.draft.refresh_from_db()
     assert catalogue.draft.status == "retired"
     response = client.post(url, {"status": "draft"}, follow=True)  # retired → draft not allowed

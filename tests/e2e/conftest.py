@@ -3,6 +3,7 @@
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -79,3 +80,68 @@ def axe_violations(page, *, impacts=("serious", "critical")) -> list[str]:
         for v in result["violations"]
         if v["impact"] in impacts
     ]
+
+
+PHONE = {"width": 375, "height": 812}  # a small phone, in CSS pixels
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """A page 375 CSS pixels wide, as on a small phone."""
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def login(page, username: str) -> None:
+    """Sign in through the login page and wait for the dashboard."""
+    from tests.factories import PASSWORD
+
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/dashboard/**")
+
+
+@pytest.fixture
+def world(access, personas):
+    """The access area filled in for the browser: ``access``'s draft and submitted
+    applications, one with permits from both committees, and an invitation to the citizen.
+    Gives the URLs of the pages by name."""
+    from django.urls import reverse
+
+    from access import services
+    from access.models import Permit, Review
+
+    chair = personas["committee_chair"]
+    decided = access.new_application("Study with a permit", submit=True)
+    for review in decided.reviews.all():
+        services.review_decide(review=review, actor=chair, approve=True)
+    permit = Permit.objects.filter(application=decided).order_by("pk").first()
+    invitation = services.team_invite(
+        application=access.new_application("Invited study"),
+        actor=personas["researcher"],
+        email=personas["citizen"].email,
+    )
+    services.comment_add(
+        application=access.submitted, actor=chair, body="Which scanners?",
+        visible_to_applicant=True, committee=access.oslo,
+    )  # fmt: skip
+    oslo = Review.objects.get(application=access.submitted, committee=access.oslo)
+    urls = {
+        "applications": reverse("access:application_list"),
+        "new_application": reverse("access:application_create"),
+        "edit_draft": reverse("access:application_edit", args=[access.draft.pk]),
+        "submitted": reverse("access:application_detail", args=[access.submitted.pk]),
+        "decided": reverse("access:application_detail", args=[decided.pk]),
+        "withdraw": reverse("access:application_withdraw", args=[access.submitted.pk]),
+        "permits": reverse("access:permit_list"),
+        "permit": reverse("access:permit_detail", args=[permit.pk]),
+        "committees": reverse("access:committee_list"),
+        "committee": reverse("access:committee_detail", args=[access.oslo.pk]),
+        "new_committee": reverse("access:committee_create"),
+        "invitation": reverse("access:invitation", args=[invitation.token]),
+    }
+    return SimpleNamespace(urls=urls, oslo_review=oslo, permit=permit, access=access)

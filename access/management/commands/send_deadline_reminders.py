@@ -43,10 +43,12 @@ class Command(BaseCommand):
             for application in incomplete:
                 notifications.completion_reminder(application)
                 sent += 1
+            # Permit dates are the portal's local dates (as in permits_expire), not UTC's.
+            today = timezone.localdate(now)
             ending = Permit.objects.filter(
                 status=Permit.Status.ACTIVE,
-                ends_on__lte=(now + PERMIT_NOTICE).date(),
-                ends_on__gte=now.date(),
+                ends_on__lte=today + PERMIT_NOTICE,
+                ends_on__gte=today,
             ).select_related("holder")
             for permit in ending:
                 notifications.permit_expiring(permit)

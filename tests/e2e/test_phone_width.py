@@ -1,0 +1,56 @@
+"""On a phone (375 CSS pixels wide) no page scrolls sideways: wide tables scroll inside their
+own frame and long words wrap, so the page itself is never wider than the screen."""
+
+import pytest
+from django.urls import reverse
+
+from tests.e2e.conftest import PHONE, login
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# The main pages of each role, by name in the ``world`` fixture or as a path.
+PAGES = {
+    "anonymous": ["/", "/accounts/login/", "/accounts/password-reset/", "/catalogue/",
+                  "dataset"],
+    "citizen": ["/dashboard/citizen/", "invitation"],
+    "researcher": ["/dashboard/researcher/", "/catalogue/basket/", "applications",
+                   "new_application", "edit_draft", "submitted", "decided", "withdraw", "permits",
+                   "permit", "dataset"],
+    "committee_member": ["/dashboard/committee/", "submitted", "permits"],
+    "committee_chair": ["/dashboard/committee/", "submitted", "decided", "permit"],
+    "node_operator": ["/dashboard/node/", "dataset", "dataset_edit", "dataset_ingest", "node",
+                      "draft_dataset"],
+    "hdab_admin": ["/dashboard/hdab/", "/audit/", "submitted", "committees", "committee",
+                   "new_committee", "permits", "permit"],
+}  # fmt: skip
+
+
+def _wider_than_the_screen(page) -> dict:
+    return page.evaluate(
+        """() => ({scrollWidth: document.documentElement.scrollWidth,
+                  innerWidth: window.innerWidth})"""
+    )
+
+
+@pytest.mark.parametrize("persona", list(PAGES))
+def test_it_never_scrolls_sideways_on_a_phone(phone, world, catalogue, persona):
+    urls = {
+        **world.urls,
+        "dataset": reverse("catalogue:dataset_detail", args=[catalogue.published.pk]),
+        "draft_dataset": reverse("catalogue:dataset_detail", args=[catalogue.draft.pk]),
+        "dataset_edit": reverse("catalogue:dataset_edit", args=[catalogue.published.pk]),
+        "dataset_ingest": reverse("catalogue:dataset_ingest", args=[catalogue.published.pk]),
+        "node": reverse("catalogue:node_detail", args=[catalogue.own_node.pk]),
+    }
+    if persona != "anonymous":
+        login(phone, persona)
+    assert phone.evaluate("window.innerWidth") == PHONE["width"]
+    too_wide = {}
+    for name in PAGES[persona]:
+        path = urls.get(name, name)
+        response = phone.goto(path)
+        assert response.status == 200, path
+        size = _wider_than_the_screen(phone)
+        if size["scrollWidth"] > size["innerWidth"]:
+            too_wide[path] = size["scrollWidth"]
+    assert too_wide == {}
