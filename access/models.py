@@ -249,8 +249,9 @@ class TeamMember(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="team")
     email = models.EmailField()
     role = models.CharField(_("role in the project"), max_length=100, blank=True)
+    # PROTECT: a person who answered stays on the application's record; deactivate them instead.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED)
     token = models.CharField(max_length=64, unique=True, default=secrets.token_urlsafe)
@@ -307,7 +308,8 @@ class ConflictOfInterest(models.Model):
     """A member's declared conflict with an application; a conflicted member cannot vote."""
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="conflicts")
-    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # PROTECT: deleting a person must not silently change who may vote on open reviews.
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     note = models.TextField(blank=True)
     declared_at = models.DateTimeField(auto_now_add=True)
 
@@ -329,7 +331,8 @@ class Vote(models.Model):
         ABSTAIN = "abstain", _("Abstain")
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="votes")
-    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # PROTECT: a vote is part of a committee's decision; deleting its voter must not erase it.
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     choice = models.CharField(max_length=8, choices=Choice.choices)
     reason = models.TextField(blank=True)
     cast_at = models.DateTimeField(auto_now=True)

@@ -676,7 +676,36 @@ def review_vote(request, pk):
             review=review, actor=request.user, choice=data["choice"], reason=data["reason"]
         )
 
-    return _review_action(request, pk, "vote", forms.VoteForm, act, _("Your vote was recorded."))
+    def confirm(review, data):
+        """A vote that would on its own become the committee's final decision is confirmed
+        first; any other vote is recorded at once (it can still be changed)."""
+        if review.application.status == Application.Status.CLARIFICATION:
+            return None
+        tally = services.tally(review)
+        outcome = services.decisive_votes(review, request.user, tally).get(data["choice"])
+        if outcome is None:
+            return None
+        names = {
+            "committee": review.committee.name,
+            "choice": Vote.Choice(data["choice"]).label,
+            "outcome": Review.Status(outcome).label.lower(),
+        }
+        settles = _(
+            "Your vote settles the review under %(committee)s's rule: the committee's final "
+            "decision is %(outcome)s."
+        )
+        lines = [settles % names]
+        if tally["eligible"] == 1:
+            lines.append(_("You are the only member who may vote on this application."))
+        return Confirmation(
+            question=_("Vote “%(choice)s” and decide for %(committee)s?") % names,
+            consequences=lines,
+            button=_("Vote and decide"),
+        )
+
+    return _review_action(
+        request, pk, "vote", forms.VoteForm, act, _("Your vote was recorded."), confirm=confirm
+    )
 
 
 @require_POST

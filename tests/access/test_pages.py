@@ -115,7 +115,8 @@ def test_it_takes_a_researcher_from_basket_to_a_partial_approval(
     )  # fmt: skip
     assert response.status_code == 302 and response.url == f"{detail}#review-{oslo.pk}"
     response = chair.post(
-        reverse("access:review_vote", args=[valencia.pk]), {"choice": "reject", "reason": REJECTION}
+        reverse("access:review_vote", args=[valencia.pk]),
+        {"choice": "reject", "reason": REJECTION, "confirmed": "yes"},  # it decides alone
     )
     assert response.status_code == 302
 

@@ -372,3 +372,52 @@ def test_it_does_not_warn_when_no_single_vote_decides(access, personas, client_f
         reverse("access:application_detail", args=[access.submitted.pk])
     )
     assert "decides the review" not in page.content.decode()
+
+
+def test_it_asks_before_a_vote_becomes_the_final_decision(access, client_for):
+    review = Review.objects.get(application=access.submitted, committee=access.valencia)
+    chair = client_for("committee_chair")
+    url = reverse("access:review_vote", args=[review.pk])
+    asked = chair.post(url, {"choice": "approve", "reason": ""})
+    assert asked.status_code == 200
+    text = asked.content.decode()
+    assert "the committee&#x27;s final decision is approved" in text
+    assert "You are the only member who may vote" in text
+    review.refresh_from_db()
+    assert not review.votes.exists() and review.status == Review.Status.PENDING
+    done = chair.post(url, {"choice": "approve", "reason": "", "confirmed": "yes"})
+    assert done.status_code == 302
+    review.refresh_from_db()
+    assert review.status == Review.Status.APPROVED
+
+
+def test_it_records_a_vote_that_decides_nothing_at_once(access, personas, client_for):
+    services.committee_add_member(
+        committee=access.valencia, user=personas["committee_member"], actor=None
+    )
+    services.committee_add_member(
+        committee=access.valencia,
+        user=UserFactory(username="third", roles=[Role.COMMITTEE_MEMBER]),
+        actor=None,
+    )
+    review = Review.objects.get(application=access.submitted, committee=access.valencia)
+    answer = client_for("committee_member").post(
+        reverse("access:review_vote", args=[review.pk]), {"choice": "approve", "reason": ""}
+    )
+    assert answer.status_code == 302
+    assert review.votes.get().choice == "approve"
+
+
+def test_it_keeps_a_vote_when_its_voter_is_deleted_in_the_admin(access, personas, client_for):
+    """Deleting a member must not silently change an open review's tally."""
+    review = Review.objects.get(application=access.submitted, committee=access.oslo)
+    services.vote_cast(review=review, actor=personas["committee_member"], choice="approve")
+    member = personas["committee_member"]
+    answer = client_for("hdab_admin").post(
+        f"/admin/portal/user/{member.pk}/delete/", {"post": "yes"}
+    )
+    assert answer.status_code == 200
+    assert "Cannot delete" in answer.content.decode()
+    assert User.objects.filter(pk=member.pk).exists()
+    assert review.votes.get().member == member
+    assert not AuditEvent.objects.filter(action="portal.user.deleted").exists()
