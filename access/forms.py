@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from access import uploads
 from access.models import Application, Committee, Purpose, Vote
-from access.services import APPLICANT_FIELDS, PERMIT_CHANGES, _check_permit_end
+from access.services import APPLICANT_FIELDS, PERMIT_CHANGES, check_permit_end
 from catalogue import duo
 from catalogue.forms import ListField
 from portal.models import Role, User
@@ -198,7 +198,7 @@ class DecideForm(forms.Form):
             self.add_error("reason", _("Give the reasons for rejecting."))
         if data.get("ends_on") is not None:
             try:
-                _check_permit_end(timezone.localdate(), data["ends_on"])
+                check_permit_end(timezone.localdate(), data["ends_on"])
             except ValidationError as error:
                 self.add_error(None, error)
         return data

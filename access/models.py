@@ -12,10 +12,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import Dataset, Node
-
-
-class InvalidTransition(Exception):
-    """A status change the workflow table does not allow."""
+from portal.workflow import InvalidTransition as InvalidTransition  # the workflow layer's
+from portal.workflow import TransitionsMixin
 
 
 class Purpose(models.TextChoices):
@@ -49,32 +47,6 @@ class ProhibitedUse(models.TextChoices):
     ADVERTISING = "advertising", _("(c) Advertising or marketing")
     HARMFUL_PRODUCTS = "harmful_products", _("(d) Harmful or addictive products or services")
     ETHICS_BREACH = "ethics_breach", _("(e) Activities in breach of national ethics law")
-
-
-class TransitionsMixin(models.Model):
-    """``can_transition_to`` decides which buttons to show; ``transition_to`` is the guard."""
-
-    ALLOWED_TRANSITIONS: dict = {}
-
-    class Meta:
-        abstract = True
-
-    def can_transition_to(self, status) -> bool:
-        return status in self.ALLOWED_TRANSITIONS.get(self.status, set())
-
-    def transition_to(self, status) -> str:
-        if not self.can_transition_to(status):
-            raise InvalidTransition(
-                _("A %(model)s that is %(old)s cannot become %(new)s.")
-                % {
-                    "model": self._meta.verbose_name,
-                    "old": self.get_status_display().lower(),
-                    "new": self.Status(status).label.lower(),
-                }
-            )
-        old = self.status
-        self.status = status
-        return old
 
 
 class Committee(models.Model):

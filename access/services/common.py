@@ -1,0 +1,35 @@
+"""Shared by the access services: the periods of EHDS Art 68(4), the applicant's fields, the
+errors (from the workflow layer), the application row lock and the audit helper.
+"""
+
+from datetime import timedelta
+
+from access.models import Application
+from portal.audit import audit_record
+from portal.workflow import Incomplete
+from portal.workflow import InvalidTransition as InvalidTransition
+from portal.workflow import NotPermitted as NotPermitted
+
+DECISION_PERIOD = timedelta(days=91)  # three months, Art 68(4)
+EXTENSION_PERIOD = timedelta(days=91)  # once, by three more months
+COMPLETION_PERIOD = timedelta(weeks=4)  # to complete an incomplete application
+
+# Fields the applicant fills in (everything else is set by the workflow).
+APPLICANT_FIELDS = [
+    "title", "organisation", "public_sector_body", "purpose", "purpose_description",
+    "duo_codes", "disease_codes", "commercial", "intended_use", "expected_benefit",
+    "data_from", "data_to", "data_form", "pseudonymisation_justification", "legal_basis",
+    "safeguards", "processing_months", "processing_justification", "tools",
+    "ethics_approval", "ethics_not_required", "prohibited_uses_confirmed",
+]  # fmt: skip
+
+# The workflow layer's errors, under the names the access app's callers know.
+IncompleteApplication = Incomplete
+
+
+def _lock(application: Application) -> Application:
+    return Application.objects.select_for_update().get(pk=application.pk)
+
+
+def _record(action: str, actor, obj, **details):
+    return audit_record(action, actor=actor, obj=obj, details=details)
