@@ -32,7 +32,7 @@ urlpatterns = [
     path("catalogue/", include("catalogue.urls")),
     path("", include("catalogue.urls_dcat")),
     path("api/catalogue/", include("catalogue.api_urls")),
-    path("api/access/", include("access.api_urls")),
+    path("api/access/", include("access.api.urls")),
     path("access/", include("access.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import Client
 
-from access import api_urls as access_api_urls
+from access.api import urls as access_api_urls
 from access.models import Application
 from catalogue import api_urls as catalogue_api_urls
 from catalogue.models import BasketItem

@@ -1,0 +1,65 @@
+from django.urls import path
+
+import portal.ids  # noqa: F401  (registers the <id:...> path converter)
+from access.api import applications, permits, reviews
+
+app_name = "access_api"
+
+urlpatterns = [
+    path("applications/", applications.ApplicationListApi.as_view(), name="applications"),
+    path("applications/<id:pk>/", applications.ApplicationDetailApi.as_view(), name="application"),
+    path(
+        "applications/<id:pk>/ethics-approval/",
+        applications.ApplicationEthicsApi.as_view(),
+        name="application_ethics",
+    ),
+    path(
+        "applications/<id:pk>/submit/",
+        applications.ApplicationSubmitApi.as_view(),
+        name="application_submit",
+    ),
+    path(
+        "applications/<id:pk>/missing/",
+        applications.ApplicationMissingApi.as_view(),
+        name="application_missing",
+    ),
+    path(
+        "applications/<id:pk>/withdraw/",
+        applications.ApplicationWithdrawApi.as_view(),
+        name="application_withdraw",
+    ),
+    path(
+        "applications/<id:pk>/team/",
+        applications.ApplicationTeamApi.as_view(),
+        name="application_team",
+    ),
+    path(
+        "applications/<id:pk>/clarification-answer/",
+        applications.ApplicationClarificationAnswerApi.as_view(),
+        name="application_clarification_answer",
+    ),
+    path(
+        "applications/<id:pk>/comments/",
+        applications.ApplicationCommentsApi.as_view(),
+        name="application_comments",
+    ),
+    path(
+        "applications/<id:pk>/extend-deadline/",
+        applications.ApplicationExtendDeadlineApi.as_view(),
+        name="application_extend_deadline",
+    ),
+    path("reviews/", reviews.ReviewListApi.as_view(), name="reviews"),
+    path("reviews/<id:pk>/", reviews.ReviewDetailApi.as_view(), name="review"),
+    path("reviews/<id:pk>/conflict/", reviews.ReviewConflictApi.as_view(), name="review_conflict"),
+    path("reviews/<id:pk>/vote/", reviews.ReviewVoteApi.as_view(), name="review_vote"),
+    path(
+        "reviews/<id:pk>/clarification/",
+        reviews.ReviewClarificationApi.as_view(),
+        name="review_clarification",
+    ),
+    path("reviews/<id:pk>/decide/", reviews.ReviewDecideApi.as_view(), name="review_decide"),
+    path("invitations/<str:token>/", applications.InvitationAnswerApi.as_view(), name="invitation"),
+    path("permits/", permits.PermitListApi.as_view(), name="permits"),
+    path("permits/<id:pk>/", permits.PermitDetailApi.as_view(), name="permit"),
+    path("permits/<id:pk>/change/", permits.PermitChangeApi.as_view(), name="permit_change"),
+]
