@@ -14,7 +14,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalogue import selectors, services
+from catalogue import ingest, selectors, services
 from catalogue.models import Dataset
 from catalogue.views import CountedPaginator, parse_search
 from portal.api_schema import DetailOutput
@@ -226,11 +226,8 @@ class DatasetIngestApi(APIView):
                 {"files": ["Upload at least one DICOM file in the field 'files'."]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        report = services.dataset_ingest_uploads(
-            dataset=dataset, uploads=uploads, actor=request.user
-        )
+        report = ingest.dataset_ingest_uploads(dataset=dataset, uploads=uploads, actor=request.user)
         names = report.display_names
-        dataset.refresh_from_db()
         return Response(
             {
                 "accepted": len(report.accepted),
@@ -241,6 +238,6 @@ class DatasetIngestApi(APIView):
                 "unreadable": [
                     {"file": names.get(str(p), str(p)), "reason": r} for p, r in report.unreadable
                 ],
-                "dataset": DatasetSerializer(dataset, context={"request": request}).data,
+                "dataset": DatasetSerializer(report.dataset, context={"request": request}).data,
             }
         )

@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import F, FloatField, Q, QuerySet, Value
 from django.http import Http404
 
+from catalogue import facets
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Node
 from portal.models import Role
 
@@ -129,8 +130,6 @@ def search_facets(user, query: SearchQuery) -> dict[str, list[tuple]]:
     """Counts per facet value for a search (see catalogue.facets); ``"total"`` holds the number
     of results. Two small queries: the catalogue version and the ids matching the search but
     for its facet choices."""
-    from catalogue import facets
-
     base = search_datasets(user, replace(query, terms={}, countries=[], nodes=[]))
     candidates = set(base.order_by().values_list("pk", flat=True))
     choices = {f: v for f, v in query.terms.items() if f in FACETS}

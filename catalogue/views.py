@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from catalogue import duo, selectors, services
+from catalogue import duo, ingest, selectors, services
 from catalogue.forms import DatasetForm, IngestForm, NodeForm
 from catalogue.models import Dataset
 from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, Modality
@@ -273,10 +273,10 @@ def dataset_ingest(request, pk):
     form = IngestForm(request.POST, request.FILES) if request.method == "POST" else IngestForm()
     report = None
     if request.method == "POST" and form.is_valid():
-        report = services.dataset_ingest_uploads(
+        report = ingest.dataset_ingest_uploads(
             dataset=dataset, uploads=form.cleaned_data["files"], actor=request.user
         )
-        dataset.refresh_from_db()
+        dataset = report.dataset
     return render(
         request,
         "catalogue/dataset_ingest.html",
