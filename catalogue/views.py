@@ -35,26 +35,6 @@ VALUE_LABELS = {
 }
 
 
-def _int_or_none(value):
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
-def parse_search(params) -> selectors.SearchQuery:
-    """Read a search from query parameters (shared by the page and the API)."""
-    return selectors.SearchQuery(
-        text=params.get("q", "")[:200],
-        terms={facet: params.getlist(facet) for facet in selectors.FACETS if params.getlist(facet)},
-        countries=params.getlist("country"),
-        nodes=[n for n in (_int_or_none(v) for v in params.getlist("node")) if n is not None],
-        age_from=_int_or_none(params.get("age_from")),
-        age_to=_int_or_none(params.get("age_to")),
-        sort=params.get("sort") if params.get("sort") in selectors.SORTS else "relevance",
-    )
-
-
 def _facet_groups(counts, query, params):
     groups = []
     for facet in [*selectors.FACETS, "country", "node"]:
@@ -71,34 +51,18 @@ def _facet_groups(counts, query, params):
     return groups
 
 
-class CountedPaginator(Paginator):
-    """A paginator told the number of results (the facet counting found it already)."""
-
-    def __init__(self, object_list, per_page, *, count: int, **kwargs):
-        super().__init__(object_list, per_page, **kwargs)
-        self._known_count = count
-
-    @property
-    def count(self) -> int:
-        return self._known_count
-
-
 def search(request):
-    query = parse_search(request.GET)
-    datasets = selectors.search_datasets(request.user, query)
-    facets = selectors.search_facets(request.user, query)
-    page = CountedPaginator(datasets, PAGE_SIZE, count=facets["total"]).get_page(
-        request.GET.get("page")
-    )
+    results = selectors.search(request.user, request.GET)
+    page = results.paginator().get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
     return render(
         request,
         "catalogue/search.html",
         {
-            "query": query,
+            "query": results.query,
             "page": page,
-            "facets": _facet_groups(facets, query, request.GET),
+            "facets": _facet_groups(results.facets, results.query, request.GET),
             "sorts": [
                 ("relevance", _("Relevance")),
                 ("title", _("Title")),
