@@ -8,10 +8,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from access import uploads
-from access.models import Application, Committee, Purpose, Vote
+from access.models import Application, Committee, Vote
 from access.services import APPLICANT_FIELDS, PERMIT_CHANGES, check_permit_end
 from catalogue import duo
 from catalogue.forms import ListField
+from catalogue.purposes import Purpose
 from portal.models import Role, User
 
 

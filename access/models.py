@@ -12,31 +12,13 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import Dataset, Node
+
+# The EHDS Art 53 purposes are defined in catalogue.purposes (consent uses them too); they are
+# re-exported here so that imports from access.models keep working.
+from catalogue.purposes import PUBLIC_SECTOR_PURPOSES as PUBLIC_SECTOR_PURPOSES
+from catalogue.purposes import Purpose as Purpose
 from portal.workflow import InvalidTransition as InvalidTransition  # the workflow layer's
 from portal.workflow import TransitionsMixin
-
-
-class Purpose(models.TextChoices):
-    """EHDS Article 53(1) purposes of secondary use (an exhaustive list)."""
-
-    PUBLIC_HEALTH = "public_health", _("(a) Public interest in public or occupational health")
-    POLICY = "policy", _("(b) Policymaking and regulatory activities")
-    STATISTICS = "statistics", _("(c) Official statistics")
-    EDUCATION = "education", _("(d) Education or teaching in health or care")
-    RESEARCH = "research", _("(e) Scientific research related to health or care")
-    RESEARCH_INNOVATION = (
-        "research_innovation",
-        _("(e)(i) Research: development and innovation of products or services"),
-    )
-    RESEARCH_AI = (
-        "research_ai",
-        _("(e)(ii) Research: training, testing and evaluating algorithms, including AI"),
-    )
-    IMPROVING_CARE = "improving_care", _("(f) Improving the delivery of care and treatment")
-
-
-# Art 53(2): purposes (a)–(c) are reserved for public sector bodies and Union institutions.
-PUBLIC_SECTOR_PURPOSES = {Purpose.PUBLIC_HEALTH, Purpose.POLICY, Purpose.STATISTICS}
 
 
 class ProhibitedUse(models.TextChoices):

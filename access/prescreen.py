@@ -4,20 +4,21 @@ When an application is submitted, each requested dataset gets a verdict: ``compa
 ``incompatible`` or ``needs_judgement``, with the findings (one per condition) that produced it.
 The verdict is advice to the committee; people decide.
 
-This module is pure: no Django, no database. It works on the DUO codes the dataset carries, the
-dataset's conditions (cancer types, free text) and what the applicant declared (EHDS purpose,
-DUO codes describing the use, diseases studied, commercial use, ethics approval).
+This module reads no database. It works on the DUO codes the dataset carries, the dataset's
+conditions (cancer types, free text) and what the applicant declared (EHDS purpose, DUO codes
+describing the use, diseases studied, commercial use, ethics approval). The DUO terms and the
+EHDS purposes are the catalogue's (``catalogue.duo``, ``catalogue.purposes``).
 
 Overall outcome: ``incompatible`` if any finding is incompatible, else ``needs_judgement`` if
 any finding needs judgement, else ``compatible``.
 
 DUO hierarchy
 -------------
-``HIERARCHY`` maps each DUO term to its DUO parents as asserted in the DUO release the portal
-ships (2021-02-23, ``shared/data/duo/duo.owl``); a test checks it against that file. In that
-release NRES, GRU and POA are siblings under "data use permission" (DUO:0000001); HMB is under
-GRU and DS under HMB; every modifier is under "data use modifier" (DUO:0000017) except NPU and
-NCU, which are under NPUNCU.
+``catalogue.duo.HIERARCHY`` maps each DUO term to its DUO parents as asserted in the DUO release
+the portal ships (2021-02-23, ``shared/data/duo/duo.owl``); a test checks it against that file.
+In that release NRES, GRU and POA are siblings under "data use permission" (DUO:0000001); HMB is
+under GRU and DS under HMB; every modifier is under "data use modifier" (DUO:0000017) except NPU
+and NCU, which are under NPUNCU.
 
 Matching a declared use against a permission uses an *order of uses* built from the hierarchy
 with two additions, both from DUO's own text rather than its class axioms:
@@ -114,132 +115,48 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from catalogue.duo import (
+    CC,
+    COL,
+    DS,
+    GRU,
+    GS,
+    GSO,
+    IRB,
+    IS,
+    MODIFIER,
+    MOR,
+    NCU,
+    NMDS,
+    NPOA,
+    NPU,
+    NPUNCU,
+    NRES,
+    PERMISSION,
+    POA,
+    PS,
+    PUB,
+    RS,
+    RTN,
+    TS,
+    US,
+    ancestors,
+    is_modifier,
+    is_permission,
+    normalise_code,
+)
+from catalogue.duo import label as _name
+from catalogue.duo import shorthand as _short
+from catalogue.purposes import FINDING_NAMES, METHODS_PURPOSES, RESEARCH_PURPOSES, Purpose
+
 COMPATIBLE = "compatible"
 INCOMPATIBLE = "incompatible"
 NEEDS_JUDGEMENT = "needs_judgement"
 _SEVERITY = {COMPATIBLE: 0, NEEDS_JUDGEMENT: 1, INCOMPATIBLE: 2}
 
-PERMISSION = "DUO:0000001"
-MODIFIER = "DUO:0000017"
-NRES = "DUO:0000004"
-HMB = "DUO:0000006"
-DS = "DUO:0000007"
-POA = "DUO:0000011"
-RS = "DUO:0000012"
-NMDS = "DUO:0000015"
-GSO = "DUO:0000016"
-NPUNCU = "DUO:0000018"
-PUB = "DUO:0000019"
-COL = "DUO:0000020"
-IRB = "DUO:0000021"
-GS = "DUO:0000022"
-MOR = "DUO:0000024"
-TS = "DUO:0000025"
-US = "DUO:0000026"
-PS = "DUO:0000027"
-IS = "DUO:0000028"
-RTN = "DUO:0000029"
-GRU = "DUO:0000042"
-CC = "DUO:0000043"
-NPOA = "DUO:0000044"
-NPU = "DUO:0000045"
-NCU = "DUO:0000046"
-
-# Term → its DUO parents, as asserted in DUO 2021-02-23 (parents outside DUO, such as the IAO
-# class above the two roots, are left out). Checked against duo.owl by the tests.
-HIERARCHY: dict[str, tuple[str, ...]] = {
-    PERMISSION: (),
-    NRES: (PERMISSION,),
-    GRU: (PERMISSION,),
-    HMB: (GRU,),
-    DS: (HMB,),
-    POA: (PERMISSION,),
-    MODIFIER: (),
-    RS: (MODIFIER,),
-    NMDS: (MODIFIER,),
-    GSO: (MODIFIER,),
-    NPUNCU: (MODIFIER,),
-    PUB: (MODIFIER,),
-    COL: (MODIFIER,),
-    IRB: (MODIFIER,),
-    GS: (MODIFIER,),
-    MOR: (MODIFIER,),
-    TS: (MODIFIER,),
-    US: (MODIFIER,),
-    PS: (MODIFIER,),
-    IS: (MODIFIER,),
-    RTN: (MODIFIER,),
-    CC: (MODIFIER,),
-    NPOA: (MODIFIER,),
-    NPU: (NPUNCU,),
-    NCU: (NPUNCU,),
-}
-
-# Term → (shorthand, label), as in the same release (also checked by the tests).
-TERMS: dict[str, tuple[str, str]] = {
-    PERMISSION: ("", "data use permission"),
-    MODIFIER: ("", "data use modifier"),
-    NRES: ("NRES", "no restriction"),
-    GRU: ("GRU", "general research use"),
-    HMB: ("HMB", "health or medical or biomedical research"),
-    DS: ("DS", "disease specific research"),
-    POA: ("POA", "population origins or ancestry research only"),
-    RS: ("RS", "research specific restrictions"),
-    NMDS: ("NMDS", "no general methods research"),
-    GSO: ("GSO", "genetic studies only"),
-    NPUNCU: ("NPUNCU", "not for profit, non commercial use only"),
-    PUB: ("PUB", "publication required"),
-    COL: ("COL", "collaboration required"),
-    IRB: ("IRB", "ethics approval required"),
-    GS: ("GS", "geographical restriction"),
-    MOR: ("MOR", "publication moratorium"),
-    TS: ("TS", "time limit on use"),
-    US: ("US", "user specific restriction"),
-    PS: ("PS", "project specific restriction"),
-    IS: ("IS", "institution specific restriction"),
-    RTN: ("RTN", "return to database or resource"),
-    CC: ("CC", "clinical care use"),
-    NPOA: ("NPOA", "population origins or ancestry research prohibited"),
-    NPU: ("NPU", "not for profit organisation use only"),
-    NCU: ("NCU", "non-commercial use only"),
-}
-
-PURPOSES: dict[str, str] = {
-    "public_health": "(a) public or occupational health",
-    "policy": "(b) policymaking and regulation",
-    "statistics": "(c) official statistics",
-    "education": "(d) education in health or care",
-    "research": "(e) scientific research",
-    "research_innovation": "(e)(i) research: development and innovation",
-    "research_ai": "(e)(ii) research: training, testing and evaluating algorithms or AI",
-    "improving_care": "(f) improving care",
-}
-RESEARCH_PURPOSES = frozenset({"research", "research_innovation", "research_ai"})
-METHODS_PURPOSES = frozenset({"research_innovation", "research_ai"})
-
 
 def _purpose(purpose: str) -> str:
-    return f'"EHDS Art 53(1){PURPOSES[purpose]}"'
-
-
-def ancestors(code: str) -> frozenset[str]:
-    """Every DUO ancestor of ``code`` in ``HIERARCHY`` (not the code itself)."""
-    seen: set[str] = set()
-    todo = list(HIERARCHY.get(code, ()))
-    while todo:
-        parent = todo.pop()
-        if parent not in seen:
-            seen.add(parent)
-            todo.extend(HIERARCHY.get(parent, ()))
-    return frozenset(seen)
-
-
-def is_permission(code: str) -> bool:
-    return PERMISSION in ancestors(code)
-
-
-def is_modifier(code: str) -> bool:
-    return MODIFIER in ancestors(code)
+    return f'"EHDS Art 53(1){FINDING_NAMES[purpose]}"'
 
 
 def _broader_uses(code: str) -> frozenset[str]:
@@ -250,31 +167,6 @@ def _broader_uses(code: str) -> frozenset[str]:
     if code != NRES:
         broader.add(NRES)
     return frozenset(broader)
-
-
-_IRI_PREFIX = "http://purl.obolibrary.org/obo/"
-
-
-def normalise_code(code: str) -> str:
-    """``DUO:0000046`` from the CURIE, underscore or OBO IRI spelling; other text unchanged."""
-    text = code.strip()
-    if text.startswith(_IRI_PREFIX):
-        text = text[len(_IRI_PREFIX) :]
-    upper = text.upper()
-    if upper.startswith("DUO_") or upper.startswith("DUO:"):
-        return "DUO:" + text[4:]
-    return text
-
-
-def _name(code: str) -> str:
-    shorthand, label = TERMS.get(code, ("", ""))
-    if shorthand:
-        return f"{shorthand} ({label})"
-    return f"{code} ({label})" if label else code
-
-
-def _short(code: str) -> str:
-    return TERMS.get(code, (code, ""))[0] or code
 
 
 def _worst(outcomes: Iterable[str]) -> str:
@@ -419,7 +311,7 @@ def _purpose_check(code: str, ctx: _Context) -> tuple[str, str]:
         return COMPATIBLE, f"the purpose {_purpose(purpose)} is research"
     if ctx.clinical:
         return COMPATIBLE, f"the purpose {_purpose(purpose)} is clinical care, which CC allows"
-    if purpose in PURPOSES:
+    if purpose in Purpose.values:
         return NEEDS_JUDGEMENT, (
             f"{_short(code)} allows research, and the purpose {_purpose(purpose)} is not "
             "research: the committee must judge whether this use falls within it"
@@ -586,7 +478,7 @@ def _nmds_check(ctx: _Context) -> tuple[str, str]:
             f"the purpose {_purpose(purpose)} is methods or algorithm development, which NMDS "
             "forbids"
         )
-    if purpose in PURPOSES:
+    if purpose in Purpose.values:
         return COMPATIBLE, (
             f"the purpose {_purpose(purpose)} is not methods development (NMDS still forbids "
             "methods development within the project)"

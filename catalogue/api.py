@@ -14,9 +14,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalogue import selectors, services
+from catalogue import ingest, selectors, services
 from catalogue.models import Dataset
-from catalogue.views import CountedPaginator, parse_search
 from portal.api_schema import DetailOutput
 from portal.ids import IdField
 from portal.models import Role
@@ -52,7 +51,7 @@ class DatasetSerializer(serializers.ModelSerializer):
 
 
 class SearchPagination(PageNumberPagination):
-    page_size = 20
+    page_size = selectors.SEARCH_PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = 100
 
@@ -112,12 +111,10 @@ class DatasetSearchApi(APIView):
         },
     )
     def get(self, request):
-        query = parse_search(request.query_params)
-        datasets = selectors.search_datasets(request.user, query)
-        facets = selectors.search_facets(request.user, query)
+        results = selectors.search(request.user, request.query_params)
         paginator = SearchPagination()
-        paginator.django_paginator_class = partial(CountedPaginator, count=facets.pop("total"))
-        page = paginator.paginate_queryset(datasets, request, view=self)
+        paginator.django_paginator_class = partial(selectors.CountedPaginator, count=results.total)
+        page = paginator.paginate_queryset(results.datasets, request, view=self)
         response = paginator.get_paginated_response(
             DatasetSerializer(page, many=True, context={"request": request}).data
         )
@@ -126,7 +123,7 @@ class DatasetSearchApi(APIView):
                 {"value": e[0], "count": e[1], **({"label": e[2]} if len(e) > 2 else {})}
                 for e in entries
             ]
-            for facet, entries in facets.items()
+            for facet, entries in results.facets.items()
         }
         return response
 
@@ -226,11 +223,8 @@ class DatasetIngestApi(APIView):
                 {"files": ["Upload at least one DICOM file in the field 'files'."]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        report = services.dataset_ingest_uploads(
-            dataset=dataset, uploads=uploads, actor=request.user
-        )
+        report = ingest.dataset_ingest_uploads(dataset=dataset, uploads=uploads, actor=request.user)
         names = report.display_names
-        dataset.refresh_from_db()
         return Response(
             {
                 "accepted": len(report.accepted),
@@ -241,6 +235,6 @@ class DatasetIngestApi(APIView):
                 "unreadable": [
                     {"file": names.get(str(p), str(p)), "reason": r} for p, r in report.unreadable
                 ],
-                "dataset": DatasetSerializer(dataset, context={"request": request}).data,
+                "dataset": DatasetSerializer(report.dataset, context={"request": request}).data,
             }
         )

@@ -43,7 +43,7 @@ VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 ELI = Namespace("http://data.europa.eu/eli/ontology#")
 DPV = Namespace("https://w3id.org/dpv#")
 EUCAIM = Namespace("https://hyperontology.eucaim.cancerimage.eu/#")
-OBO = Namespace("http://purl.obolibrary.org/obo/")
+OBO = Namespace(duo.OBO)
 
 ACCESS_RIGHT = Namespace("http://publications.europa.eu/resource/authority/access-right/")
 COUNTRY = Namespace("http://publications.europa.eu/resource/authority/country/")
@@ -97,33 +97,6 @@ ALPHA3 = {
     "PT": "PRT", "RO": "ROU", "SK": "SVK", "SI": "SVN", "ES": "ESP", "SE": "SWE", "IS": "ISL",
     "LI": "LIE", "NO": "NOR", "CH": "CHE", "GB": "GBR",
 }  # fmt: skip
-
-# EUCAIM data-use conditions by DUO code (each concept is an exact match of that DUO term).
-DATA_USE_CONDITIONS = {
-    "DUO:0000004": "NO_RESTRICTION",
-    "DUO:0000042": "GENERAL_RESEARCH_USE",
-    "DUO:0000006": "HEALTH_MEDICAL_BIOMEDICAL_RESEARCH",
-    "DUO:0000007": "DISEASE_SPECIFIC_RESEARCH",
-    "DUO:0000011": "POPULATION_ORIGINS_ANCESTRY_RESEARCH_ONLY",
-    "DUO:0000012": "RESEARCH_SPECIFIC_RESTRICTIONS",
-    "DUO:0000015": "NO_GENERAL_METHODS_RESEARCH",
-    "DUO:0000016": "GENETIC_STUDIES_ONLY",
-    "DUO:0000018": "NOT_FOR_PROFIT_NON_COMMERCIAL_USE_ONLY",
-    "DUO:0000019": "PUBLICATION_REQUIRED",
-    "DUO:0000020": "COLLABORATION_REQUIRED",
-    "DUO:0000021": "ETHICS_APPROVAL_REQUIRED",
-    "DUO:0000022": "GEOGRAPHICAL_RESTRICTION",
-    "DUO:0000024": "PUBLICATION_MORATORIUM",
-    "DUO:0000025": "TIME_LIMIT_ON_USE",
-    "DUO:0000026": "USER_SPECIFIC_RESTRICTION",
-    "DUO:0000027": "PROJECT_SPECIFIC_RESTRICTION",
-    "DUO:0000028": "INSTITUTION_SPECIFIC_RESTRICTION",
-    "DUO:0000029": "RETURN_TO_DATABASE_OR_RESOURCE",
-    "DUO:0000043": "CLINICAL_CARE_USE",
-    "DUO:0000044": "POPULATION_ORIGINS_ANCESTRY_RESEARCH_PROHIBITED",
-    "DUO:0000045": "NOT_FOR_PROFIT_ORGANISATION_USE_ONLY",
-    "DUO:0000046": "NON_COMMERCIAL_USE_ONLY",
-}
 
 # EUCAIM hyper-ontology classes for the values we store, limited to the codes we could confirm.
 # A value without a code is still exported, as a keyword; a value that already is a hyper-ontology
@@ -250,11 +223,10 @@ def _keywords(dataset: Dataset) -> list[str]:
 
 
 def _add_data_use_condition(graph: Graph, code: str) -> URIRef | None:
-    name = DATA_USE_CONDITIONS.get(code)
     term = duo.BY_CODE.get(code)
-    if not (name and term):
+    if term is None:
         return None
-    concept = DATA_USE_CONDITION[name]
+    concept = DATA_USE_CONDITION[term.eucaim]
     graph.add((concept, RDF.type, SKOS.Concept))
     graph.add((concept, RDF.type, DCTERMS.RightsStatement))
     graph.add((concept, SKOS.prefLabel, _text(term.label[:1].upper() + term.label[1:])))

@@ -3,13 +3,20 @@
 Headers are read and gated (``catalogue.dicom``) in worker processes; the index is written in
 this process, a batch per transaction, so a long ingest holds no long transaction and an
 interrupted one can simply be run again: every write is get-or-create by UID within the dataset.
+
+Imports point one way: this module builds on ``catalogue.services`` (the dataset's counts and
+terms), and nothing there imports it. The command, the upload page and the API call
+``ingest_paths`` or ``dataset_ingest_uploads`` here, and read the dataset as ingested from the
+report.
 """
 
 import multiprocessing
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Subquery
@@ -19,6 +26,7 @@ from catalogue.dicom import HeaderResult, Status, read_headers
 from catalogue.models import Dataset, Instance, Series, Study
 from catalogue.services import dataset_refresh_counts
 from portal.audit import audit_record
+from portal.models import User
 
 BATCH_SIZE = 1000
 MAX_DEFAULT_WORKERS = 8
@@ -32,8 +40,14 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class IngestReport:
-    """The outcome of one ingest. Paths are as walked; reasons are for people to read."""
+    """The outcome of one ingest. Paths are as walked; reasons are for people to read.
 
+    ``dataset`` is the dataset as the ingest left it (counts, modalities and body parts
+    recomputed), so that callers need not read it again. ``display_names`` maps each stored path
+    back to the name it was uploaded under (uploads only).
+    """
+
+    dataset: Dataset
     files: int = 0
     accepted: list[str] = field(default_factory=list)  # newly indexed
     already_indexed: int = 0
@@ -42,6 +56,7 @@ class IngestReport:
     new_studies: int = 0
     new_series: int = 0
     new_instances: int = 0
+    display_names: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -311,7 +326,7 @@ def ingest_paths(
     files = collect_files(paths)
     if workers is None:
         workers = default_workers(len(files))
-    report = IngestReport(files=len(files))
+    report = IngestReport(dataset=dataset, files=len(files))
     batch_writer = _Batch(dataset, report)
     batch: list[HeaderResult] = []
     if progress:
@@ -344,9 +359,27 @@ def ingest_paths(
                 "instances": refreshed.number_of_instances,
             },
         )
-    for name in (
-        "number_of_subjects", "number_of_studies", "number_of_series", "number_of_instances",
-        "modalities", "body_parts",
-    ):  # fmt: skip
-        setattr(dataset, name, getattr(refreshed, name))
+    report.dataset = refreshed
+    return report
+
+
+def dataset_ingest_uploads(*, dataset: Dataset, uploads, actor: User | None) -> IngestReport:
+    """Index uploaded DICOM files (the page's and the API's upload).
+
+    Each upload is written to a private temporary folder under a generated name (the uploaded
+    name is never used as a path), ingested, and deleted. The report's ``display_names`` maps
+    each stored path back to the uploaded name.
+    """
+    with tempfile.TemporaryDirectory(prefix="ingest-") as folder:
+        names: dict[str, str] = {}
+        for number, upload in enumerate(uploads):
+            path = Path(folder) / f"{number:06d}.dcm"
+            with path.open("wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
+            names[str(path)] = upload.name
+        report = ingest_paths(
+            dataset=dataset, paths=[Path(p) for p in names], workers=1, actor=actor
+        )
+    report.display_names = names
     return report

@@ -5,11 +5,14 @@ administrators) also see its drafts and retired datasets. Only a node's operator
 """
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import F, FloatField, Q, QuerySet, Value
 from django.http import Http404
 
+from catalogue import facets
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Node
 from portal.models import Role
 
@@ -125,20 +128,83 @@ def search_datasets(user, query: SearchQuery) -> QuerySet[Dataset]:
     return datasets.select_related("node").order_by(*order)
 
 
-def search_facets(user, query: SearchQuery) -> dict[str, list[tuple]]:
-    """Counts per facet value for a search (see catalogue.facets); ``"total"`` holds the number
-    of results. Two small queries: the catalogue version and the ids matching the search but
-    for its facet choices."""
-    from catalogue import facets
-
+def _facet_counts(user, query: SearchQuery) -> tuple[dict[str, list[tuple]], int]:
+    """Counts per facet value for a search (see catalogue.facets), and the number of results.
+    Two small queries: the catalogue version and the ids matching the search but for its facet
+    choices."""
     base = search_datasets(user, replace(query, terms={}, countries=[], nodes=[]))
     candidates = set(base.order_by().values_list("pk", flat=True))
     choices = {f: v for f, v in query.terms.items() if f in FACETS}
     choices["country"] = list(query.countries)
     choices["node"] = [str(n) for n in query.nodes]
-    counts, total = facets.count(candidates, choices)
-    counts["total"] = total
-    return counts
+    return facets.count(candidates, choices)
+
+
+def search_facets(user, query: SearchQuery) -> dict[str, Any]:
+    """Counts per facet value for a search; ``"total"`` holds the number of results."""
+    counts, total = _facet_counts(user, query)
+    return {**counts, "total": total}
+
+
+SEARCH_PAGE_SIZE = 20  # results per page, unless the API's caller asks for another size
+
+
+def _int_or_none(value):
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def parse_search(params) -> SearchQuery:
+    """Read a search from query parameters (shared by the page and the API).
+
+    Values that do not parse (a node or an age that is not a number, an unknown order) are
+    ignored rather than refused, and the free text is cut to 200 characters.
+    """
+    return SearchQuery(
+        text=params.get("q", "")[:200],
+        terms={facet: params.getlist(facet) for facet in FACETS if params.getlist(facet)},
+        countries=params.getlist("country"),
+        nodes=[n for n in (_int_or_none(v) for v in params.getlist("node")) if n is not None],
+        age_from=_int_or_none(params.get("age_from")),
+        age_to=_int_or_none(params.get("age_to")),
+        sort=params.get("sort") if params.get("sort") in SORTS else "relevance",
+    )
+
+
+class CountedPaginator(Paginator):
+    """A paginator told the number of results (the facet counting found it already)."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:
+        return self._known_count
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """One search as the page and the API answer it: the query read from the parameters, the
+    matching datasets in order, the counts per facet value and the number of matches."""
+
+    query: SearchQuery
+    datasets: QuerySet[Dataset]
+    facets: dict[str, list[tuple]]
+    total: int
+
+    def paginator(self, per_page: int = SEARCH_PAGE_SIZE) -> CountedPaginator:
+        """Pages of the matches; the number of matches is known, so it is not counted again."""
+        return CountedPaginator(self.datasets, per_page, count=self.total)
+
+
+def search(user, params) -> SearchResults:
+    """The search the query parameters ``params`` ask for, over the datasets ``user`` may see."""
+    query = parse_search(params)
+    counts, total = _facet_counts(user, query)
+    return SearchResults(query, search_datasets(user, query), counts, total)
 
 
 def basket_datasets(user) -> QuerySet[Dataset]:

@@ -4,9 +4,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from catalogue import duo
 from catalogue.facets import bump_version
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Instance, Node, Series, Study
 from catalogue.validators import validate_public_url
+from catalogue.vocabularies import AccessCondition, HealthCategory, Sex
 from portal.audit import audit_record
 from portal.models import Role, User
 
@@ -85,9 +87,6 @@ def _validate(dataset: Dataset) -> None:
     ``catalogue.validators`` on the licence and the contact email; the legislation IRIs follow
     the same rule.
     """
-    from catalogue import duo
-    from catalogue.vocabularies import AccessCondition, HealthCategory, Sex
-
     errors: dict[str, list[str]] = {}
     checks = [
         ("duo_codes", set(duo.BY_CODE), "unknown DUO code"),
@@ -272,30 +271,3 @@ def basket_remove(*, user: User, dataset: Dataset | None = None, dataset_id=None
             object_id=dataset_id,
         )
     return bool(deleted)
-
-
-def dataset_ingest_uploads(*, dataset: Dataset, uploads, actor: User | None):
-    """Index uploaded DICOM files (the page's and the API's upload).
-
-    Each upload is written to a private temporary folder under a generated name (the uploaded
-    name is never used as a path), ingested, and deleted. The report's ``display_names`` maps
-    each stored path back to the uploaded name.
-    """
-    import tempfile
-    from pathlib import Path
-
-    from catalogue.ingest import ingest_paths
-
-    with tempfile.TemporaryDirectory(prefix="ingest-") as folder:
-        names: dict[str, str] = {}
-        for number, upload in enumerate(uploads):
-            path = Path(folder) / f"{number:06d}.dcm"
-            with path.open("wb") as out:
-                for chunk in upload.chunks():
-                    out.write(chunk)
-            names[str(path)] = upload.name
-        report = ingest_paths(
-            dataset=dataset, paths=[Path(p) for p in names], workers=1, actor=actor
-        )
-    report.display_names = names
-    return report

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from catalogue import duo, selectors, services
+from catalogue import duo, ingest, selectors, services
 from catalogue.forms import DatasetForm, IngestForm, NodeForm
 from catalogue.models import Dataset
 from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, Modality
@@ -38,26 +38,6 @@ VALUE_LABELS = {
 }
 
 
-def _int_or_none(value):
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
-def parse_search(params) -> selectors.SearchQuery:
-    """Read a search from query parameters (shared by the page and the API)."""
-    return selectors.SearchQuery(
-        text=params.get("q", "")[:200],
-        terms={facet: params.getlist(facet) for facet in selectors.FACETS if params.getlist(facet)},
-        countries=params.getlist("country"),
-        nodes=[n for n in (_int_or_none(v) for v in params.getlist("node")) if n is not None],
-        age_from=_int_or_none(params.get("age_from")),
-        age_to=_int_or_none(params.get("age_to")),
-        sort=params.get("sort") if params.get("sort") in selectors.SORTS else "relevance",
-    )
-
-
 def _facet_groups(counts, query, params):
     groups = []
     for facet in [*selectors.FACETS, "country", "node"]:
@@ -74,34 +54,18 @@ def _facet_groups(counts, query, params):
     return groups
 
 
-class CountedPaginator(Paginator):
-    """A paginator told the number of results (the facet counting found it already)."""
-
-    def __init__(self, object_list, per_page, *, count: int, **kwargs):
-        super().__init__(object_list, per_page, **kwargs)
-        self._known_count = count
-
-    @property
-    def count(self) -> int:
-        return self._known_count
-
-
 def search(request):
-    query = parse_search(request.GET)
-    datasets = selectors.search_datasets(request.user, query)
-    facets = selectors.search_facets(request.user, query)
-    page = CountedPaginator(datasets, PAGE_SIZE, count=facets["total"]).get_page(
-        request.GET.get("page")
-    )
+    results = selectors.search(request.user, request.GET)
+    page = results.paginator().get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
     return render(
         request,
         "catalogue/search.html",
         {
-            "query": query,
+            "query": results.query,
             "page": page,
-            "facets": _facet_groups(facets, query, request.GET),
+            "facets": _facet_groups(results.facets, results.query, request.GET),
             "sorts": [
                 ("relevance", _("Relevance")),
                 ("title", _("Title")),
@@ -345,10 +309,10 @@ def dataset_ingest(request, pk):
     form = IngestForm(request.POST, request.FILES) if request.method == "POST" else IngestForm()
     report = None
     if request.method == "POST" and form.is_valid():
-        report = services.dataset_ingest_uploads(
+        report = ingest.dataset_ingest_uploads(
             dataset=dataset, uploads=form.cleaned_data["files"], actor=request.user
         )
-        dataset.refresh_from_db()
+        dataset = report.dataset
     return render(
         request,
         "catalogue/dataset_ingest.html",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from access import prescreen
 from access.prescreen import Finding, Request, Verdict, screen
+from catalogue import duo, purposes
 from tests.standards import require_artefacts
 
 NRES, GRU, HMB, DS, POA = (
@@ -196,10 +196,10 @@ def test_it_needs_judgement_for_a_non_research_purpose_under_a_research_permissi
     )
 
     assert verdict.outcome == J
-    shorthand = prescreen.TERMS[permission][0]
+    shorthand = duo.KNOWN[permission].shorthand
     rule = check(verdict, permission, J, shorthand).rule
     assert "is not research" in rule
-    assert prescreen.PURPOSES[purpose] in rule
+    assert purposes.FINDING_NAMES[purpose] in rule
 
 
 @pytest.mark.parametrize("permission", [GRU, HMB])
@@ -207,7 +207,7 @@ def test_it_allows_improving_care_when_the_dataset_records_clinical_care(permiss
     verdict = screen(ask("improving_care", ()), [permission, CC])
 
     assert verdict.outcome == C
-    shorthand = prescreen.TERMS[permission][0]
+    shorthand = duo.KNOWN[permission].shorthand
     assert "CC allows" in check(verdict, permission, C, shorthand).rule
 
 
@@ -712,7 +712,7 @@ def test_it_keeps_the_hierarchy_in_step_with_the_duo_ontology():
         for code, info in terms.items()
         if not info["obsolete"] and _under(terms, code, roots)
     }
-    written = {code: tuple(sorted(parents)) for code, parents in prescreen.HIERARCHY.items()}
+    written = {code: tuple(sorted(parents)) for code, parents in duo.HIERARCHY.items()}
 
     assert written == in_owl
 
@@ -720,22 +720,22 @@ def test_it_keeps_the_hierarchy_in_step_with_the_duo_ontology():
 def test_it_keeps_shorthands_and_labels_in_step_with_the_duo_ontology():
     terms = _ontology()
 
-    for code, (shorthand, label) in prescreen.TERMS.items():
-        assert (shorthand, label) == (terms[code]["shorthand"], terms[code]["label"]), code
-    assert set(prescreen.TERMS) == set(prescreen.HIERARCHY)
+    for code, term in duo.KNOWN.items():
+        owl = terms[code]
+        assert (term.shorthand, term.label) == (owl["shorthand"], owl["label"]), code
+    assert set(duo.KNOWN) == set(duo.HIERARCHY)
 
 
 def test_it_knows_every_duo_term_the_catalogue_offers():
-    from catalogue import duo
-
-    assert set(duo.BY_CODE) <= set(prescreen.HIERARCHY)
-    for code, term in duo.BY_CODE.items():
-        assert prescreen.TERMS[code][0] == term.shorthand
+    # One table now: what the catalogue offers is a condition of the hierarchy, never a category.
+    assert set(duo.BY_CODE) <= set(duo.HIERARCHY)
+    for code in duo.BY_CODE:
+        assert duo.is_permission(code) or duo.is_modifier(code), code
 
 
 def test_it_follows_the_ontology_where_it_differs_from_the_usual_picture():
     # In DUO 2021-02-23 POA and NRES sit beside GRU, not under it, and NCU/NPU under NPUNCU.
-    assert prescreen.ancestors(POA) == {"DUO:0000001"}
-    assert prescreen.ancestors(NRES) == {"DUO:0000001"}
-    assert prescreen.ancestors(DS) == {HMB, GRU, "DUO:0000001"}
-    assert prescreen.ancestors(NCU) == {NPUNCU, "DUO:0000017"}
+    assert duo.ancestors(POA) == {"DUO:0000001"}
+    assert duo.ancestors(NRES) == {"DUO:0000001"}
+    assert duo.ancestors(DS) == {HMB, GRU, "DUO:0000001"}
+    assert duo.ancestors(NCU) == {NPUNCU, "DUO:0000017"}

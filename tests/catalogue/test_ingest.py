@@ -74,6 +74,21 @@ def test_it_indexes_a_deidentified_folder_and_counts_the_dataset(tmp_path, inges
     }
 
 
+def test_the_report_carries_the_dataset_as_the_ingest_left_it(tmp_path, ingest_dataset):
+    write_tree(tmp_path, subjects=2, series_per_study=2, instances_per_series=3)
+
+    report = ingest_paths(dataset=ingest_dataset, paths=[tmp_path], workers=1)
+
+    ingested = report.dataset
+    assert ingested.pk == ingest_dataset.pk
+    counts = ("number_of_subjects", "number_of_studies", "number_of_series", "number_of_instances")
+    assert [getattr(ingested, name) for name in counts] == [2, 2, 4, 12]
+    assert (ingested.modalities, ingested.body_parts) == (["CT", "MR"], ["CHEST"])
+    stored = Dataset.objects.get(pk=ingest_dataset.pk)
+    assert [getattr(stored, name) for name in counts] == [2, 2, 4, 12]
+    assert ingested.node.name == stored.node.name
+
+
 def test_running_twice_adds_nothing(tmp_path, ingest_dataset):
     write_tree(tmp_path, subjects=2)
     ingest_paths(dataset=ingest_dataset, paths=[tmp_path], workers=1)

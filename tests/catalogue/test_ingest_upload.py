@@ -33,6 +33,16 @@ def test_it_indexes_an_upload_and_reports_refused_files_by_name(catalogue, clien
     assert catalogue.published.number_of_instances == 4
 
 
+def test_the_page_shows_the_dataset_as_the_ingest_left_it(catalogue, client_for, tmp_path):
+    client = client_for("node_operator")
+    url = reverse("catalogue:dataset_ingest", args=[catalogue.published.pk])
+
+    response = client.post(url, {"files": _uploads(tmp_path)})
+
+    assert response.context["dataset"].number_of_instances == 4
+    assert "The dataset now has 2 subjects, 2 studies and 2 series." in response.content.decode()
+
+
 def test_it_needs_files(catalogue, client_for):
     client = client_for("node_operator")
     url = reverse("catalogue:dataset_ingest", args=[catalogue.published.pk])

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from catalogue.selectors import SearchQuery, search_datasets, search_facets
+from catalogue.selectors import SearchQuery, search, search_datasets, search_facets
 from catalogue.services import dataset_update
 from portal.models import AuditEvent
 
@@ -176,3 +176,25 @@ def test_it_counts_drafts_only_for_those_who_see_them(catalogue, personas):
     operator = dict(search_facets(personas["node_operator"], SearchQuery())["country"])
     admin = dict(search_facets(personas["hdab_admin"], SearchQuery())["country"])
     assert (public, operator, admin) == ({"NO": 1, "ES": 1}, {"NO": 2, "ES": 1}, {"NO": 2, "ES": 2})
+
+
+def test_the_page_and_the_api_read_and_page_a_search_the_same_way(catalogue, client):
+    from django.contrib.auth.models import AnonymousUser
+    from django.http import QueryDict
+
+    params = QueryDict(mutable=True)
+    params.setlist("modality", ["CT", "MR"])
+    params.update({"age_from": "sixty", "node": "x", "sort": "sideways", "q": "  "})
+
+    results = search(AnonymousUser(), params)
+
+    # What does not parse is left out rather than refused.
+    assert results.query == SearchQuery(text="  ", terms={"modality": ["CT", "MR"]})
+    titles = [d.title for d in results.datasets]
+    assert sorted(titles) == ["Breast MRI screening cohort", "Lung CT collection"]
+    assert results.total == 2 and dict(results.facets["country"]) == {"NO": 1, "ES": 1}
+    page = client.get(reverse("catalogue:search"), params).context["page"]
+    api = client.get(reverse("catalogue_api:datasets"), params).json()
+    assert [d.title for d in page.object_list] == titles
+    assert [d["title"] for d in api["results"]] == titles
+    assert page.paginator.count == api["count"] == 2

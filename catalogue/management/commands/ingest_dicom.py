@@ -69,9 +69,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         finally:
             progress.finish()
-        self._print(target, report)
+        self._print(report)
 
-    def _print(self, dataset: Dataset, report: IngestReport) -> None:
+    def _print(self, report: IngestReport) -> None:
+        dataset = report.dataset
         write = self.stdout.write
         write(f'Ingest into dataset {dataset.pk} "{dataset.title}": {report.files} files')
         write(
