@@ -287,3 +287,34 @@ def open_party_reviews(committee: Committee, user) -> QuerySet[Review]:
         .select_related("application")
         .order_by("application_id")
     )
+
+
+@dataclass(frozen=True)
+class ApplicationViewer:
+    """Who is looking at an application page, and which side of it they see.
+
+    The applicant's side (the applicant and their team, invited or accepted) never sees the
+    committees' side, even when they sit on a committee or belong to the access body. A member
+    of a reviewing committee sees that committee's panel; the access body sees every
+    committee's side without a panel.
+    """
+
+    is_applicant: bool
+    is_party: bool
+    is_admin: bool
+    committees: frozenset[int]  # the reviewing committees whose panels they see
+
+    @property
+    def sees_internal(self) -> bool:
+        return not self.is_party and (self.is_admin or bool(self.committees))
+
+
+def application_viewer(user, application: Application, reviews) -> ApplicationViewer:
+    party = is_party(user, application)
+    mine = set() if party else set(committees_of(user).values_list("pk", flat=True))
+    return ApplicationViewer(
+        is_applicant=application.applicant_id == user.pk,
+        is_party=party,
+        is_admin=user.has_role(Role.HDAB_ADMIN),
+        committees=frozenset(r.committee_id for r in reviews if r.committee_id in mine),
+    )

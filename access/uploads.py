@@ -11,8 +11,9 @@ An ethics approval is a PDF or an image (PNG, JPEG or TIFF) of at most
 - it is stored under a name the portal generates from the application and the detected type.
   The uploader's file name is dropped: it is neither a path nor kept as display text.
 
-Stored documents are served only through ``access.views.application_ethics_file``, with the
-download headers of ``portal.downloads``.
+Stored documents are served only through
+``access.views.applications.application_ethics_file``, with the download headers of
+``portal.downloads``.
 """
 
 import re
