@@ -122,6 +122,13 @@ def parties_by_application(application_ids) -> dict[int, dict[int, str]]:
     return parties
 
 
+def is_addressee(user, member: TeamMember) -> bool:
+    """An invitation to a team is bound to the email address it was sent to."""
+    return bool(user.is_authenticated and user.email) and (
+        member.email.lower() == user.email.lower()
+    )
+
+
 # --- Reviews, deadlines and permits -----------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from access.models import (
 )
 from access.permissions import (
     committees_of,
+    is_addressee,
     is_party,
     may_chair,
     may_change_permit,
@@ -67,21 +68,39 @@ def visible_applications(user) -> QuerySet[Application]:
     )
 
 
-def access_application(user, pk) -> Application:
-    """An application ``user`` may read."""
+def access_application(user, pk, *, for_write: bool = False) -> Application:
+    """An application ``user`` may read; with ``for_write``, one they may change: only its
+    applicant (holding the researcher role) ever may."""
+    if for_write:
+        if not (user.is_authenticated and user.has_role(Role.RESEARCHER)):
+            raise Http404
+        applications = Application.objects.filter(applicant=user)
+    else:
+        applications = visible_applications(user).select_related("applicant")
     try:
-        return visible_applications(user).select_related("applicant").get(pk=pk)
+        return applications.get(pk=pk)
     except (Application.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
 
 
-def access_own_application(user, pk) -> Application:
-    """An application ``user`` filed (what only the applicant may change)."""
-    if not (user.is_authenticated and user.has_role(Role.RESEARCHER)):
+def access_invitation(user, token) -> TeamMember:
+    """An invitation addressed to ``user``'s email. Unknown tokens and invitations sent to
+    someone else get the same answer, 404."""
+    member = (
+        TeamMember.objects.filter(token=str(token)).select_related("application__applicant").first()
+    )
+    if member is None or not is_addressee(user, member):
+        raise Http404
+    return member
+
+
+def access_committee(user, pk) -> Committee:
+    """A committee the access body manages (nobody else manages committees)."""
+    if not _is_admin(user):
         raise Http404
     try:
-        return Application.objects.get(pk=pk, applicant=user)
-    except (Application.DoesNotExist, ValueError, TypeError):
+        return Committee.objects.get(pk=pk)
+    except (Committee.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
 
 

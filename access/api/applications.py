@@ -4,7 +4,6 @@ answers to the committees, comments, the deadline, and the invitation answer.
 
 from collections.abc import Mapping
 
-from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -37,8 +36,6 @@ from access.models import (
     TeamMember,
 )
 from access.permissions import committees_of
-from catalogue.models import Dataset
-from catalogue.selectors import visible_datasets
 from portal.api_schema import DetailOutput
 from portal.ids import IdField
 from portal.models import Role
@@ -90,25 +87,8 @@ class ApplicationListApi(ListApi):
         if not request.user.has_role(Role.RESEARCHER):
             raise exceptions.PermissionDenied(_("Only researchers can apply for data access."))
         data = _valid(self.ApplicationCreateInput, request)
-        datasets = None
-        if "datasets" in data:
-            wanted = set(data["datasets"])
-            datasets = list(
-                visible_datasets(request.user).filter(
-                    pk__in=wanted, status=Dataset.Status.PUBLISHED
-                )
-            )
-            unknown = wanted - {d.pk for d in datasets}
-            if unknown:
-                raise exceptions.ValidationError(
-                    {
-                        "datasets": [
-                            _("No published dataset with the id %s.") % pk for pk in sorted(unknown)
-                        ]
-                    }
-                )
         application = services.application_create(
-            applicant=request.user, title=data["title"], datasets=datasets
+            applicant=request.user, title=data["title"], datasets=data.get("datasets")
         )
         return Response(_application_output(application), status=status.HTTP_201_CREATED)
 
@@ -150,7 +130,7 @@ class ApplicationDetailApi(AccessApi):
 
     @extend_schema(request=ApplicationUpdateInput, responses=answers(ApplicationDetailOutput))
     def patch(self, request, pk):
-        application = selectors.access_own_application(request.user, pk)
+        application = selectors.access_application(request.user, pk, for_write=True)
         data = _valid(ApplicationUpdateInput, request, partial=True)
         application = services.application_update(
             application=application, actor=request.user, **data
@@ -184,7 +164,7 @@ class ApplicationEthicsApi(AccessApi):
         responses=answers(ApplicationDetailOutput),
     )
     def post(self, request, pk):
-        application = selectors.access_own_application(request.user, pk)
+        application = selectors.access_application(request.user, pk, for_write=True)
         upload = _valid(EthicsApprovalInput, request, context={"application": application})["file"]
         application = services.application_update(
             application=application, actor=request.user, ethics_approval=upload
@@ -197,7 +177,7 @@ class ApplicationSubmitApi(AccessApi):
 
     @extend_schema(request=None, responses=answers(ApplicationDetailOutput, invalid=INCOMPLETE))
     def post(self, request, pk):
-        application = selectors.access_own_application(request.user, pk)
+        application = selectors.access_application(request.user, pk, for_write=True)
         application = services.application_submit(application=application, actor=request.user)
         return Response(_application_output(application))
 
@@ -207,7 +187,7 @@ class ApplicationMissingApi(AccessApi):
 
     @extend_schema(responses=answers(MissingItemsOutput, invalid=None, conflict=False))
     def get(self, request, pk):
-        application = selectors.access_own_application(request.user, pk)
+        application = selectors.access_application(request.user, pk, for_write=True)
         return Response({"missing": services.missing_items(application)})
 
 
@@ -217,7 +197,7 @@ class ApplicationWithdrawApi(AccessApi):
 
     @extend_schema(request=WithdrawInput, responses=answers(ApplicationDetailOutput))
     def post(self, request, pk):
-        application = selectors.access_own_application(request.user, pk)
+        application = selectors.access_application(request.user, pk, for_write=True)
         data = _valid(self.WithdrawInput, request)
         application = services.application_withdraw(
             application=application, actor=request.user, reason=data["reason"]
@@ -234,7 +214,7 @@ class ApplicationTeamApi(AccessApi):
 
     @extend_schema(request=TeamInviteInput, responses=answers(TeamMemberOutput, code=201))
     def post(self, request, pk):
-        application = selectors.access_own_application(request.user, pk)
+        application = selectors.access_application(request.user, pk, for_write=True)
         data = _valid(self.TeamInviteInput, request)
         member = services.team_invite(
             application=application, actor=request.user, email=data["email"], role=data["role"]
@@ -253,7 +233,7 @@ class ApplicationClarificationAnswerApi(AccessApi):
         responses=answers(ApplicationDetailOutput, invalid=INCOMPLETE),
     )
     def post(self, request, pk):
-        application = selectors.access_own_application(request.user, pk)
+        application = selectors.access_application(request.user, pk, for_write=True)
         data = _valid(self.ClarificationAnswerInput, request)
         application = services.clarification_answer(
             application=application, actor=request.user, answer=data["answer"]
@@ -343,9 +323,7 @@ class InvitationAnswerApi(AccessApi):
 
     @extend_schema(request=InvitationAnswerInput, responses=answers(InvitationOutput))
     def post(self, request, token):
-        member = TeamMember.objects.filter(token=token).first()
-        if member is None or member.email.lower() != (request.user.email or "").lower():
-            raise Http404
+        selectors.access_invitation(request.user, token)
         data = _valid(self.InvitationAnswerInput, request)
         member = services.team_answer(token=token, user=request.user, accept=data["accept"])
         return Response(InvitationOutput(member).data)

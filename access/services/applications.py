@@ -19,6 +19,7 @@ from access.models import (
     TeamMember,
 )
 from access.permissions import (
+    is_addressee,
     may_extend_deadline,
 )
 from access.selectors import (
@@ -45,7 +46,9 @@ from portal.models import Role, User
 
 @transaction.atomic
 def application_create(*, applicant: User, title: str, datasets=None) -> Application:
-    """Start a draft from the applicant's basket (or the given datasets)."""
+    """Start a draft from the applicant's basket, or from ``datasets`` (datasets or their ids),
+    each of which must be a published dataset the applicant can see; every other one is
+    named in the refusal."""
     if not applicant.has_role(Role.RESEARCHER):
         raise NotPermitted(_("Only researchers can apply for data access."))
     title = (title or "").strip()
@@ -58,10 +61,22 @@ def application_create(*, applicant: User, title: str, datasets=None) -> Applica
         )
     else:
         visible = visible_datasets(applicant).filter(status=Dataset.Status.PUBLISHED)
-        wanted = {d.pk for d in datasets}
+        wanted = {getattr(d, "pk", d) for d in datasets}
         datasets = list(visible.filter(pk__in=wanted))
-        if len(datasets) != len(wanted):
-            raise ValidationError({"datasets": _("Choose published datasets of the catalogue.")})
+        unknown = wanted - {d.pk for d in datasets}
+        if unknown:
+            raise ValidationError(
+                {
+                    "datasets": [
+                        _(
+                            "No published dataset with the id %s: choose published datasets "
+                            "of the catalogue."
+                        )
+                        % pk
+                        for pk in sorted(unknown)
+                    ]
+                }
+            )
     datasets = list(datasets)
     if not datasets:
         raise ValidationError(_("Put at least one published dataset in your basket first."))
@@ -131,12 +146,30 @@ def application_update(*, application: Application, actor: User, **fields) -> Ap
 
 
 @transaction.atomic
+def application_save_draft(
+    *, application: Application, actor: User, remove_datasets=(), **fields
+) -> Application:
+    """Save the form of a draft (or of an application answering a clarification): drop the
+    datasets in ``remove_datasets`` and change ``fields``, both or neither."""
+    remove = set(remove_datasets or ())
+    if remove:
+        keep = [
+            i.dataset_id for i in application.items.all() if i.dataset_id not in remove
+        ]  # fmt: skip
+        try:
+            application_set_datasets(application=application, actor=actor, datasets=keep)
+        except ValidationError as error:
+            raise ValidationError({"remove_datasets": error.messages}) from None
+    return application_update(application=application, actor=actor, **fields)
+
+
+@transaction.atomic
 def application_set_datasets(*, application: Application, actor: User, datasets) -> Application:
     """Change the requested datasets of a draft."""
     locked = _lock(application)
     if locked.applicant_id != actor.pk or locked.status != Application.Status.DRAFT:
         raise InvalidTransition(_("Only a draft's applicant can change its datasets."))
-    wanted = {d.pk for d in datasets}
+    wanted = {getattr(d, "pk", d) for d in datasets}
     if not wanted:
         raise ValidationError({"datasets": _("Keep at least one dataset.")})
     current = set(locked.items.values_list("dataset_id", flat=True))
@@ -218,7 +251,7 @@ def team_answer(*, token: str, user: User, accept: bool) -> TeamMember:
         member = TeamMember.objects.select_for_update().get(token=token)
     except TeamMember.DoesNotExist:
         raise ValidationError(_("This invitation does not exist.")) from None
-    if member.email.lower() != (user.email or "").lower():
+    if not is_addressee(user, member):
         raise ValidationError(_("This invitation was sent to another email address."))
     if member.status != TeamMember.Status.INVITED:
         raise InvalidTransition(_("This invitation was answered already."))

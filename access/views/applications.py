@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -87,22 +86,6 @@ def application_create(request):
     )
 
 
-def _save_draft(actor, application: Application, form: forms.ApplicationForm) -> None:
-    """Both or neither: the datasets kept and the fields."""
-    remove = set(form.cleaned_data.get("remove_datasets") or ())
-    with transaction.atomic():
-        if remove:
-            keep = [i.dataset for i in application.items.select_related("dataset")
-                    if i.dataset_id not in remove]  # fmt: skip
-            try:
-                services.application_set_datasets(
-                    application=application, actor=actor, datasets=keep
-                )
-            except ValidationError as error:
-                raise ValidationError({"remove_datasets": error.messages}) from None
-        services.application_update(application=application, actor=actor, **form.changes())
-
-
 def _edit_form(application, data=None, files=None):
     items = list(application.items.select_related("dataset__node").order_by("dataset__title"))
     form = forms.ApplicationForm(
@@ -144,7 +127,7 @@ def _render_edit(request, application, *, form=None, items=None, invite_form=Non
 def application_edit(request, pk):
     """The Art 67(2) form: save a (partial) draft; or save, then submit the draft or answer
     the committees' questions (while a clarification is requested)."""
-    application = selectors.access_own_application(request.user, pk)
+    application = selectors.access_application(request.user, pk, for_write=True)
     if application.status not in EDITABLE:
         messages.info(request, _("This application can no longer be changed."))
         return redirect("access:application_detail", application.pk)
@@ -170,7 +153,12 @@ def application_edit(request, pk):
     if not valid:
         return again()
     try:
-        _save_draft(request.user, application, form)
+        services.application_save_draft(
+            application=application,
+            actor=request.user,
+            remove_datasets=form.cleaned_data.get("remove_datasets"),
+            **form.changes(),
+        )
     except InvalidTransition as error:
         return _refused(request, error, application)
     except ValidationError as error:
@@ -225,7 +213,7 @@ def _answer(request, application, answer_form):
 @require_POST
 @role_required(Role.RESEARCHER)
 def application_team_invite(request, pk):
-    application = selectors.access_own_application(request.user, pk)
+    application = selectors.access_application(request.user, pk, for_write=True)
     form = forms.TeamInviteForm(request.POST, auto_id="invite-%s")
     if form.is_valid():
         try:
@@ -248,7 +236,7 @@ def application_team_invite(request, pk):
 @role_required(Role.RESEARCHER)
 def application_withdraw(request, pk):
     """Withdrawing asks for confirmation on its own page."""
-    application = selectors.access_own_application(request.user, pk)
+    application = selectors.access_application(request.user, pk, for_write=True)
     if not application.can_transition_to(Application.Status.WITHDRAWN):
         messages.error(request, _("This application can no longer be withdrawn."))
         return redirect("access:application_detail", application.pk)
@@ -291,7 +279,7 @@ def _withdrawn_message(application: Application, closing: list[str]) -> str:
 @role_required(Role.RESEARCHER)
 def application_answer(request, pk):
     """Answer the committees' questions; the service checks the application again."""
-    application = selectors.access_own_application(request.user, pk)
+    application = selectors.access_application(request.user, pk, for_write=True)
 
     def act(data):
         services.clarification_answer(
@@ -308,7 +296,7 @@ def application_answer(request, pk):
 @role_required(Role.RESEARCHER)
 def application_comment(request, pk):
     """The applicant writes to the reviewing committees."""
-    application = selectors.access_own_application(request.user, pk)
+    application = selectors.access_application(request.user, pk, for_write=True)
 
     def act(data):
         services.comment_add(
@@ -344,10 +332,7 @@ def application_ethics_file(request, pk):
 
 @login_required
 def invitation(request, token):
-    member = TeamMember.objects.filter(token=token).select_related("application__applicant").first()
-    if member is None or member.email.lower() != (request.user.email or "").lower():
-        # Same answer for unknown tokens and invitations addressed to someone else.
-        raise Http404
+    member = selectors.access_invitation(request.user, token)
     answer = request.POST.get("answer")
     if request.method == "POST" and answer not in ("accept", "decline"):
         messages.error(request, _("Choose to accept or to decline."))

@@ -17,13 +17,6 @@ from portal.models import Role
 from portal.permissions import role_required
 
 
-def _committee(pk) -> Committee:
-    try:
-        return Committee.objects.get(pk=pk)
-    except (Committee.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
-
-
 @role_required(Role.HDAB_ADMIN)
 def committee_list(request):
     committees = Committee.objects.annotate(
@@ -96,7 +89,7 @@ def _render_committee(request, committee, *, form=None, member_form=None):
 
 @role_required(Role.HDAB_ADMIN)
 def committee_detail(request, pk):
-    committee = _committee(pk)
+    committee = selectors.access_committee(request.user, pk)
     form = CommitteeForm(
         request.POST if request.method == "POST" else None, instance=committee, auto_id=SCOPE_IDS
     )
@@ -115,7 +108,7 @@ def committee_detail(request, pk):
 @role_required(Role.HDAB_ADMIN)
 def committee_member_add(request, pk):
     """Add a member or the chair; a refusal is shown beside the form, nothing stored."""
-    committee = _committee(pk)
+    committee = selectors.access_committee(request.user, pk)
     form = CommitteeMemberForm(request.POST, auto_id=MEMBER_IDS)
     if form.is_valid():
         person, chair = form.cleaned_data["user"], form.cleaned_data["chair"]
@@ -154,7 +147,7 @@ def committee_member_add(request, pk):
 @require_POST
 @role_required(Role.HDAB_ADMIN)
 def committee_member_remove(request, pk, user_pk):
-    committee = _committee(pk)
+    committee = selectors.access_committee(request.user, pk)
     member = members_of(committee).filter(pk=user_pk).first()
     if member is None:
         raise Http404
