@@ -43,40 +43,54 @@ def _action_arg(call: ast.Call) -> ast.expr | None:
     return next((k.value for k in call.keywords if k.arg == "action"), None)
 
 
-def _recorder_calls(tree: ast.AST) -> list[ast.Call]:
-    """Calls of ``audit_record`` and of this module's helpers that pass their own parameter on
-    to it as the action (``_record`` in access, ``_write`` in the login throttle)."""
-    recorders = {"audit_record"}
-    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+def _imported_names(tree: ast.AST) -> set[str]:
+    return {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+
+
+def _recorders(modules: dict[Path, ast.AST]) -> dict[Path, set[str]]:
+    """For each module, the names it records with: ``audit_record``, and the helpers that pass
+    their own parameter on to it as the action (``_record`` in access, ``_write`` in the login
+    throttle), defined in the module or imported from another one."""
+    imported = {path: _imported_names(tree) for path, tree in modules.items()}
+    helpers: dict[Path, set[str]] = {path: set() for path in modules}
     grew = True
     while grew:
         grew = False
-        for function in functions:
-            if function.name in recorders:
-                continue
-            params = {a.arg for a in (*function.args.args, *function.args.kwonlyargs)}
-            for call in ast.walk(function):
-                if isinstance(call, ast.Call) and _called_name(call) in recorders:
+        every_helper = set().union(*helpers.values())
+        for path, tree in modules.items():
+            known = {"audit_record"} | helpers[path] | (imported[path] & every_helper)
+            for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+                if function.name in helpers[path]:
+                    continue
+                params = {a.arg for a in (*function.args.args, *function.args.kwonlyargs)}
+                for call in ast.walk(function):
+                    if not (isinstance(call, ast.Call) and _called_name(call) in known):
+                        continue
                     action = _action_arg(call)
                     if isinstance(action, ast.Name) and action.id in params:
-                        recorders.add(function.name)
+                        helpers[path].add(function.name)
                         grew = True
                         break
-    return [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and _called_name(node) in recorders
-    ]
+    every_helper = set().union(*helpers.values())
+    return {
+        path: {"audit_record"} | helpers[path] | (imported[path] & every_helper) for path in modules
+    }
 
 
 def _codes_in_code_base() -> tuple[dict[str, str], list[str]]:
     """Every action code written in the apps' recording modules (where it is written), and
-    every action built at run time (an f-string, ``%`` or ``.format``), which the registry
-    cannot check."""
+    every action built at run time (an f-string, ``%``, ``+``, ``.format`` or ``.join``), which
+    the registry cannot check."""
+    modules = {path: ast.parse(path.read_text()) for path in _recording_modules()}
+    recorders = _recorders(modules)
     codes: dict[str, str] = {}
     built: list[str] = []
-    for path in _recording_modules():
-        tree = ast.parse(path.read_text())
+    for path, tree in modules.items():
         where = path.relative_to(ROOT)
         for node in ast.walk(tree):
             if (
@@ -85,13 +99,14 @@ def _codes_in_code_base() -> tuple[dict[str, str], list[str]]:
                 and CODE_SHAPE.match(node.value)
             ):
                 codes.setdefault(node.value, f"{where}:{node.lineno}")
-        for call in _recorder_calls(tree):
-            action = _action_arg(call)
+            if not (isinstance(node, ast.Call) and _called_name(node) in recorders[path]):
+                continue
+            action = _action_arg(node)
             if isinstance(action, ast.Constant) and isinstance(action.value, str):
-                codes.setdefault(action.value, f"{where}:{call.lineno}")
+                codes.setdefault(action.value, f"{where}:{node.lineno}")
             is_format = isinstance(action, ast.Call) and _called_name(action) in {"format", "join"}
             if isinstance(action, ast.JoinedStr | ast.BinOp) or is_format:
-                built.append(f"{where}:{call.lineno}: {ast.unparse(action)}")
+                built.append(f"{where}:{node.lineno}: {ast.unparse(action)}")
     return codes, built
 
 
@@ -111,22 +126,25 @@ def test_every_action_the_code_base_records_is_registered_with_a_label():
 
 
 def test_the_walk_catches_an_unregistered_code_and_a_built_one(tmp_path, monkeypatch):
-    """The walk above sees a new code in a service and a code built with an f-string."""
-    module = tmp_path / "catalogue" / "extra.py"
-    module.parent.mkdir()
-    module.write_text(
+    """The walk above sees a new code in a service, and a code built with an f-string, also
+    when the helper that records is defined in another module."""
+    (tmp_path / "catalogue").mkdir()
+    (tmp_path / "catalogue" / "common.py").write_text(
         "from portal.audit import audit_record\n"
         "def _record(action, obj):\n"
         "    audit_record(action, obj=obj)\n"
+    )
+    (tmp_path / "catalogue" / "extra.py").write_text(
+        "from catalogue.common import _record\n"
         "def f(obj, outcome):\n"
         "    _record('catalogue.thing.vanished', obj)\n"
         "    _record(f'catalogue.thing.{outcome}', obj)\n"
     )
     monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
     codes, built = _codes_in_code_base()
-    assert codes == {"catalogue.thing.vanished": "catalogue/extra.py:5"}
+    assert codes == {"catalogue.thing.vanished": "catalogue/extra.py:3"}
     assert not audit_actions.is_registered("catalogue.thing.vanished")
-    assert built == ["catalogue/extra.py:6: f'catalogue.thing.{outcome}'"]
+    assert built == ["catalogue/extra.py:4: f'catalogue.thing.{outcome}'"]
 
 
 def test_the_chain_refuses_an_unregistered_action_and_writes_nothing(db):
