@@ -1,5 +1,19 @@
 from django.apps import AppConfig
 
 
+def _demo(people: dict) -> str:
+    """Demo committees governing the demo catalogue, chaired by the demo committee member."""
+    from access.demo import load_demo_committees
+
+    committees = load_demo_committees(chair=people["committee"])
+    return f"Demo committees: {committees}, chaired by 'committee'." if committees else ""
+
+
 class AccessConfig(AppConfig):
     name = "access"
+
+    def ready(self) -> None:
+        from access import audit_actions, dashboards  # noqa: F401  (register with portal)
+        from portal.demo import register_demo
+
+        register_demo(_demo)

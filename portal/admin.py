@@ -14,8 +14,11 @@ from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.models import Group
 from django.db import models, router, transaction
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
+from portal import audit_actions
 from portal.audit import audit_record
 from portal.models import AuditEvent, ExternalIdentity, RoleAssignment, User
 
@@ -292,17 +295,35 @@ class GroupAdmin(BaseGroupAdmin):
                 self._record_deletion(request, pk, details)
 
 
+class AuditActionFilter(admin.SimpleListFilter):
+    """Filter by action, each listed by its label (and code)."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        codes = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+        return [(code, f"{audit_actions.label(code)} ({code})") for code in codes]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     """The audit chain, read-only: nothing can be added, changed or deleted here."""
 
-    list_display = ["seq", "created_at", "actor_label", "action", "object_type", "object_id"]
-    list_filter = ["action", "object_type", "created_at"]
+    list_display = ["seq", "created_at", "actor_label", "action_shown", "object_type", "object_id"]
+    list_filter = [AuditActionFilter, "object_type", "created_at"]
     search_fields = ["action", "object_type", "object_id", "actor_label"]
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
     list_per_page = 100
     show_full_result_count = False
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_shown(self, event: AuditEvent):
+        return format_html("{}<br><code>{}</code>", event.action_label, event.action)
 
     def has_add_permission(self, request):
         return False

@@ -16,6 +16,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from portal import audit_actions
 from portal.audit_keys import (
     GENESIS_HASH,
     AuditKeyring,
@@ -72,11 +73,14 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event to the chain.
 
-    ``action`` is a namespaced code such as ``access.application.submitted``. Appends are
+    ``action`` is a namespaced code such as ``access.application.submitted``, registered with
+    its label in ``portal.audit_actions``: an unregistered code is refused
+    (:class:`~portal.audit_actions.UnknownAuditAction`) before anything is written. Appends are
     serialised (an advisory lock on PostgreSQL, an immediate transaction on SQLite) so that two
     writers never chain onto the same predecessor. The event is signed with the key that
     ``AUDIT_KEYS`` names for signing, and carries that key's id.
     """
+    audit_actions.get(action)
     keyring = current_keyring()
     if obj is not None:
         object_type = object_label(obj)

@@ -7,6 +7,8 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from portal import audit_actions
+
 
 def new_pseudonym() -> str:
     """A random public identifier: what tokens, the audit chain and other people see."""
@@ -174,3 +176,8 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action}"
+
+    @property
+    def action_label(self) -> str:
+        """What the action means in plain words (the code itself when no app registers it)."""
+        return str(audit_actions.label(self.action))

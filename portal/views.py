@@ -5,17 +5,15 @@ from django import forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal import selectors
+from portal import dashboards, selectors
 from portal.audit import audit_record
 from portal.forms import ThrottledPasswordResetForm
 from portal.models import Role
-from portal.navigation import DASHBOARD_BY_SLUG, dashboards_for
+from portal.navigation import dashboards_for
 from portal.permissions import role_required
 
 
@@ -108,64 +106,14 @@ def dashboard(request):
 
 @login_required
 def role_dashboard(request, slug):
-    dashboard = DASHBOARD_BY_SLUG.get(slug)
+    """The dashboard an app registered for ``slug``, to holders of its role only."""
+    dashboard = dashboards.dashboard(slug)
     if dashboard is None or not request.user.has_role(dashboard.role):
         raise Http404
     context = {"dashboard": dashboard}
-    if dashboard.role == Role.NODE_OPERATOR:
-        from catalogue.selectors import operated_nodes
-
-        context["nodes"] = operated_nodes(request.user).annotate(
-            dataset_count=Count("datasets"),
-            published_count=Count("datasets", filter=Q(datasets__status="published")),
-        )
-    if dashboard.role == Role.COMMITTEE_MEMBER:
-        from access.models import Review
-        from access.selectors import committee_queue, due_soon, is_overdue
-
-        now = timezone.now()
-        queue = committee_queue(request.user)
-        page = Paginator(queue.filter(status=Review.Status.PENDING), 25).get_page(
-            request.GET.get("page")
-        )
-        context["page"] = page
-        context["queue"] = [
-            {
-                "review": review,
-                "overdue": is_overdue(review.application, now=now),
-                "due_soon": due_soon(review.application, now=now),
-            }
-            for review in page.object_list
-        ]
-        context["decided"] = queue.exclude(status=Review.Status.PENDING).order_by(
-            "-decided_at", "-pk"
-        )[:10]
-    if dashboard.role == Role.RESEARCHER:
-        from access.selectors import visible_applications
-        from catalogue.selectors import basket_entries
-
-        context["basket"] = basket_entries(request.user)
-        context["basket_to_apply"] = [e for e in context["basket"] if not e.applications]
-        context["applications"] = visible_applications(request.user).order_by("-updated_at")[:10]
-    if dashboard.role == Role.HDAB_ADMIN:
-        counts = selectors.role_counts()
-        context["role_counts"] = [(label, counts.get(value, 0)) for value, label in Role.choices]
-        context["recent_events"] = selectors.audit_events()[:10]
-        from access.models import Application
-        from access.selectors import is_overdue, stuck_reviews
-
-        context["stuck"] = stuck_reviews()
-
-        now = timezone.now()
-        open_applications = (
-            Application.objects.filter(status__in=Application.OPEN)
-            .select_related("applicant")
-            .order_by("decision_due", "pk")
-        )
-        page = Paginator(open_applications, 25).get_page(request.GET.get("page"))
-        context["page"] = page
-        context["deadlines"] = [(a, is_overdue(a, now=now)) for a in page.object_list]
-    return render(request, f"portal/dashboard_{slug}.html", context)
+    if dashboard.context is not None:
+        context.update(dashboard.context(request))
+    return render(request, dashboard.template, context)
 
 
 class AuditFilterForm(forms.Form):

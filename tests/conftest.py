@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from portal.models import Role
+from tests import audit_actions  # noqa: F401  (registers the actions only tests record)
 from tests.factories import UserFactory
 
 PERSONAS = {

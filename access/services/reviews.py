@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from access import notifications
+from access.audit_actions import APPLICATION_DECIDED, REVIEW_DECIDED
 from access.models import (
     Application,
     ApplicationDataset,
@@ -322,7 +323,7 @@ def _decide(application, review, actor, outcome, *, reason, via) -> None:
     )
     review.items.update(decision=decision)
     _record(
-        f"access.review.{outcome}",
+        REVIEW_DECIDED[outcome],
         actor,
         application,
         committee=review.committee_id,
@@ -345,7 +346,7 @@ def _conclude_if_decided(application: Application, actor: User) -> None:
     application.transition_to(outcome)
     application.decided_at = timezone.now()
     application.save(update_fields=["status", "decided_at", "updated_at"])
-    _record(f"access.application.{outcome}", actor, application)
+    _record(APPLICATION_DECIDED[outcome], actor, application)
     permits = [
         _permit_issue(application, review, actor)
         for review in application.reviews.filter(status=Review.Status.APPROVED)

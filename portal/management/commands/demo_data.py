@@ -1,10 +1,12 @@
-"""Load demo people (one per role) and print their logins. Development only; safe to re-run."""
+"""Load demo people (one per role), then each app's demo data (``portal.demo``), and print
+their logins. Development only; safe to re-run."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from portal.audit import audit_record
+from portal.demo import demo_loaders
 from portal.models import Role, User
 from portal.services import role_grant, user_create
 
@@ -30,6 +32,7 @@ class Command(BaseCommand):
         if settings.PRODUCTION:
             raise CommandError("demo_data refuses to run with PORTAL_MODE=production")
         self.stdout.write(self.style.MIGRATE_HEADING("Demo logins (development only):"))
+        people = {}
         for username, roles, first, last, org, staff in DEMO_PEOPLE:
             user = User.objects.filter(username=username).first()
             if user is None:
@@ -53,21 +56,13 @@ class Command(BaseCommand):
                     obj=user,
                     details={"fields": ["is_staff", "is_superuser"], "via": "demo"},
                 )
+            people[username] = user
             labels = ", ".join(str(Role(r).label) for r in roles)
             self.stdout.write(
                 f"  {labels:<28} username {username:<11} password {demo_password(username)}"
             )
-        self._catalogue()
+        for loader in demo_loaders():
+            message = loader(people)
+            if message:
+                self.stdout.write(message)
         self.stdout.write("Open http://127.0.0.1:8000/ and log in with any of them.")
-
-    def _catalogue(self):
-        from catalogue.demo import load_demo_catalogue
-
-        created = load_demo_catalogue(operator=User.objects.get(username="operator"))
-        if created:
-            self.stdout.write(f"Demo catalogue: {created} datasets at 2 nodes.")
-        from access.demo import load_demo_committees
-
-        committees = load_demo_committees(chair=User.objects.get(username="committee"))
-        if committees:
-            self.stdout.write(f"Demo committees: {committees}, chaired by 'committee'.")

@@ -1,0 +1,70 @@
+"""Access's audit actions, with their labels (see ``portal.audit_actions``)."""
+
+from django.utils.translation import gettext_lazy as _
+
+from access.models import Application, Review
+from portal.audit_actions import AuditAction, register
+
+register(
+    # Applications
+    AuditAction("access.application.created", _("A researcher started an application")),
+    AuditAction("access.application.updated", _("An application was edited")),
+    AuditAction(
+        "access.application.datasets_changed", _("The datasets of an application were changed")
+    ),
+    AuditAction("access.application.submitted", _("An application was submitted")),
+    AuditAction("access.application.withdrawn", _("An application was withdrawn")),
+    AuditAction("access.application.under_review", _("The review of an application began")),
+    AuditAction(
+        "access.application.clarification_requested",
+        _("A committee asked the applicant for clarification"),
+    ),
+    AuditAction(
+        "access.application.clarification_answered", _("The applicant answered the committee")
+    ),
+    AuditAction(
+        "access.application.deadline_extended", _("The decision deadline of an application moved")
+    ),
+    AuditAction(
+        "access.application.lapsed", _("An application lapsed while waiting for the applicant")
+    ),
+    AuditAction("access.application.approved", _("An application was approved")),
+    AuditAction("access.application.partially_approved", _("An application was approved in part")),
+    AuditAction("access.application.rejected", _("An application was rejected")),
+    AuditAction("access.comment.added", _("A comment was added to an application")),
+    # The project team
+    AuditAction("access.team.invited", _("A team member was invited to an application")),
+    AuditAction("access.team.accepted", _("An invited team member accepted")),
+    AuditAction("access.team.declined", _("An invited team member declined")),
+    # Reviews
+    AuditAction(
+        "access.review.conflict_declared", _("A committee member declared a conflict of interest")
+    ),
+    AuditAction("access.review.voted", _("A committee member voted")),
+    AuditAction("access.review.approved", _("A committee approved its part of an application")),
+    AuditAction("access.review.rejected", _("A committee rejected its part of an application")),
+    # Permits
+    AuditAction("access.permit.issued", _("A data permit was issued")),
+    AuditAction("access.permit.suspended", _("A data permit was suspended")),
+    AuditAction("access.permit.reactivated", _("A suspended data permit was reactivated")),
+    AuditAction("access.permit.revoked", _("A data permit was revoked")),
+    AuditAction("access.permit.expired", _("A data permit expired")),
+    # Committees
+    AuditAction("access.committee.created", _("A data access committee was set up")),
+    AuditAction("access.committee.updated", _("A data access committee was changed")),
+    AuditAction("access.committee.member_added", _("A member joined a data access committee")),
+    AuditAction("access.committee.member_removed", _("A member left a data access committee")),
+)
+
+# The action a committee's decision records, by the review's outcome.
+REVIEW_DECIDED = {
+    Review.Status.APPROVED: "access.review.approved",
+    Review.Status.REJECTED: "access.review.rejected",
+}
+
+# The action the conclusion of an application records, by its outcome.
+APPLICATION_DECIDED = {
+    Application.Status.APPROVED: "access.application.approved",
+    Application.Status.PARTIALLY_APPROVED: "access.application.partially_approved",
+    Application.Status.REJECTED: "access.application.rejected",
+}
