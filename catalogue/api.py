@@ -7,7 +7,7 @@ from functools import partial
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -219,9 +219,8 @@ class DatasetIngestApi(APIView):
         dataset = selectors.access_dataset(request.user, pk, for_write=True)
         uploads = request.FILES.getlist("files")
         if not uploads:
-            return Response(
-                {"files": ["Upload at least one DICOM file in the field 'files'."]},
-                status=status.HTTP_400_BAD_REQUEST,
+            raise exceptions.ValidationError(
+                {"files": ["Upload at least one DICOM file in the field 'files'."]}
             )
         report = ingest.dataset_ingest_uploads(dataset=dataset, uploads=uploads, actor=request.user)
         names = report.display_names

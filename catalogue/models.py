@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalogue.validators import validate_public_email_field, validate_public_url_field
 from catalogue.vocabularies import COUNTRIES, EHDS_ELI, AccessRights
+from portal.workflow import TransitionsMixin
 
 
 class Node(models.Model):
@@ -39,7 +40,7 @@ class Node(models.Model):
         return self.name
 
 
-class Dataset(models.Model):
+class Dataset(TransitionsMixin):
     """An imaging collection at one node, described with HealthDCAT-AP properties.
 
     List-valued properties are JSON lists for display and export; the searchable ones are also
@@ -113,9 +114,6 @@ class Dataset(models.Model):
 
     def __str__(self) -> str:
         return self.title
-
-    def can_transition_to(self, status: str) -> bool:
-        return status in self.ALLOWED_TRANSITIONS.get(self.status, set())
 
     @staticmethod
     def default_legislation() -> list[str]:

@@ -37,10 +37,6 @@ STATUS_ACTIONS = {
 }
 
 
-class TransitionError(ValidationError):
-    pass
-
-
 def _search_text(dataset: Dataset) -> str:
     parts = [dataset.title, dataset.description, dataset.node.name, dataset.node.organisation]
     parts += [str(v) for v in dataset.keywords + dataset.conditions + dataset.body_parts]
@@ -208,12 +204,7 @@ def dataset_update(*, dataset: Dataset, actor: User | None, **fields) -> Dataset
 def dataset_set_status(*, dataset: Dataset, status: str, actor: User | None) -> Dataset:
     """Publish, retire or return a dataset to draft, following ``Dataset.ALLOWED_TRANSITIONS``."""
     locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
-    if not locked.can_transition_to(status):
-        raise TransitionError(
-            f"A {locked.get_status_display().lower()} dataset cannot become {status}"
-        )
-    old = locked.status
-    locked.status = status
+    old = locked.transition_to(status)  # InvalidTransition when the table does not allow it
     fields = ["status", "modified_at"]
     if status == Dataset.Status.PUBLISHED and locked.published_at is None:
         locked.published_at = timezone.now()

@@ -19,6 +19,7 @@ from portal.confirm import Confirmation, confirmation_page, is_confirmed
 from portal.forms import show_refusal
 from portal.models import Role
 from portal.permissions import role_required
+from portal.workflow import InvalidTransition
 
 PAGE_SIZE = 20
 FACET_LABELS = {
@@ -218,8 +219,8 @@ def dataset_status(request, pk):
         )
     try:
         services.dataset_set_status(dataset=dataset, status=status, actor=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+    except InvalidTransition as error:
+        messages.error(request, str(error))
     else:
         messages.success(request, STATUS_CHANGED[status] % dataset.title)
     return redirect(detail)

@@ -1,20 +1,33 @@
-"""Every error under ``/api/`` is answered in JSON; the pages keep their HTML error pages.
+"""Every error under ``/api/`` is answered in JSON, as RFC 9457 problem details; the pages keep
+their HTML error pages.
 
-Three layers, so that no path through Django ends in an HTML page for an API client:
+One mapping from the services' refusals to HTTP, for every app's API (``exception_handler``,
+DRF's ``EXCEPTION_HANDLER``), so the same refusal gets the same status everywhere:
 
-- ``exception_handler`` (DRF's ``EXCEPTION_HANDLER``): inside an API view, the limits Django
-  enforces while reading the body (``DATA_UPLOAD_MAX_MEMORY_SIZE``,
-  ``DATA_UPLOAD_MAX_NUMBER_FILES``, ``DATA_UPLOAD_MAX_NUMBER_FIELDS``) become 413 with the API's
-  usual ``{"detail": ...}`` body.
+============================== ====== ==================================================
+refusal                        status extension members of the body
+============================== ====== ==================================================
+``portal.workflow.Incomplete`` 400    ``missing``: every item still needed
+Django ``ValidationError``     400    ``errors``: field (or ``detail``) → messages
+DRF input errors               400    ``errors``: field → messages
+``NotPermitted``               403
+not found / not yours          404
+``InvalidTransition``          409
+a body over the size limits    413
+============================== ====== ==================================================
+
+Every body has ``type`` (``about:blank``), ``title`` (the status phrase), ``status`` and
+``detail`` (a sentence a person can read), and comes as ``application/problem+json``.
+
+Outside the API views, so that no path through Django ends in an HTML page for an API client:
+
 - ``bad_request``, ``permission_denied``, ``page_not_found`` and ``server_error`` (the URLconf's
   ``handler400/403/404/500``): outside the API views (an unknown path under ``/api/``, an
-  exception before a view runs) they answer ``application/problem+json``; elsewhere they render
-  the portal's HTML pages as before.
+  exception before a view runs) they answer problem details; elsewhere they render the portal's
+  HTML pages as before.
 - ``ApiErrorsMiddleware``: with ``DEBUG`` on, Django answers 404 and 500 with its technical HTML
   pages without calling the handlers; this middleware turns any error response under ``/api/``
   that is not JSON (those pages, or a refusal by another middleware) into the same JSON.
-
-The bodies keep a ``detail`` member, like the API views' own errors.
 """
 
 import logging
@@ -26,11 +39,14 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.workflow import Incomplete, InvalidTransition
 
 API_PREFIX = "/api/"
 PROBLEM_JSON = "application/problem+json"
@@ -57,16 +73,29 @@ def _too_large_detail(exc: SuspiciousOperation) -> str:
 CONTENT_TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
 
 
-def problem(status_code: int, detail: str | None = None) -> JsonResponse:
-    """A problem-details body (RFC 9457 members ``type``, ``title``, ``status``, ``detail``)."""
+def _title(status_code: int) -> str:
     try:
-        title = HTTPStatus(status_code).phrase
+        return HTTPStatus(status_code).phrase
     except ValueError:  # a status code without a standard phrase
-        title = "Error"
+        return "Error"
+
+
+def problem_body(status_code: int, detail: str | None = None, **extensions) -> dict:
+    """RFC 9457 members ``type``, ``title``, ``status``, ``detail``, and extension members."""
+    title = _title(status_code)
+    return {
+        "type": "about:blank",
+        "title": title,
+        "status": status_code,
+        "detail": detail or title,
+        **extensions,
+    }
+
+
+def problem(status_code: int, detail: str | None = None) -> JsonResponse:
+    """A problem-details answer outside DRF."""
     return JsonResponse(
-        {"type": "about:blank", "title": title, "status": status_code, "detail": detail or title},
-        status=status_code,
-        content_type=PROBLEM_JSON,
+        problem_body(status_code, detail), status=status_code, content_type=PROBLEM_JSON
     )
 
 
@@ -79,17 +108,80 @@ class ContentTooLarge(exceptions.APIException):
     default_code = "content_too_large"
 
 
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The workflow does not allow this now."
+    default_code = "conflict"
+
+
+class IncompleteSubmission(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "incomplete"
+
+    def __init__(self, missing: list[str]):
+        self.missing = missing
+        super().__init__(_("Something is missing: %s.") % "; ".join(missing))
+
+
+def _as_api_exception(exc: Exception) -> Exception:
+    """The DRF exception answering a service's refusal (others unchanged)."""
+    if isinstance(exc, CONTENT_TOO_LARGE):
+        return ContentTooLarge(_too_large_detail(exc))
+    if isinstance(exc, Incomplete):
+        return IncompleteSubmission(exc.messages)
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            return exceptions.ValidationError(exc.message_dict)
+        return exceptions.ValidationError({"detail": exc.messages})
+    if isinstance(exc, InvalidTransition):
+        return Conflict(str(exc))
+    return exc
+
+
+def _sentences(errors, field: str = "") -> list[str]:
+    """The messages of DRF's error structure (nested for lists and objects) as sentences."""
+    if isinstance(errors, dict):
+        return [
+            m
+            for key, value in errors.items()
+            for m in _sentences(value, key if key not in ("detail", "non_field_errors") else "")
+        ]
+    if isinstance(errors, list):
+        return [m for value in errors for m in _sentences(value, field)]
+    return [f"{field}: {errors}" if field else str(errors)]
+
+
+def _detail_and_extensions(exc: Exception, data) -> tuple[str, dict]:
+    if isinstance(exc, IncompleteSubmission):
+        return str(exc.detail), {"missing": [str(m) for m in exc.missing]}
+    if isinstance(data, dict) and set(data) == {"detail"} and not isinstance(data["detail"], list):
+        return str(data["detail"]), {}
+    if isinstance(data, list):
+        data = {"detail": data}
+    if isinstance(data, dict):
+        errors = {k: v if isinstance(v, list | dict) else [v] for k, v in data.items()}
+        return " ".join(_sentences(errors)), {"errors": errors}
+    return str(data), {}
+
+
 def exception_handler(exc, context):
-    """DRF's handler, and 413 for a request body over Django's upload limits (logged as Django
-    logs any suspicious operation). Anything else it does not know stays a server error."""
+    """Every refusal inside the API views, as problem details (see the module's table). A
+    request body over Django's upload limits is also logged, as Django logs any suspicious
+    operation. Anything else DRF does not know stays a server error."""
     if isinstance(exc, CONTENT_TOO_LARGE):
         request = getattr(context.get("request"), "_request", None)
         if request is not None:
             # The body cannot be read again; reading it would raise the same error.
             request._mark_post_parse_error()
         logging.getLogger(f"django.security.{exc.__class__.__name__}").error(str(exc))
-        exc = ContentTooLarge(_too_large_detail(exc))
-    return drf_exception_handler(exc, context)
+    exc = _as_api_exception(exc)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail, extensions = _detail_and_extensions(exc, response.data)
+    response.data = problem_body(response.status_code, detail, **extensions)
+    response.content_type = PROBLEM_JSON
+    return response
 
 
 # --- Outside the API views: the URLconf's error handlers ------------------------------------

@@ -29,12 +29,23 @@ class DetailOutput(serializers.Serializer):
 
 
 class ProblemOutput(serializers.Serializer):
-    """An error answered outside the API views (RFC 9457 problem details)."""
+    """Every error the API answers: RFC 9457 problem details (``portal.api_errors``)."""
 
     type = serializers.CharField()
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text="Invalid input or a refused rule: field name (or `detail`) → messages; for "
+        "a list or an object, its position or key → messages.",
+    )
+    missing = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="An incomplete submission: every item still needed.",
+    )
 
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -55,7 +66,7 @@ class AutoSchema(openapi.AutoSchema):
         if self.method in WITH_BODY:
             answers["400"] = OpenApiResponse(
                 OpenApiTypes.OBJECT,
-                description="Invalid input: field name (or `detail`) → messages.",
+                description="Invalid input: `errors` holds field name (or `detail`) → messages.",
             )
         if self._needs_sign_in() or self.method in WRITES:
             answers["403"] = OpenApiResponse(
@@ -83,7 +94,9 @@ class AutoSchema(openapi.AutoSchema):
         for code, answer in self._common_answers().items():
             if code not in responses:
                 responses[code] = self._get_response_for_code(answer, code, direction=direction)
-        if "{" in self.path and "content" in responses.get("404", {}):
-            problem = self.resolve_serializer(ProblemOutput, direction).ref
-            responses["404"]["content"].setdefault(PROBLEM_JSON, {"schema": problem})
+        # Every error comes as problem details, whatever the view declared for its body.
+        problem = self.resolve_serializer(ProblemOutput, direction).ref
+        for code, answer in responses.items():
+            if int(code) >= 400:
+                answer["content"] = {PROBLEM_JSON: {"schema": problem}}
         return dict(sorted(responses.items()))

@@ -54,7 +54,7 @@ class TransitionsMixin(models.Model):
                 % {
                     "model": self._meta.verbose_name,
                     "old": self.get_status_display().lower(),
-                    "new": self.Status(status).label.lower(),
+                    "new": str(dict(self.Status.choices).get(status, status)).lower(),
                 }
             )
         old = self.status

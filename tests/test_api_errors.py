@@ -87,7 +87,12 @@ def test_with_debug_on_api_errors_are_still_json(anonymous, settings):
 def test_a_wrong_method_is_json_with_allow(client_for):
     response = client_for("researcher").put(reverse("access_api:applications"))
     assert response.status_code == 405
-    assert response.json() == {"detail": 'Method "PUT" not allowed.'}
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Method Not Allowed",
+        "status": 405,
+        "detail": 'Method "PUT" not allowed.',
+    }
     assert "POST" in response["Allow"]
 
 
@@ -104,7 +109,12 @@ def test_more_files_than_allowed_is_a_json_413_and_ingests_nothing(catalogue, cl
     files = [SimpleUploadedFile(f"image-{n}.dcm", b"x") for n in range(101)]
     response = _ingest(client, catalogue, {"files": files})
     assert response.status_code == 413
-    assert response.json() == {"detail": "The request has too many files."}
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Content Too Large",
+        "status": 413,
+        "detail": "The request has too many files.",
+    }
     catalogue.published.refresh_from_db()
     assert catalogue.published.number_of_instances == 0
     assert AuditEvent.objects.count() == before
@@ -123,11 +133,92 @@ def test_more_files_than_allowed_with_csrf_checks_is_a_json_413(catalogue, perso
         HTTP_X_CSRFTOKEN=token,
     )
     assert response.status_code == 413
-    assert response.json() == {"detail": "The request has too many files."}
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Content Too Large",
+        "status": 413,
+        "detail": "The request has too many files.",
+    }
 
 
 def test_a_form_body_over_the_memory_limit_is_a_json_413(catalogue, client_for, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = _ingest(client_for("node_operator"), catalogue, {"note": "x" * 5000})
     assert response.status_code == 413
-    assert response.json() == {"detail": "The request body is too large."}
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Content Too Large",
+        "status": 413,
+        "detail": "The request body is too large.",
+    }
+
+
+# --- One mapping of the services' refusals, for every app ----------------------------------
+
+
+def _problem_body(status, title, detail, **extensions):
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, **extensions}
+
+
+def test_a_refused_transition_is_the_same_409_in_every_app(access, catalogue, client_for):
+    """The catalogue's dataset workflow and the access workflow refuse with the workflow
+    layer's InvalidTransition, which the one handler answers with 409."""
+    from catalogue.services import dataset_set_status
+    from portal.api_errors import exception_handler
+    from portal.workflow import InvalidTransition
+
+    with pytest.raises(InvalidTransition) as refused:
+        dataset_set_status(dataset=catalogue.draft, status="draft", actor=None)
+    answer = exception_handler(refused.value, {})
+    assert answer.status_code == 409
+    refusal = "A dataset that is draft cannot become draft."
+    assert answer.data == _problem_body(409, "Conflict", refusal)
+
+    researcher = client_for("researcher")
+    url = reverse("access_api:application_submit", args=[access.submitted.pk])
+    response = researcher.post(url, content_type="application/json")
+    assert response.status_code == 409
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json() == _problem_body(409, "Conflict", "Only a draft can be submitted.")
+
+
+def test_invalid_input_is_the_same_problem_in_every_app(access, catalogue, client_for):
+    researcher = client_for("researcher")
+    basket = researcher.post(
+        "/api/catalogue/basket/", {"dataset": "x"}, content_type="application/json"
+    )
+    apply = researcher.post(
+        "/api/access/applications/", {"title": ""}, content_type="application/json"
+    )
+    for response, field in ((basket, "dataset"), (apply, "title")):
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/problem+json"
+        body = response.json()
+        assert (body["type"], body["title"], body["status"]) == ("about:blank", "Bad Request", 400)
+        assert field in body["errors"] and body["detail"].startswith(f"{field}: ")
+
+
+def test_an_incomplete_submission_lists_what_is_missing(access, client_for):
+    from access import services
+
+    datasets = [item.dataset for item in access.draft.items.all()]
+    draft = services.application_create(
+        applicant=access.draft.applicant, title="Bare", datasets=datasets
+    )
+    response = client_for("researcher").post(
+        reverse("access_api:application_submit", args=[draft.pk]), content_type="application/json"
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert "a purpose from EHDS Article 53(1)" in body["missing"]
+    assert body["detail"].startswith("Something is missing: ")
+
+
+def test_an_ingest_without_files_is_a_problem_too(catalogue, client_for):
+    response = client_for("node_operator").post(
+        f"/api/catalogue/datasets/{catalogue.draft.pk}/ingest/", {}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "files": ["Upload at least one DICOM file in the field 'files'."]
+    }

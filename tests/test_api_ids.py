@@ -63,7 +63,12 @@ def test_a_path_id_too_big_for_the_database_is_404(researcher, route, method):
 def test_the_largest_id_is_an_ordinary_404(researcher):
     response = researcher.delete(f"/api/catalogue/basket/{MAX_ID}/")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "Not found.",
+    }
 
 
 def test_removing_a_too_big_id_from_the_basket_keeps_the_basket(researcher, catalogue, personas):
@@ -83,7 +88,7 @@ def test_applying_for_a_too_big_dataset_id_is_400_and_stores_nothing(researcher,
         content_type="application/json",
     )
     assert response.status_code == 400, response.content[:300]
-    assert response.json() == {
+    assert response.json()["errors"] == {
         "datasets": {"1": [f"Ensure this value is less than or equal to {MAX_ID}."]}
     }
     assert (Application.objects.count(), AuditEvent.objects.count()) == (applications, events)
@@ -95,7 +100,7 @@ def test_adding_a_too_big_dataset_id_to_the_basket_is_400(researcher, number):
         "/api/catalogue/basket/", {"dataset": number}, content_type="application/json"
     )
     assert response.status_code == 400
-    assert list(response.json()) == ["dataset"]
+    assert list(response.json()["errors"]) == ["dataset"]
 
 
 @pytest.mark.parametrize("number", TOO_BIG)
@@ -108,7 +113,7 @@ def test_commenting_for_a_too_big_committee_id_is_400(access, personas, number):
         content_type="application/json",
     )
     assert response.status_code == 400
-    assert list(response.json()) == ["committee"]
+    assert list(response.json()["errors"]) == ["committee"]
 
 
 @pytest.mark.parametrize("number", TOO_BIG)

@@ -2,11 +2,9 @@
 answers, pagination, and the output serializers of applications that several endpoints send.
 """
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, prefetch_related_objects
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -18,44 +16,16 @@ from access.models import (
     ApplicationDataset,
     Clarification,
     Committee,
-    InvalidTransition,
     Review,
     TeamMember,
 )
 from catalogue.models import Dataset
-from portal.api_schema import DetailOutput
-
-# --- Errors ---------------------------------------------------------------------------------
+from portal.api_schema import ProblemOutput
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The workflow does not allow this now."
-    default_code = "conflict"
-
-
-def translate_service_error(exc: Exception) -> Exception:
-    """The DRF exception answering a service's exception (others are returned unchanged)."""
-    if isinstance(exc, services.IncompleteApplication):
-        return exceptions.ValidationError({"missing": exc.messages})
-    if isinstance(exc, DjangoValidationError):
-        if hasattr(exc, "error_dict"):
-            return exceptions.ValidationError(exc.message_dict)
-        return exceptions.ValidationError({"detail": exc.messages})
-    if isinstance(exc, InvalidTransition):
-        return Conflict(str(exc))
-    return exc
-
-
-class ServiceErrorsMixin:
-    """Answers the services' ValidationError with 400 and InvalidTransition with 409."""
-
-    def handle_exception(self, exc):
-        return super().handle_exception(translate_service_error(exc))
-
-
-class AccessApi(ServiceErrorsMixin, APIView):
-    """Signed-in callers only (anonymous ones get 403), JSON bodies only."""
+class AccessApi(APIView):
+    """Signed-in callers only (anonymous ones get 403), JSON bodies only. The services'
+    refusals become answers in ``portal.api_errors``, as for every API."""
 
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
@@ -71,23 +41,17 @@ class MissingItemsOutput(serializers.Serializer):
     missing = serializers.ListField(child=serializers.CharField())
 
 
-class MissingOutput(serializers.Serializer):
-    """Submit's 400: ``missing`` when incomplete; another refusal answers field → messages (or
-    ``detail``) instead."""
-
-    missing = serializers.ListField(child=serializers.CharField(), required=False)
-
-
-NOT_FOUND = OpenApiResponse(DetailOutput, description="Does not exist or is not visible to you.")
-CONFLICT = OpenApiResponse(DetailOutput, description="The workflow does not allow this now.")
+NOT_FOUND = OpenApiResponse(ProblemOutput, description="Does not exist or is not visible to you.")
+CONFLICT = OpenApiResponse(ProblemOutput, description="The workflow does not allow this now.")
 INVALID = OpenApiResponse(
-    OpenApiTypes.OBJECT,
-    description="Invalid input or a refused rule: field name (or `detail`) → list of messages.",
+    ProblemOutput,
+    description="Invalid input or a refused rule: `errors` holds field name (or `detail`) → "
+    "messages.",
 )
 INCOMPLETE = OpenApiResponse(
-    MissingOutput,
-    description="Incomplete: `missing` lists everything still needed (or field → messages, or "
-    "`detail`).",
+    ProblemOutput,
+    description="Incomplete: `missing` lists everything still needed (or `errors`: field → "
+    "messages).",
 )
 
 

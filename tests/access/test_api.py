@@ -138,7 +138,12 @@ def test_it_goes_from_basket_to_a_permit_for_exactly_the_approved_dataset(
 
     response = call(chair, "post", "review_decide", decision, pk=mine["Oslo DAC"])
     assert response.status_code == 409
-    assert response.json() == {"detail": "This review is closed."}
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "This review is closed.",
+    }
     assert Permit.objects.filter(application=pk).count() == 1
 
 
@@ -205,7 +210,12 @@ def test_it_submits_only_once(access, client_for):
     assert call(researcher, "post", "application_submit", pk=access.draft.pk).status_code == 200
     response = call(researcher, "post", "application_submit", pk=access.draft.pk)
     assert response.status_code == 409
-    assert response.json() == {"detail": "Only a draft can be submitted."}
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "Only a draft can be submitted.",
+    }
 
 
 def test_it_extends_the_deadline_once(access, client_for):
@@ -228,7 +238,7 @@ def test_it_declares_a_conflict_and_withdraws_the_vote(world, client_for):
     assert response.json()["votes"] == [] and response.json()["conflicts"][0]["note"] == "Co-author"
     response = call(member, "post", "review_vote", {"choice": "approve"}, pk=pk)
     assert response.status_code == 400
-    assert "conflict of interest" in response.json()["detail"][0]
+    assert "conflict of interest" in response.json()["errors"]["detail"][0]
 
 
 def test_it_suspends_and_reactivates_a_permit(world, client_for):
@@ -281,7 +291,7 @@ def test_it_never_shows_the_applicant_internal_comments(world, client_for, perso
     # The chair sits on both committees, so must say which one a comment is for.
     chair = client_for("committee_chair")
     response = call(chair, "post", "application_comments", {"body": "Noted"}, pk=pk)
-    assert response.status_code == 400 and "committee" in response.json()
+    assert response.status_code == 400 and "committee" in response.json()["errors"]
     data = {"body": "Noted", "committee": world.access.valencia.pk}
     assert call(chair, "post", "application_comments", data, pk=pk).status_code == 201
 
@@ -406,7 +416,7 @@ def test_it_refuses_invalid_input_and_changes_nothing(
     response = call(client, method, route, payload, **kwargs)
 
     assert response.status_code == 400, response.content
-    errors = response.json()
+    errors = response.json()["errors"]
     assert field in errors, errors
     assert any(message in m for m in errors[field]), errors
     assert AuditEvent.objects.count() == events and Application.objects.count() == applications
@@ -464,7 +474,7 @@ def test_it_refuses_other_ethics_files(access, client_for, settings, tmp_path, u
     before = _state(access.draft)
     response = _upload(client_for("researcher"), access.draft, upload)
     assert response.status_code == 400
-    assert message in response.json()["file"][0]
+    assert message in response.json()["errors"]["file"][0]
     assert _state(access.draft) == before and not any(tmp_path.iterdir())
 
 
@@ -548,7 +558,9 @@ def test_it_describes_every_endpoint_in_the_schema(client):
             assert ok, (path, method)
             assert "404" in operation["responses"] or path.count("{") == 0, (path, method)
     submit = schema["paths"]["/api/access/applications/{id}/submit/"]["post"]["responses"]
-    assert submit["400"]["content"]["application/json"]["schema"]["$ref"].endswith("MissingOutput")
+    problem = submit["400"]["content"]["application/problem+json"]["schema"]["$ref"]
+    assert problem.endswith("ProblemOutput")
+    assert "missing" in schema["components"]["schemas"]["ProblemOutput"]["properties"]
 
 
 def test_it_takes_a_session_and_its_csrf_token(access, personas):

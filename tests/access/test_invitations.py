@@ -170,7 +170,7 @@ def test_it_limits_invitations_per_researcher_per_hour_on_the_page_and_the_api(
             url, {"email": "p3@example.org"}, content_type="application/json"
         )
     assert response.status_code == 400
-    assert "in the last hour" in response.json()["email"][0]
+    assert "in the last hour" in response.json()["errors"]["email"][0]
     assert _stored() == before and len(mail.outbox) == 3
 
 

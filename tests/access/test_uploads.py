@@ -65,7 +65,7 @@ def _via_api(client, application, upload):
     if response.status_code == 200:
         return None
     assert response.status_code == 400, response.content
-    return " ".join(response.json()["file"])
+    return " ".join(response.json()["errors"]["file"])
 
 
 SURFACES = {"page": _via_page, "api": _via_api}

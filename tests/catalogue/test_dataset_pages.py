@@ -159,7 +159,7 @@ def test_it_refuses_drafts_and_bad_input_in_the_basket_api(catalogue, client_for
         == 404
     )
     bad = client.post(url, {"dataset": "x"}, content_type="application/json")
-    assert bad.status_code == 400 and "dataset" in bad.json()
+    assert bad.status_code == 400 and "dataset" in bad.json()["errors"]
     assert not BasketItem.objects.exists()
 
 
