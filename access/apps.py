@@ -14,6 +14,10 @@ class AccessConfig(AppConfig):
 
     def ready(self) -> None:
         from access import audit_actions, dashboards  # noqa: F401  (register with portal)
+        from access.selectors import applications_including
+        from catalogue.selectors import register_basket_claims
         from portal.demo import register_demo
+
+        register_basket_claims(applications_including)
 
         register_demo(_demo)

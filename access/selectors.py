@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from access.models import (
     Application,
+    ApplicationDataset,
     Committee,
     ConflictOfInterest,
     Permit,
@@ -337,3 +338,18 @@ def application_viewer(user, application: Application, reviews) -> ApplicationVi
         is_admin=user.has_role(Role.HDAB_ADMIN),
         committees=frozenset(r.committee_id for r in reviews if r.committee_id in mine),
     )
+
+
+def applications_including(user, dataset_ids) -> dict[int, list[Application]]:
+    """For the basket: the applications ``user`` filed that include each of ``dataset_ids``
+    and are not withdrawn, newest first (one query)."""
+    items = (
+        ApplicationDataset.objects.filter(application__applicant=user, dataset__in=dataset_ids)
+        .exclude(application__status=Application.Status.WITHDRAWN)
+        .select_related("application")
+        .order_by("-application__created_at", "-application_id")
+    )
+    found: dict[int, list[Application]] = {}
+    for item in items:
+        found.setdefault(item.dataset_id, []).append(item.application)
+    return found

@@ -231,22 +231,26 @@ class BasketEntry:
     applications: tuple = ()
 
 
+# Apps above the catalogue tell the basket what already asks for its datasets: each registers a
+# function (user, dataset ids) → {dataset id: [applications, newest first]} (access does, for the
+# applications a researcher filed). The catalogue imports none of them.
+_BASKET_CLAIMS: list = []
+
+
+def register_basket_claims(provider) -> None:
+    """Register a function telling which of a user's applications include which datasets."""
+    if provider not in _BASKET_CLAIMS:
+        _BASKET_CLAIMS.append(provider)
+
+
 def basket_entries(user) -> list[BasketEntry]:
     """The datasets of ``basket_datasets(user)``, each with the applications ``user`` filed that
     include it and are not withdrawn, newest first: the basket does not push "Apply" for those.
-    Two queries, however many datasets and applications."""
-    from access.models import Application, ApplicationDataset
-
+    A fixed number of queries, however many datasets and applications."""
     datasets = list(basket_datasets(user))
-    items = (
-        ApplicationDataset.objects.filter(
-            application__applicant=user, dataset__in=[d.pk for d in datasets]
-        )
-        .exclude(application__status=Application.Status.WITHDRAWN)
-        .select_related("application")
-        .order_by("-application__created_at", "-application_id")
-    )
     applications: dict[int, list] = {}
-    for item in items if datasets else ():
-        applications.setdefault(item.dataset_id, []).append(item.application)
+    if datasets:
+        for provider in _BASKET_CLAIMS:
+            for dataset_id, claims in provider(user, [d.pk for d in datasets]).items():
+                applications.setdefault(dataset_id, []).extend(claims)
     return [BasketEntry(d, tuple(applications.get(d.pk, ()))) for d in datasets]
