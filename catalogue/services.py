@@ -28,6 +28,11 @@ EDITABLE_FIELDS = [
     "access_conditions", "duo_codes", "licence", "version", "number_of_subjects",
     "number_of_studies",
 ]  # fmt: skip
+# List fields kept stripped and free of repeats (``_clean_lists``).
+LIST_FIELDS = [
+    "keywords", "conditions", "modalities", "body_parts", "sexes", "access_conditions",
+    "duo_codes", "health_categories", "applicable_legislation",
+]  # fmt: skip
 
 
 STATUS_ACTIONS = {
@@ -68,9 +73,7 @@ def _sync_terms(dataset: Dataset) -> None:
 
 
 def _clean_lists(dataset: Dataset) -> None:
-    for field in ["keywords", "conditions", "modalities", "body_parts", "sexes",
-                  "access_conditions", "duo_codes", "health_categories",
-                  "applicable_legislation"]:  # fmt: skip
+    for field in LIST_FIELDS:
         values = getattr(dataset, field) or []
         seen: list = []
         for value in values:
@@ -132,7 +135,7 @@ def node_create(*, actor: User | None, operators=(), **fields) -> Node:
     DICOMweb base URL must be publishable (``full_clean`` applies ``catalogue.validators``)."""
     node = Node(**fields)
     node.full_clean()
-    node.save()
+    node.save(force_insert=True)
     bump_version()
     for operator in operators:
         node_add_operator(node=node, user=operator, actor=actor)
@@ -165,7 +168,7 @@ def dataset_create(*, node: Node, actor: User | None, **fields) -> Dataset:
     _clean_lists(dataset)
     _validate(dataset)
     dataset.search_text = _search_text(dataset)
-    dataset.save()
+    dataset.save(force_insert=True)
     _sync_terms(dataset)
     audit_record(
         "catalogue.dataset.created", actor=actor, obj=dataset, details={"title": dataset.title}
@@ -192,7 +195,9 @@ def dataset_update(*, dataset: Dataset, actor: User | None, **fields) -> Dataset
     _clean_lists(locked)
     _validate(locked)
     locked.search_text = _search_text(locked)
-    locked.save()
+    # The edited fields and those derived from them; ``modified_at`` moves on every save.
+    written = [*fields, "publisher_name", "applicable_legislation", *LIST_FIELDS, "search_text"]
+    locked.save(update_fields=[*dict.fromkeys(written), "modified_at"])
     _sync_terms(locked)
     if changed:
         audit_record(
@@ -244,7 +249,12 @@ def dataset_refresh_counts(*, dataset: Dataset) -> Dataset:
     locked.modalities = sorted(set(locked.modalities) | set(modalities))
     locked.body_parts = sorted(set(locked.body_parts) | {b.upper() for b in body_parts})
     locked.search_text = _search_text(locked)
-    locked.save()
+    locked.save(
+        update_fields=[
+            "number_of_studies", "number_of_subjects", "number_of_series", "number_of_instances",
+            "modalities", "body_parts", "search_text", "modified_at",
+        ]
+    )  # fmt: skip
     _sync_terms(locked)
     return locked
 

@@ -136,7 +136,7 @@ def application_update(*, application: Application, actor: User, **fields) -> Ap
     if errors:
         raise ValidationError(errors)
     if changed:
-        locked.save()
+        locked.save(update_fields=[*changed, "updated_at"])
         if replaced_file and replaced_file != locked.ethics_approval.name:
             # The superseded document goes once the new one is committed.
             storage = locked.ethics_approval.storage
@@ -362,7 +362,9 @@ def application_submit(*, application: Application, actor: User) -> Application:
     locked.transition_to(Application.Status.SUBMITTED)
     locked.submitted_at = locked.complete_at = now
     locked.decision_due = now + DECISION_PERIOD
-    locked.save()
+    locked.save(
+        update_fields=["status", "submitted_at", "complete_at", "decision_due", "updated_at"]
+    )
     for item in locked.items.select_related("dataset"):
         committee = governing_committees(item.dataset).get()
         review, _created = Review.objects.get_or_create(application=locked, committee=committee)
@@ -417,11 +419,13 @@ def clarification_answer(*, application: Application, actor: User, answer: str) 
     was_incomplete = open_questions.filter(incomplete=True).exists()
     open_questions.update(answer=answer, answered_at=now)
     locked.transition_to(Application.Status.UNDER_REVIEW)
+    fields = ["status", "updated_at"]
     if was_incomplete:
         locked.complete_at = now
         locked.decision_due = now + DECISION_PERIOD
         locked.completion_due = None
-    locked.save()
+        fields += ["complete_at", "decision_due", "completion_due"]
+    locked.save(update_fields=fields)
     _prescreen(locked)
     _record(
         "access.application.clarification_answered", actor, locked, restarted_clock=was_incomplete

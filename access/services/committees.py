@@ -27,7 +27,7 @@ def committee_create(*, actor: User | None, name: str, decision_rule: str, datas
         name=name, decision_rule=decision_rule, description=description, email=email
     )
     committee.full_clean()
-    committee.save()
+    committee.save(force_insert=True)
     committee.datasets.set(datasets)
     committee.nodes.set(nodes)
     _record(
@@ -54,7 +54,7 @@ def committee_update(*, committee: Committee, actor: User | None, datasets=None,
     for field, value in fields.items():
         setattr(locked, field, value)
     locked.full_clean()
-    locked.save()
+    locked.save(update_fields=sorted(fields))
     if datasets is not None:
         locked.datasets.set(datasets)
     if nodes is not None:
