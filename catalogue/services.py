@@ -1,5 +1,7 @@
 """Writes on nodes, datasets and baskets. Each one appends to the audit chain."""
 
+from collections.abc import Iterable
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -35,7 +37,7 @@ LIST_FIELDS = [
 ]  # fmt: skip
 
 
-STATUS_ACTIONS = {
+STATUS_ACTIONS: dict[str, str] = {
     Dataset.Status.PUBLISHED: "catalogue.dataset.published",
     Dataset.Status.RETIRED: "catalogue.dataset.retired",
     Dataset.Status.DRAFT: "catalogue.dataset.unpublished",
@@ -75,7 +77,7 @@ def _sync_terms(dataset: Dataset) -> None:
 def _clean_lists(dataset: Dataset) -> None:
     for field in LIST_FIELDS:
         values = getattr(dataset, field) or []
-        seen: list = []
+        seen: list[str] = []
         for value in values:
             value = str(value).strip()
             if value and value not in seen:
@@ -130,7 +132,7 @@ def _validate(dataset: Dataset) -> None:
 
 
 @transaction.atomic
-def node_create(*, actor: User | None, operators=(), **fields) -> Node:
+def node_create(*, actor: User | None, operators: Iterable[User] = (), **fields: object) -> Node:
     """Register a node. Its operators must hold the node-operator role; its contact email and
     DICOMweb base URL must be publishable (``full_clean`` applies ``catalogue.validators``)."""
     node = Node(**fields)
@@ -154,12 +156,13 @@ def node_add_operator(*, node: Node, user: User, actor: User | None) -> None:
 
 
 @transaction.atomic
-def dataset_create(*, node: Node, actor: User | None, **fields) -> Dataset:
+def dataset_create(
+    *, node: Node, actor: User | None, status: str = Dataset.Status.DRAFT, **fields: object
+) -> Dataset:
     """Describe a new dataset at ``node`` (as a draft unless ``status`` says otherwise).
 
     Everything is validated before anything is stored; a ValidationError names every problem.
     """
-    status = fields.pop("status", Dataset.Status.DRAFT)
     dataset = Dataset(node=node, **fields)
     if not dataset.applicable_legislation:
         dataset.applicable_legislation = Dataset.default_legislation()
@@ -179,7 +182,7 @@ def dataset_create(*, node: Node, actor: User | None, **fields) -> Dataset:
 
 
 @transaction.atomic
-def dataset_update(*, dataset: Dataset, actor: User | None, **fields) -> Dataset:
+def dataset_update(*, dataset: Dataset, actor: User | None, **fields: object) -> Dataset:
     """Change a dataset's description. Unknown fields are refused; nothing is saved on error."""
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
@@ -269,9 +272,13 @@ def basket_add(*, user: User, dataset: Dataset) -> bool:
 
 
 @transaction.atomic
-def basket_remove(*, user: User, dataset: Dataset | None = None, dataset_id=None) -> bool:
+def basket_remove(
+    *, user: User, dataset: Dataset | None = None, dataset_id: int | None = None
+) -> bool:
     """Take a dataset out of the basket. False if it was not there."""
     dataset_id = dataset.pk if dataset is not None else dataset_id
+    if dataset_id is None:
+        raise TypeError("basket_remove needs the dataset or its id")
     deleted, _ = BasketItem.objects.filter(user=user, dataset_id=dataset_id).delete()
     if deleted:
         audit_record(
