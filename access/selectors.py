@@ -8,8 +8,9 @@ party to (``access.permissions.is_party``).
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, When
 from django.http import Http404
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from access.models import (
     Application,
+    Comment,
     Committee,
     ConflictOfInterest,
     Permit,
@@ -36,10 +38,10 @@ from access.permissions import (
     seats_by_committee,
 )
 from catalogue.models import Dataset
-from portal.models import Role, User
+from portal.models import AnyUser, Role, User
 
 
-def _is_admin(user) -> bool:
+def _is_admin(user: AnyUser) -> bool:
     return user.is_authenticated and user.has_role(Role.HDAB_ADMIN)
 
 
@@ -51,7 +53,7 @@ def governing_committees(dataset: Dataset) -> QuerySet[Committee]:
     return Committee.objects.filter(nodes=dataset.node_id)
 
 
-def visible_applications(user) -> QuerySet[Application]:
+def visible_applications(user: AnyUser) -> QuerySet[Application]:
     if not user.is_authenticated:
         return Application.objects.none()
     if _is_admin(user):
@@ -68,7 +70,7 @@ def visible_applications(user) -> QuerySet[Application]:
     )
 
 
-def access_application(user, pk, *, for_write: bool = False) -> Application:
+def access_application(user: AnyUser, pk: int | str, *, for_write: bool = False) -> Application:
     """An application ``user`` may read; with ``for_write``, one they may change: only its
     applicant (holding the researcher role) ever may."""
     if for_write:
@@ -83,7 +85,7 @@ def access_application(user, pk, *, for_write: bool = False) -> Application:
         raise Http404 from None
 
 
-def access_invitation(user, token) -> TeamMember:
+def access_invitation(user: AnyUser, token: str) -> TeamMember:
     """An invitation addressed to ``user``'s email. Unknown tokens and invitations sent to
     someone else get the same answer, 404."""
     member = (
@@ -94,7 +96,7 @@ def access_invitation(user, token) -> TeamMember:
     return member
 
 
-def access_committee(user, pk) -> Committee:
+def access_committee(user: AnyUser, pk: int | str) -> Committee:
     """A committee the access body manages (nobody else manages committees)."""
     if not _is_admin(user):
         raise Http404
@@ -104,7 +106,7 @@ def access_committee(user, pk) -> Committee:
         raise Http404 from None
 
 
-def access_review(user, pk, *, as_chair: bool = False) -> Review:
+def access_review(user: AnyUser, pk: int | str, *, as_chair: bool = False) -> Review:
     """A committee review ``user`` takes part in (as a member, or as the chair). The applicant
     and their team never do, whatever seats they hold: for them the review does not exist."""
     try:
@@ -117,7 +119,7 @@ def access_review(user, pk, *, as_chair: bool = False) -> Review:
     return review
 
 
-def visible_permits(user) -> QuerySet[Permit]:
+def visible_permits(user: AnyUser) -> QuerySet[Permit]:
     if not user.is_authenticated:
         return Permit.objects.none()
     if _is_admin(user):
@@ -127,7 +129,7 @@ def visible_permits(user) -> QuerySet[Permit]:
     ).distinct()
 
 
-def access_permit(user, pk, *, for_change: bool = False) -> Permit:
+def access_permit(user: AnyUser, pk: int | str, *, for_change: bool = False) -> Permit:
     """A permit ``user`` may see; with ``for_change``, one they may suspend or revoke
     (the chair of the committee that issued it, or an access-body administrator)."""
     try:
@@ -143,7 +145,7 @@ def access_permit(user, pk, *, for_change: bool = False) -> Permit:
     return permit
 
 
-def committee_queue(user) -> QuerySet[Review]:
+def committee_queue(user: User) -> QuerySet[Review]:
     """Reviews of ``user``'s committees on submitted applications, soonest deadline first,
     leaving out applications ``user`` is a party to."""
     return (
@@ -156,7 +158,7 @@ def committee_queue(user) -> QuerySet[Review]:
     )
 
 
-def is_overdue(application: Application, *, now=None) -> bool:
+def is_overdue(application: Application, *, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     return bool(
         application.status in Application.OPEN
@@ -165,7 +167,7 @@ def is_overdue(application: Application, *, now=None) -> bool:
     )
 
 
-def due_soon(application: Application, *, days: int = 14, now=None) -> bool:
+def due_soon(application: Application, *, days: int = 14, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     return bool(
         application.status in Application.OPEN
@@ -174,7 +176,7 @@ def due_soon(application: Application, *, days: int = 14, now=None) -> bool:
     )
 
 
-def visible_comments(user, application: Application):
+def visible_comments(user: User, application: Application) -> QuerySet[Comment]:
     """Comments on ``application`` that ``user`` may read. The applicant and their team see
     only those meant for the applicant, whatever other roles they hold; committee members also
     see their own committees' internal remarks; the access body sees all."""
@@ -234,7 +236,7 @@ class ReviewCapacity:
         return _("Nobody may vote or decide: %s.") % people
 
 
-def review_capacities(reviews) -> dict[int, ReviewCapacity]:
+def review_capacities(reviews: Iterable[Review]) -> dict[int, ReviewCapacity]:
     """:class:`ReviewCapacity` of each review, in a fixed number of queries."""
     reviews = list(reviews)
     if not reviews:
@@ -288,12 +290,12 @@ def stuck_reviews(committee: Committee | None = None) -> list[tuple[Review, Revi
     ).select_related("application", "committee")
     if committee is not None:
         pending = pending.filter(committee=committee)
-    pending = list(pending.order_by("application__decision_due", "pk"))
-    capacities = review_capacities(pending)
-    return [(r, capacities[r.pk]) for r in pending if capacities[r.pk].stuck]
+    soonest_first = list(pending.order_by("application__decision_due", "pk"))
+    capacities = review_capacities(soonest_first)
+    return [(r, capacities[r.pk]) for r in soonest_first if capacities[r.pk].stuck]
 
 
-def open_party_reviews(committee: Committee, user) -> QuerySet[Review]:
+def open_party_reviews(committee: Committee, user: User) -> QuerySet[Review]:
     """Pending reviews of ``committee`` on open applications ``user`` is a party to: those
     they would be excluded from if they sat on it."""
     return (
@@ -328,7 +330,9 @@ class ApplicationViewer:
         return not self.is_party and (self.is_admin or bool(self.committees))
 
 
-def application_viewer(user, application: Application, reviews) -> ApplicationViewer:
+def application_viewer(
+    user: User, application: Application, reviews: Iterable[Review]
+) -> ApplicationViewer:
     party = is_party(user, application)
     mine = set() if party else set(committees_of(user).values_list("pk", flat=True))
     return ApplicationViewer(
