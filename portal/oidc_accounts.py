@@ -12,6 +12,7 @@ or by an administrator (``manage.py link_external_identity``). The login views a
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -49,12 +50,12 @@ _USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
 _USERNAME_MAX = 150
 
 
-def _claim_str(claims: dict, name: str, max_length: int = 150) -> str:
+def _claim_str(claims: Mapping[str, object], name: str, max_length: int = 150) -> str:
     value = claims.get(name)
     return value.strip()[:max_length] if isinstance(value, str) else ""
 
 
-def verified_email(claims: dict) -> str:
+def verified_email(claims: Mapping[str, object]) -> str:
     """The email address of the claims if the provider says it is verified, else ""."""
     email = _claim_str(claims, "email", 254)
     if not email or claims.get("email_verified") is not True:
@@ -70,7 +71,7 @@ def _username_taken(username: str) -> bool:
     return User.objects.filter(username=normalise_username(username)).exists()
 
 
-def unique_username(issuer: str, subject: str, claims: dict) -> str:
+def unique_username(issuer: str, subject: str, claims: Mapping[str, object]) -> str:
     """A user name no one holds, normalised, from ``preferred_username`` when there is one."""
     preferred = normalise_username(_claim_str(claims, "preferred_username", 500))
     base = _USERNAME_UNSAFE.sub("", preferred)[:100]
@@ -89,7 +90,7 @@ def unique_username(issuer: str, subject: str, claims: dict) -> str:
             return candidate
 
 
-def _person_by_verified_email(issuer: str, claims: dict) -> User | None:
+def _person_by_verified_email(issuer: str, claims: Mapping[str, object]) -> User | None:
     """The one active person holding the claims' verified email, if linking to them is safe.
 
     A person who already has another identity at the same issuer is not linked again: the
@@ -134,7 +135,9 @@ class IdentityLinkRefused(ValidationError):
 
 
 @transaction.atomic
-def identity_link(*, user: User, issuer: str, subject: str, actor: User | None, via: str):
+def identity_link(
+    *, user: User, issuer: str, subject: str, actor: User | None, via: str
+) -> ExternalIdentity:
     """Link an identity at ``issuer`` to ``user`` on purpose: by its owner or an administrator.
 
     Refused when the identity is already someone's, or when ``user`` already has an identity at
@@ -172,7 +175,9 @@ def identity_link(*, user: User, issuer: str, subject: str, actor: User | None, 
 
 
 @transaction.atomic
-def external_identity_login(*, issuer: str, subject: str, claims: dict) -> OidcLogin:
+def external_identity_login(
+    *, issuer: str, subject: str, claims: Mapping[str, object]
+) -> OidcLogin:
     """Find, link or create the person for an identity the provider has just vouched for.
 
     Raises :class:`OidcLoginRefused` when the identity belongs to a deactivated person, or when
@@ -185,6 +190,7 @@ def external_identity_login(*, issuer: str, subject: str, claims: dict) -> OidcL
         .first()
     )
     how = "existing"
+    user: User | None
     if identity is not None:
         user = identity.user
         if not user.is_active:
