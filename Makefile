@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 NODE_PROVIDER := tests/oidc_provider
 NODE_E2E := tests/e2e
 
-.PHONY: run test bench lint format demo clean install
+.PHONY: run test bench lint types format demo clean install
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || "$$(.ci/find-python)" -m venv $(VENV)
@@ -43,6 +43,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-logo
+	@$(MAKE) --no-print-directory types
+
+## mypy with django-stubs ([tool.mypy] in pyproject.toml); access.node again as Python 3.11 code
+types: $(STAMP)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --python-version 3.11 --no-warn-unused-configs -p access.node
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

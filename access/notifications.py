@@ -3,6 +3,7 @@ rolled-back change never mails anyone. Each has a text and an HTML body."""
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -11,11 +12,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from access.models import Application, Clarification, Comment, Permit, Review, TeamMember
 from access.permissions import members_of, parties_by_application
 
 
 def _send(
-    recipients,
+    recipients: Iterable[str],
     subject: str,
     heading: str,
     lines: list[str],
@@ -23,8 +25,8 @@ def _send(
     action: str,
     *,
     template: str = "access/email/notification",
-    extra: dict | None = None,
-):
+    extra: dict[str, str] | None = None,
+) -> None:
     recipients = sorted({r for r in recipients if r})
     if not recipients:
         return
@@ -38,7 +40,7 @@ def _send(
     text = render_to_string(f"{template}.txt", context)
     html = render_to_string(f"{template}.html", context)
 
-    def send():
+    def send() -> None:
         for recipient in recipients:  # one message each: recipients do not see each other
             message = EmailMultiAlternatives(f"[ECII] {subject}", text, to=[recipient])
             message.attach_alternative(html, "text/html")
@@ -47,26 +49,26 @@ def _send(
     transaction.on_commit(send)
 
 
-def _reviewer_emails(review):
+def _reviewer_emails(review: Review) -> set[str]:
     """The committee's members, leaving out parties to the application: they take no part
     in its review and are not told about the committee's side."""
     parties = parties_by_application([review.application_id])[review.application_id]
     return {m.email for m in members_of(review.committee) if m.pk not in parties}
 
 
-def _committee_emails(application):
-    emails = set()
+def _committee_emails(application: Application) -> set[str]:
+    emails: set[str] = set()
     for review in application.reviews.select_related("committee"):
         emails |= _reviewer_emails(review)
     return emails
 
 
-def _applicant_and_team(application):
+def _applicant_and_team(application: Application) -> set[str]:
     team = application.team.filter(status="accepted").values_list("email", flat=True)
     return {application.applicant.email, *team}
 
 
-def _app_path(application):
+def _app_path(application: Application) -> str:
     return reverse("access:application_detail", args=[application.pk])
 
 
@@ -88,7 +90,7 @@ def inviter_words(text: str) -> str:
     return _HOST_DOT.sub("[.]", text)
 
 
-def team_invited(member):
+def team_invited(member: TeamMember) -> None:
     """The invitation names the researcher who sends it (their name and organisation as given
     in their profile, and their portal pseudonym) and quotes the application's title as their
     words; its only link is the invitation's address on the portal."""
@@ -112,7 +114,7 @@ def team_invited(member):
     )
 
 
-def application_submitted(application):
+def application_submitted(application: Application) -> None:
     due = application.decision_due
     _send(
         _committee_emails(application),
@@ -132,7 +134,7 @@ def application_submitted(application):
     )
 
 
-def application_withdrawn(application):
+def application_withdrawn(application: Application) -> None:
     _send(
         _committee_emails(application),
         _("Application withdrawn"),
@@ -143,7 +145,7 @@ def application_withdrawn(application):
     )
 
 
-def comment_for_applicant(comment):
+def comment_for_applicant(comment: Comment) -> None:
     application = comment.application
     _send(
         [application.applicant.email],
@@ -155,7 +157,7 @@ def comment_for_applicant(comment):
     )
 
 
-def clarification_requested(clarification):
+def clarification_requested(clarification: Clarification) -> None:
     application = clarification.application
     lines = [clarification.question]
     if clarification.incomplete:
@@ -173,7 +175,7 @@ def clarification_requested(clarification):
     )
 
 
-def clarification_answered(application):
+def clarification_answered(application: Application) -> None:
     _send(
         _committee_emails(application),
         _("Clarification answered"),
@@ -184,7 +186,7 @@ def clarification_answered(application):
     )
 
 
-def deadline_extended(application):
+def deadline_extended(application: Application) -> None:
     _send(
         [application.applicant.email],
         _("Decision deadline extended"),
@@ -196,8 +198,8 @@ def deadline_extended(application):
     )
 
 
-def application_decided(application, permits):
-    lines = []
+def application_decided(application: Application, permits: Iterable[Permit]) -> None:
+    lines: list[str] = []
     for review in application.reviews.select_related("committee"):
         lines.append(f"{review.committee}: {review.get_status_display()}")
         if review.reason:
@@ -216,7 +218,7 @@ def application_decided(application, permits):
     )
 
 
-def permit_changed(permit):
+def permit_changed(permit: Permit) -> None:
     emails = {permit.holder.email, *permit.authorised_persons.values_list("email", flat=True)}
     lines = [permit.status_reason] if permit.status_reason else []
     _send(
@@ -231,7 +233,7 @@ def permit_changed(permit):
     )
 
 
-def review_reminder(review, *, overdue: bool):
+def review_reminder(review: Review, *, overdue: bool) -> None:
     application = review.application
     heading = (
         _("The decision on “%s” is overdue") if overdue else _("The decision on “%s” is due soon")
@@ -246,7 +248,7 @@ def review_reminder(review, *, overdue: bool):
     )
 
 
-def completion_reminder(application):
+def completion_reminder(application: Application) -> None:
     _send(
         [application.applicant.email],
         _("Complete your application"),
@@ -258,7 +260,7 @@ def completion_reminder(application):
     )
 
 
-def permit_expiring(permit):
+def permit_expiring(permit: Permit) -> None:
     _send(
         [permit.holder.email],
         _("Data permit %s expires soon") % permit.number,
@@ -269,7 +271,7 @@ def permit_expiring(permit):
     )
 
 
-def review_stuck(review, why: str):
+def review_stuck(review: Review, why: str) -> None:
     """The access body waits on nobody else here: no member may vote on or decide."""
     application = review.application
     _send(

@@ -6,13 +6,16 @@ that nobody reviews their own application: the applicant and every person named 
 reviews, deadline and permits whatever committee seats or roles they hold.
 """
 
+from collections.abc import Iterable
+from typing import cast
+
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, get_objects_for_user, get_users_with_perms, remove_perm
 
 from access.models import Application, Committee, Permit, Review, TeamMember
-from portal.models import Role, User
+from portal.models import AnyUser, Role, User
 
 # Team members who are parties: invited (named by email, not answered yet) or accepted.
 # A person who declined is not: otherwise an applicant could silence any committee member
@@ -23,18 +26,18 @@ MEMBER = "access.review_committee"
 CHAIR = "access.chair_committee"
 
 
-def committees_of(user) -> QuerySet[Committee]:
+def committees_of(user: AnyUser) -> QuerySet[Committee]:
     """The committees ``user`` is a member of (chairs are members too)."""
     if not (user.is_authenticated and user.has_role(Role.COMMITTEE_MEMBER)):
         return Committee.objects.none()
     return get_objects_for_user(user, MEMBER, klass=Committee, accept_global_perms=False)
 
 
-def is_member(user, committee: Committee) -> bool:
+def is_member(user: AnyUser, committee: Committee) -> bool:
     return committees_of(user).filter(pk=committee.pk).exists()
 
 
-def is_chair(user, committee: Committee) -> bool:
+def is_chair(user: AnyUser, committee: Committee) -> bool:
     return (
         user.is_authenticated
         and user.has_role(Role.COMMITTEE_MEMBER)
@@ -44,22 +47,22 @@ def is_chair(user, committee: Committee) -> bool:
     )
 
 
-def members_of(committee: Committee):
+def _holders(committee: Committee, codename: str) -> QuerySet[User]:
+    # Without ``attach_perms`` guardian answers a queryset of people; its annotation also
+    # allows the list it answers with ``attach_perms``.
+    return cast(QuerySet[User], get_users_with_perms(committee, only_with_perms_in=[codename]))
+
+
+def members_of(committee: Committee) -> QuerySet[User]:
     """Active members of ``committee`` (people holding the member permission on it)."""
-    return (
-        get_users_with_perms(committee, only_with_perms_in=["review_committee"])
-        .filter(is_active=True)
-        .order_by("pk")
-    )
+    return _holders(committee, "review_committee").filter(is_active=True).order_by("pk")
 
 
-def chairs_of(committee: Committee):
-    return get_users_with_perms(committee, only_with_perms_in=["chair_committee"]).filter(
-        is_active=True
-    )
+def chairs_of(committee: Committee) -> QuerySet[User]:
+    return _holders(committee, "chair_committee").filter(is_active=True)
 
 
-def grant_membership(committee: Committee, user, *, chair: bool) -> None:
+def grant_membership(committee: Committee, user: User, *, chair: bool) -> None:
     assign_perm(MEMBER, user, committee)
     if chair:
         assign_perm(CHAIR, user, committee)
@@ -67,7 +70,7 @@ def grant_membership(committee: Committee, user, *, chair: bool) -> None:
         remove_perm(CHAIR, user, committee)
 
 
-def revoke_membership(committee: Committee, user) -> None:
+def revoke_membership(committee: Committee, user: User) -> None:
     remove_perm(MEMBER, user, committee)
     remove_perm(CHAIR, user, committee)
 
@@ -75,14 +78,14 @@ def revoke_membership(committee: Committee, user) -> None:
 # --- Parties to an application ----------------------------------------------------------------
 
 
-def _team_rows_of(user) -> Q:
+def _team_rows_of(user: User) -> Q:
     rows = Q(user=user)
     if user.email:
         rows |= Q(email__iexact=user.email)
     return rows & Q(status__in=PARTY_TEAM_STATUSES)
 
 
-def is_party(user, application: Application) -> bool:
+def is_party(user: AnyUser, application: Application) -> bool:
     """``user`` filed ``application`` or is named on its team (invited or accepted)."""
     if not user.is_authenticated:
         return False
@@ -91,14 +94,14 @@ def is_party(user, application: Application) -> bool:
     return TeamMember.objects.filter(_team_rows_of(user), application=application).exists()
 
 
-def party_filter(user, prefix: str = "") -> Q:
+def party_filter(user: User, prefix: str = "") -> Q:
     """A filter on applications (or, with ``prefix="application__"``, on objects pointing at
     one) matching those ``user`` is a party to."""
     team = TeamMember.objects.filter(_team_rows_of(user), application=OuterRef(f"{prefix}pk"))
     return Q(**{f"{prefix}applicant": user}) | Q(Exists(team))
 
 
-def parties_by_application(application_ids) -> dict[int, dict[int, str]]:
+def parties_by_application(application_ids: Iterable[int]) -> dict[int, dict[int, str]]:
     """For each application: user id → why they are a party ("applicant" or "team"), read in
     two queries whatever the number of applications."""
     parties: dict[int, dict[int, str]] = {pk: {} for pk in application_ids}
@@ -122,27 +125,29 @@ def parties_by_application(application_ids) -> dict[int, dict[int, str]]:
     return parties
 
 
-def is_addressee(user, member: TeamMember) -> bool:
+def is_addressee(user: AnyUser, member: TeamMember) -> bool:
     """An invitation to a team is bound to the email address it was sent to."""
-    return bool(user.is_authenticated and user.email) and (
-        member.email.lower() == user.email.lower()
-    )
+    if not user.is_authenticated or not user.email:
+        return False
+    return member.email.lower() == user.email.lower()
 
 
 # --- Reviews, deadlines and permits -----------------------------------------------------------
 
 
-def may_review(user, review: Review) -> bool:
+def may_review(user: AnyUser, review: Review) -> bool:
     """A member of the reviewing committee who is not a party to the application."""
     return is_member(user, review.committee) and not is_party(user, review.application)
 
 
-def may_chair(user, review: Review) -> bool:
+def may_chair(user: AnyUser, review: Review) -> bool:
     """The reviewing committee's chair, when not a party to the application."""
     return is_chair(user, review.committee) and not is_party(user, review.application)
 
 
-def may_extend_deadline(user, application: Application, reviews=None) -> bool:
+def may_extend_deadline(
+    user: AnyUser, application: Application, reviews: Iterable[Review] | None = None
+) -> bool:
     """The access body or a reviewing committee's chair, none of them a party."""
     if not user.is_authenticated or is_party(user, application):
         return False
@@ -153,7 +158,7 @@ def may_extend_deadline(user, application: Application, reviews=None) -> bool:
     return any(is_chair(user, r.committee) for r in reviews)
 
 
-def may_change_permit(user, permit: Permit) -> bool:
+def may_change_permit(user: AnyUser, permit: Permit) -> bool:
     """Suspend, reactivate or revoke: the access body or the issuing committee's chair, never
     a party to the application the permit was issued on."""
     if not user.is_authenticated or is_party(user, permit.application):
@@ -164,7 +169,7 @@ def may_change_permit(user, permit: Permit) -> bool:
 # --- Seats in bulk ----------------------------------------------------------------------------
 
 
-def seats_by_committee(committee_ids) -> dict[int, dict[int, bool]]:
+def seats_by_committee(committee_ids: Iterable[int]) -> dict[int, dict[int, bool]]:
     """For each committee: active member id → whether they chair it, in one query. Only
     people holding the committee-member role count, as in :func:`committees_of`."""
     seats: dict[int, dict[int, bool]] = {pk: {} for pk in committee_ids}

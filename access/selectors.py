@@ -8,8 +8,9 @@ party to (``access.permissions.is_party``).
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, When
 from django.http import Http404
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 from access.models import (
     Application,
     ApplicationDataset,
+    Comment,
     Committee,
     ConflictOfInterest,
     Permit,
@@ -37,10 +39,10 @@ from access.permissions import (
     seats_by_committee,
 )
 from catalogue.models import Dataset
-from portal.models import Role, User
+from portal.models import AnyUser, Role, User
 
 
-def _is_admin(user) -> bool:
+def _is_admin(user: AnyUser) -> bool:
     return user.is_authenticated and user.has_role(Role.HDAB_ADMIN)
 
 
@@ -52,7 +54,7 @@ def governing_committees(dataset: Dataset) -> QuerySet[Committee]:
     return Committee.objects.filter(nodes=dataset.node_id)
 
 
-def visible_applications(user) -> QuerySet[Application]:
+def visible_applications(user: AnyUser) -> QuerySet[Application]:
     if not user.is_authenticated:
         return Application.objects.none()
     if _is_admin(user):
@@ -69,7 +71,7 @@ def visible_applications(user) -> QuerySet[Application]:
     )
 
 
-def access_application(user, pk, *, for_write: bool = False) -> Application:
+def access_application(user: AnyUser, pk: int | str, *, for_write: bool = False) -> Application:
     """An application ``user`` may read; with ``for_write``, one they may change: only its
     applicant (holding the researcher role) ever may."""
     if for_write:
@@ -84,7 +86,7 @@ def access_application(user, pk, *, for_write: bool = False) -> Application:
         raise Http404 from None
 
 
-def access_invitation(user, token) -> TeamMember:
+def access_invitation(user: AnyUser, token: str) -> TeamMember:
     """An invitation addressed to ``user``'s email. Unknown tokens and invitations sent to
     someone else get the same answer, 404."""
     member = (
@@ -95,7 +97,7 @@ def access_invitation(user, token) -> TeamMember:
     return member
 
 
-def access_committee(user, pk) -> Committee:
+def access_committee(user: AnyUser, pk: int | str) -> Committee:
     """A committee the access body manages (nobody else manages committees)."""
     if not _is_admin(user):
         raise Http404
@@ -105,7 +107,7 @@ def access_committee(user, pk) -> Committee:
         raise Http404 from None
 
 
-def access_review(user, pk, *, as_chair: bool = False) -> Review:
+def access_review(user: AnyUser, pk: int | str, *, as_chair: bool = False) -> Review:
     """A committee review ``user`` takes part in (as a member, or as the chair). The applicant
     and their team never do, whatever seats they hold: for them the review does not exist."""
     try:
@@ -118,7 +120,7 @@ def access_review(user, pk, *, as_chair: bool = False) -> Review:
     return review
 
 
-def visible_permits(user) -> QuerySet[Permit]:
+def visible_permits(user: AnyUser) -> QuerySet[Permit]:
     if not user.is_authenticated:
         return Permit.objects.none()
     if _is_admin(user):
@@ -128,7 +130,7 @@ def visible_permits(user) -> QuerySet[Permit]:
     ).distinct()
 
 
-def access_permit(user, pk, *, for_change: bool = False) -> Permit:
+def access_permit(user: AnyUser, pk: int | str, *, for_change: bool = False) -> Permit:
     """A permit ``user`` may see; with ``for_change``, one they may suspend or revoke
     (the chair of the committee that issued it, or an access-body administrator)."""
     try:
@@ -144,7 +146,7 @@ def access_permit(user, pk, *, for_change: bool = False) -> Permit:
     return permit
 
 
-def committee_queue(user) -> QuerySet[Review]:
+def committee_queue(user: User) -> QuerySet[Review]:
     """Reviews of ``user``'s committees on submitted applications, soonest deadline first,
     leaving out applications ``user`` is a party to."""
     return (
@@ -157,7 +159,7 @@ def committee_queue(user) -> QuerySet[Review]:
     )
 
 
-def is_overdue(application: Application, *, now=None) -> bool:
+def is_overdue(application: Application, *, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     return bool(
         application.status in Application.OPEN
@@ -166,7 +168,7 @@ def is_overdue(application: Application, *, now=None) -> bool:
     )
 
 
-def due_soon(application: Application, *, days: int = 14, now=None) -> bool:
+def due_soon(application: Application, *, days: int = 14, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     return bool(
         application.status in Application.OPEN
@@ -175,7 +177,7 @@ def due_soon(application: Application, *, days: int = 14, now=None) -> bool:
     )
 
 
-def visible_comments(user, application: Application):
+def visible_comments(user: User, application: Application) -> QuerySet[Comment]:
     """Comments on ``application`` that ``user`` may read. The applicant and their team see
     only those meant for the applicant, whatever other roles they hold; committee members also
     see their own committees' internal remarks; the access body sees all."""
@@ -235,7 +237,7 @@ class ReviewCapacity:
         return _("Nobody may vote or decide: %s.") % people
 
 
-def review_capacities(reviews) -> dict[int, ReviewCapacity]:
+def review_capacities(reviews: Iterable[Review]) -> dict[int, ReviewCapacity]:
     """:class:`ReviewCapacity` of each review, in a fixed number of queries."""
     reviews = list(reviews)
     if not reviews:
@@ -289,12 +291,12 @@ def stuck_reviews(committee: Committee | None = None) -> list[tuple[Review, Revi
     ).select_related("application", "committee")
     if committee is not None:
         pending = pending.filter(committee=committee)
-    pending = list(pending.order_by("application__decision_due", "pk"))
-    capacities = review_capacities(pending)
-    return [(r, capacities[r.pk]) for r in pending if capacities[r.pk].stuck]
+    soonest_first = list(pending.order_by("application__decision_due", "pk"))
+    capacities = review_capacities(soonest_first)
+    return [(r, capacities[r.pk]) for r in soonest_first if capacities[r.pk].stuck]
 
 
-def open_party_reviews(committee: Committee, user) -> QuerySet[Review]:
+def open_party_reviews(committee: Committee, user: User) -> QuerySet[Review]:
     """Pending reviews of ``committee`` on open applications ``user`` is a party to: those
     they would be excluded from if they sat on it."""
     return (
@@ -329,7 +331,9 @@ class ApplicationViewer:
         return not self.is_party and (self.is_admin or bool(self.committees))
 
 
-def application_viewer(user, application: Application, reviews) -> ApplicationViewer:
+def application_viewer(
+    user: User, application: Application, reviews: Iterable[Review]
+) -> ApplicationViewer:
     party = is_party(user, application)
     mine = set() if party else set(committees_of(user).values_list("pk", flat=True))
     return ApplicationViewer(
@@ -340,7 +344,7 @@ def application_viewer(user, application: Application, reviews) -> ApplicationVi
     )
 
 
-def applications_including(user, dataset_ids) -> dict[int, list[Application]]:
+def applications_including(user: User, dataset_ids: list[int]) -> dict[int, list[Application]]:
     """For the basket: the applications ``user`` filed that include each of ``dataset_ids``
     and are not withdrawn, newest first (one query)."""
     items = (

@@ -11,13 +11,16 @@ its own choice, every other facet counts the current results.
 import threading
 import uuid
 from dataclasses import dataclass
-from functools import reduce
 
 from django.db import transaction
 
 from catalogue.models import CatalogueVersion, Dataset, DatasetTerm
 
 TERM_FACETS = ["condition", "modality", "body_part", "access", "duo"]
+
+# A facet value and how many results carry it; a node's entry also carries the node's name.
+type FacetEntry = tuple[str, int] | tuple[str, int, str]
+type FacetCounts = dict[str, list[FacetEntry]]
 
 
 @dataclass(frozen=True)
@@ -73,28 +76,27 @@ def facet_index() -> FacetIndex:
     return index
 
 
-def count(candidates: set[int], choices: dict[str, list[str]]) -> tuple[dict, int]:
+def count(candidates: set[int], choices: dict[str, list[str]]) -> tuple[FacetCounts, int]:
     """Facet counts among ``candidates`` (the ids matching everything but the facet
     ``choices``) and how many candidates meet all choices."""
     index = facet_index()
     chosen = {
-        facet: reduce(frozenset.union, (index.ids[facet].get(v, frozenset()) for v in values),
-                      frozenset())
+        facet: frozenset().union(*(index.ids[facet].get(v, frozenset()) for v in values))
         for facet, values in choices.items()
         if values
-    }  # fmt: skip
+    }
 
-    def meeting(except_facet=None) -> set[int]:
+    def meeting(except_facet: str | None = None) -> set[int]:
         result = candidates
         for facet, ids in chosen.items():
             if facet != except_facet:
                 result = result & ids
         return result
 
-    counts: dict[str, list[tuple]] = {}
+    counts: FacetCounts = {}
     for facet, values in index.ids.items():
         pool = meeting(facet)
-        entries = []
+        entries: list[FacetEntry] = []
         for value, ids in values.items():
             n = len(pool & ids) if len(ids) < len(pool) else len(ids & pool)
             if n:
@@ -102,7 +104,7 @@ def count(candidates: set[int], choices: dict[str, list[str]]) -> tuple[dict, in
                     (value, n, index.node_names[value]) if facet == "node" else (value, n)
                 )
         if facet == "node":
-            entries.sort(key=lambda e: (e[2], e[0]))
+            entries.sort(key=lambda e: (index.node_names[e[0]], e[0]))
         else:
             entries.sort(key=lambda e: (-e[1], e[0]))
         counts[facet] = entries

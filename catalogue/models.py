@@ -1,6 +1,7 @@
 """Federated imaging nodes, the datasets they hold, and the study/series index built by ingest."""
 
 import uuid
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -52,7 +53,7 @@ class Dataset(TransitionsMixin):
         PUBLISHED = "published", _("Published")
         RETIRED = "retired", _("Retired")
 
-    ALLOWED_TRANSITIONS = {
+    ALLOWED_TRANSITIONS: ClassVar[dict[str, set[str]]] = {
         Status.DRAFT: {Status.PUBLISHED, Status.RETIRED},
         Status.PUBLISHED: {Status.RETIRED, Status.DRAFT},
         Status.RETIRED: {Status.PUBLISHED},

@@ -4,24 +4,32 @@ Visibility: anyone sees published datasets; the operators of a node (and access-
 administrators) also see its drafts and retired datasets. Only a node's operators change it.
 """
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import F, FloatField, Q, QuerySet, Value
-from django.http import Http404
+from django.http import Http404, QueryDict
 
 from catalogue import facets
+from catalogue.facets import FacetCounts, FacetEntry
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Node
-from portal.models import Role
+from portal.models import AnyUser, Role, User
+
+if TYPE_CHECKING:
+    # Django's Paginator is generic in django-stubs only, not at run time.
+    _DatasetPaginator = Paginator[Dataset]
+else:
+    _DatasetPaginator = Paginator
 
 
-def _is_admin(user) -> bool:
+def _is_admin(user: AnyUser) -> bool:
     return user.is_authenticated and user.has_role(Role.HDAB_ADMIN)
 
 
-def visible_datasets(user) -> QuerySet[Dataset]:
+def visible_datasets(user: AnyUser) -> QuerySet[Dataset]:
     """Datasets ``user`` may see (anonymous visitors included)."""
     datasets = Dataset.objects.all()
     if _is_admin(user):
@@ -32,13 +40,13 @@ def visible_datasets(user) -> QuerySet[Dataset]:
     return datasets.filter(published)
 
 
-def operated_nodes(user) -> QuerySet[Node]:
+def operated_nodes(user: AnyUser) -> QuerySet[Node]:
     if not (user.is_authenticated and user.has_role(Role.NODE_OPERATOR)):
         return Node.objects.none()
     return Node.objects.filter(operators=user)
 
 
-def access_node(user, pk, *, for_write: bool = False) -> Node:
+def access_node(user: AnyUser, pk: int | str, *, for_write: bool = False) -> Node:
     """The node ``pk`` if ``user`` may see it (anyone) or change it (its operators); else 404."""
     nodes = operated_nodes(user) if for_write else Node.objects.all()
     try:
@@ -47,7 +55,7 @@ def access_node(user, pk, *, for_write: bool = False) -> Node:
         raise Http404 from None
 
 
-def access_dataset(user, pk, *, for_write: bool = False) -> Dataset:
+def access_dataset(user: AnyUser, pk: int | str, *, for_write: bool = False) -> Dataset:
     """The dataset ``pk`` if ``user`` may see it, or change it when ``for_write``; else 404.
 
     "Does not exist" and "not yours" are the same answer.
@@ -64,8 +72,9 @@ def access_dataset(user, pk, *, for_write: bool = False) -> Dataset:
 
 # --- Search ---------------------------------------------------------------------------------
 
-SORTS = {
-    "relevance": None,
+# Each order's fields; relevance (empty) orders by rank, or by title when there is no text.
+SORTS: dict[str, tuple[str, ...]] = {
+    "relevance": (),
     "title": ("title", "pk"),
     "newest": ("-published_at", "-pk"),
     "subjects": ("-number_of_subjects", "pk"),
@@ -104,7 +113,7 @@ def _text_filter(datasets: QuerySet[Dataset], text: str) -> QuerySet[Dataset]:
     return datasets.annotate(rank=Value(0.0, output_field=FloatField()))
 
 
-def search_datasets(user, query: SearchQuery) -> QuerySet[Dataset]:
+def search_datasets(user: AnyUser, query: SearchQuery) -> QuerySet[Dataset]:
     """Datasets visible to ``user`` matching ``query``, in the asked order."""
     datasets = visible_datasets(user)
     if query.text.strip():
@@ -128,7 +137,7 @@ def search_datasets(user, query: SearchQuery) -> QuerySet[Dataset]:
     return datasets.select_related("node").order_by(*order)
 
 
-def _facet_counts(user, query: SearchQuery) -> tuple[dict[str, list[tuple]], int]:
+def _facet_counts(user: AnyUser, query: SearchQuery) -> tuple[FacetCounts, int]:
     """Counts per facet value for a search (see catalogue.facets), and the number of results.
     Two small queries: the catalogue version and the ids matching the search but for its facet
     choices."""
@@ -140,7 +149,7 @@ def _facet_counts(user, query: SearchQuery) -> tuple[dict[str, list[tuple]], int
     return facets.count(candidates, choices)
 
 
-def search_facets(user, query: SearchQuery) -> dict[str, Any]:
+def search_facets(user: AnyUser, query: SearchQuery) -> dict[str, list[FacetEntry] | int]:
     """Counts per facet value for a search; ``"total"`` holds the number of results."""
     counts, total = _facet_counts(user, query)
     return {**counts, "total": total}
@@ -149,19 +158,20 @@ def search_facets(user, query: SearchQuery) -> dict[str, Any]:
 SEARCH_PAGE_SIZE = 20  # results per page, unless the API's caller asks for another size
 
 
-def _int_or_none(value):
+def _int_or_none(value: str | None) -> int | None:
     try:
         return int(value) if value not in (None, "") else None
     except ValueError:
         return None
 
 
-def parse_search(params) -> SearchQuery:
+def parse_search(params: QueryDict) -> SearchQuery:
     """Read a search from query parameters (shared by the page and the API).
 
     Values that do not parse (a node or an age that is not a number, an unknown order) are
     ignored rather than refused, and the free text is cut to 200 characters.
     """
+    sort = params.get("sort") or "relevance"
     return SearchQuery(
         text=params.get("q", "")[:200],
         terms={facet: params.getlist(facet) for facet in FACETS if params.getlist(facet)},
@@ -169,15 +179,15 @@ def parse_search(params) -> SearchQuery:
         nodes=[n for n in (_int_or_none(v) for v in params.getlist("node")) if n is not None],
         age_from=_int_or_none(params.get("age_from")),
         age_to=_int_or_none(params.get("age_to")),
-        sort=params.get("sort") if params.get("sort") in SORTS else "relevance",
+        sort=sort if sort in SORTS else "relevance",
     )
 
 
-class CountedPaginator(Paginator):
+class CountedPaginator(_DatasetPaginator):
     """A paginator told the number of results (the facet counting found it already)."""
 
-    def __init__(self, object_list, per_page, *, count: int, **kwargs):
-        super().__init__(object_list, per_page, **kwargs)
+    def __init__(self, object_list: QuerySet[Dataset], per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
         self._known_count = count
 
     @property
@@ -192,7 +202,7 @@ class SearchResults:
 
     query: SearchQuery
     datasets: QuerySet[Dataset]
-    facets: dict[str, list[tuple]]
+    facets: FacetCounts
     total: int
 
     def paginator(self, per_page: int = SEARCH_PAGE_SIZE) -> CountedPaginator:
@@ -200,14 +210,14 @@ class SearchResults:
         return CountedPaginator(self.datasets, per_page, count=self.total)
 
 
-def search(user, params) -> SearchResults:
+def search(user: AnyUser, params: QueryDict) -> SearchResults:
     """The search the query parameters ``params`` ask for, over the datasets ``user`` may see."""
     query = parse_search(params)
     counts, total = _facet_counts(user, query)
     return SearchResults(query, search_datasets(user, query), counts, total)
 
 
-def basket_datasets(user) -> QuerySet[Dataset]:
+def basket_datasets(user: User) -> QuerySet[Dataset]:
     """The datasets in ``user``'s basket that they can still see, oldest addition first."""
     return (
         visible_datasets(user)
@@ -217,7 +227,7 @@ def basket_datasets(user) -> QuerySet[Dataset]:
     )
 
 
-def basket_ids(user) -> set[int]:
+def basket_ids(user: AnyUser) -> set[int]:
     if not user.is_authenticated:
         return set()
     return set(BasketItem.objects.filter(user=user).values_list("dataset_id", flat=True))
@@ -228,27 +238,29 @@ class BasketEntry:
     """A dataset of a basket, with the applications of its owner that already ask for it."""
 
     dataset: Dataset
-    applications: tuple = ()
+    # Applications (access.models.Application: the catalogue does not import access for types).
+    applications: tuple[object, ...] = ()
 
 
 # Apps above the catalogue tell the basket what already asks for its datasets: each registers a
 # function (user, dataset ids) → {dataset id: [applications, newest first]} (access does, for the
 # applications a researcher filed). The catalogue imports none of them.
-_BASKET_CLAIMS: list = []
+BasketClaims = Callable[[User, list[int]], Mapping[int, Sequence[object]]]
+_BASKET_CLAIMS: list[BasketClaims] = []
 
 
-def register_basket_claims(provider) -> None:
+def register_basket_claims(provider: BasketClaims) -> None:
     """Register a function telling which of a user's applications include which datasets."""
     if provider not in _BASKET_CLAIMS:
         _BASKET_CLAIMS.append(provider)
 
 
-def basket_entries(user) -> list[BasketEntry]:
+def basket_entries(user: User) -> list[BasketEntry]:
     """The datasets of ``basket_datasets(user)``, each with the applications ``user`` filed that
     include it and are not withdrawn, newest first: the basket does not push "Apply" for those.
     A fixed number of queries, however many datasets and applications."""
     datasets = list(basket_datasets(user))
-    applications: dict[int, list] = {}
+    applications: dict[int, list[object]] = {}
     if datasets:
         for provider in _BASKET_CLAIMS:
             for dataset_id, claims in provider(user, [d.pk for d in datasets]).items():

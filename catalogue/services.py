@@ -1,5 +1,7 @@
 """Writes on nodes, datasets and baskets. Each one appends to the audit chain."""
 
+from collections.abc import Iterable
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -28,9 +30,14 @@ EDITABLE_FIELDS = [
     "access_conditions", "duo_codes", "licence", "version", "number_of_subjects",
     "number_of_studies",
 ]  # fmt: skip
+# List fields kept stripped and free of repeats (``_clean_lists``).
+LIST_FIELDS = [
+    "keywords", "conditions", "modalities", "body_parts", "sexes", "access_conditions",
+    "duo_codes", "health_categories", "applicable_legislation",
+]  # fmt: skip
 
 
-STATUS_ACTIONS = {
+STATUS_ACTIONS: dict[str, str] = {
     Dataset.Status.PUBLISHED: "catalogue.dataset.published",
     Dataset.Status.RETIRED: "catalogue.dataset.retired",
     Dataset.Status.DRAFT: "catalogue.dataset.unpublished",
@@ -64,11 +71,9 @@ def _sync_terms(dataset: Dataset) -> None:
 
 
 def _clean_lists(dataset: Dataset) -> None:
-    for field in ["keywords", "conditions", "modalities", "body_parts", "sexes",
-                  "access_conditions", "duo_codes", "health_categories",
-                  "applicable_legislation"]:  # fmt: skip
+    for field in LIST_FIELDS:
         values = getattr(dataset, field) or []
-        seen: list = []
+        seen: list[str] = []
         for value in values:
             value = str(value).strip()
             if value and value not in seen:
@@ -123,12 +128,12 @@ def _validate(dataset: Dataset) -> None:
 
 
 @transaction.atomic
-def node_create(*, actor: User | None, operators=(), **fields) -> Node:
+def node_create(*, actor: User | None, operators: Iterable[User] = (), **fields: object) -> Node:
     """Register a node. Its operators must hold the node-operator role; its contact email and
     DICOMweb base URL must be publishable (``full_clean`` applies ``catalogue.validators``)."""
     node = Node(**fields)
     node.full_clean()
-    node.save()
+    node.save(force_insert=True)
     bump_version()
     for operator in operators:
         node_add_operator(node=node, user=operator, actor=actor)
@@ -147,12 +152,13 @@ def node_add_operator(*, node: Node, user: User, actor: User | None) -> None:
 
 
 @transaction.atomic
-def dataset_create(*, node: Node, actor: User | None, **fields) -> Dataset:
+def dataset_create(
+    *, node: Node, actor: User | None, status: str = Dataset.Status.DRAFT, **fields: object
+) -> Dataset:
     """Describe a new dataset at ``node`` (as a draft unless ``status`` says otherwise).
 
     Everything is validated before anything is stored; a ValidationError names every problem.
     """
-    status = fields.pop("status", Dataset.Status.DRAFT)
     dataset = Dataset(node=node, **fields)
     if not dataset.applicable_legislation:
         dataset.applicable_legislation = Dataset.default_legislation()
@@ -161,7 +167,7 @@ def dataset_create(*, node: Node, actor: User | None, **fields) -> Dataset:
     _clean_lists(dataset)
     _validate(dataset)
     dataset.search_text = _search_text(dataset)
-    dataset.save()
+    dataset.save(force_insert=True)
     _sync_terms(dataset)
     audit_record(
         "catalogue.dataset.created", actor=actor, obj=dataset, details={"title": dataset.title}
@@ -172,7 +178,7 @@ def dataset_create(*, node: Node, actor: User | None, **fields) -> Dataset:
 
 
 @transaction.atomic
-def dataset_update(*, dataset: Dataset, actor: User | None, **fields) -> Dataset:
+def dataset_update(*, dataset: Dataset, actor: User | None, **fields: object) -> Dataset:
     """Change a dataset's description. Unknown fields are refused; nothing is saved on error."""
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
@@ -188,7 +194,9 @@ def dataset_update(*, dataset: Dataset, actor: User | None, **fields) -> Dataset
     _clean_lists(locked)
     _validate(locked)
     locked.search_text = _search_text(locked)
-    locked.save()
+    # The edited fields and those derived from them; ``modified_at`` moves on every save.
+    written = [*fields, "publisher_name", "applicable_legislation", *LIST_FIELDS, "search_text"]
+    locked.save(update_fields=[*dict.fromkeys(written), "modified_at"])
     _sync_terms(locked)
     if changed:
         audit_record(
@@ -235,7 +243,12 @@ def dataset_refresh_counts(*, dataset: Dataset) -> Dataset:
     locked.modalities = sorted(set(locked.modalities) | set(modalities))
     locked.body_parts = sorted(set(locked.body_parts) | {b.upper() for b in body_parts})
     locked.search_text = _search_text(locked)
-    locked.save()
+    locked.save(
+        update_fields=[
+            "number_of_studies", "number_of_subjects", "number_of_series", "number_of_instances",
+            "modalities", "body_parts", "search_text", "modified_at",
+        ]
+    )  # fmt: skip
     _sync_terms(locked)
     return locked
 
@@ -250,9 +263,13 @@ def basket_add(*, user: User, dataset: Dataset) -> bool:
 
 
 @transaction.atomic
-def basket_remove(*, user: User, dataset: Dataset | None = None, dataset_id=None) -> bool:
+def basket_remove(
+    *, user: User, dataset: Dataset | None = None, dataset_id: int | None = None
+) -> bool:
     """Take a dataset out of the basket. False if it was not there."""
     dataset_id = dataset.pk if dataset is not None else dataset_id
+    if dataset_id is None:
+        raise TypeError("basket_remove needs the dataset or its id")
     deleted, _ = BasketItem.objects.filter(user=user, dataset_id=dataset_id).delete()
     if deleted:
         audit_record(

@@ -8,7 +8,7 @@ rewrite the table but does not hold the key cannot rebuild a chain that verifies
 
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -24,7 +24,7 @@ from portal.audit_keys import (
     keyed_hash,
     unkeyed_hash,
 )
-from portal.models import AuditEvent, User
+from portal.models import AnyUser, AuditEvent
 
 # Any constant works; it names the advisory lock that serialises appends on PostgreSQL.
 _PG_LOCK_KEY = 0x41554449  # "AUDI"
@@ -35,7 +35,7 @@ def current_keyring() -> AuditKeyring:
     return settings.AUDIT_KEYS
 
 
-def _fields_of(event: AuditEvent) -> dict:
+def _fields_of(event: AuditEvent) -> dict[str, object]:
     return chain_fields(
         seq=event.seq,
         created_at=event.created_at,
@@ -65,11 +65,11 @@ def object_label(obj: models.Model) -> str:
 def audit_record(
     action: str,
     *,
-    actor: User | None = None,
+    actor: AnyUser | None = None,
     obj: models.Model | None = None,
     object_type: str = "",
     object_id: str | int = "",
-    details: dict | None = None,
+    details: Mapping[str, object] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain.
 

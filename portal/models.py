@@ -2,8 +2,9 @@
 
 import secrets
 import unicodedata
+from typing import Any, ClassVar
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser, AnonymousUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -38,7 +39,7 @@ def normalise_username(username: str) -> str:
     return value
 
 
-class PortalUserManager(UserManager):
+class PortalUserManager(UserManager["User"]):
     """Django's user manager, finding a person by the normalised spelling of their user name."""
 
     def get_by_natural_key(self, username):
@@ -61,7 +62,7 @@ class User(AbstractUser):
     )
     organisation = models.CharField(_("organisation"), max_length=200, blank=True)
 
-    objects = PortalUserManager()
+    objects: ClassVar[PortalUserManager] = PortalUserManager()
 
     class Meta:
         verbose_name = _("person")
@@ -72,7 +73,7 @@ class User(AbstractUser):
         """Used by Django's forms, ``clean()`` and the manager's ``create_user``."""
         return normalise_username(username) if isinstance(username, str) else username
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Every way of saving (services, admin, factories, createsuperuser) stores one spelling.
         if isinstance(self.username, str):
             self.username = normalise_username(self.username)
@@ -96,6 +97,10 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.get_full_name() or self.username
+
+
+# Whoever asks: a signed-in person or an anonymous visitor (what ``request.user`` holds).
+type AnyUser = User | AnonymousUser
 
 
 class RoleAssignment(models.Model):

@@ -1,6 +1,6 @@
 """Reads for the portal app."""
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from django.db.models import Count, QuerySet
 from django.utils import timezone
@@ -14,8 +14,8 @@ def audit_events(
     object_type: str = "",
     object_id: str = "",
     actor: str = "",
-    since=None,
-    until=None,
+    since: date | None = None,
+    until: date | None = None,
 ) -> QuerySet[AuditEvent]:
     """Audit events, newest first, filtered. ``action`` matches a code or a namespace prefix."""
     events = AuditEvent.objects.all()

@@ -34,7 +34,7 @@ def user_create(
     else:
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
-    user.save()
+    user.save(force_insert=True)
     audit_record("portal.user.created", actor=actor, obj=user, details={"via": via})
     for role in roles:
         role_grant(user=user, role=role, actor=actor)

@@ -7,6 +7,7 @@
 
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
@@ -94,7 +95,7 @@ TEMPLATES = [
 
 # Databases: SQLite beside the code unless DATABASE_URL says otherwise; production requires it.
 _database_url = envsecret("DATABASE_URL", required=PRODUCTION)
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": database_from_url(_database_url, base_dir=BASE_DIR)
     if _database_url
     else {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}

@@ -17,6 +17,9 @@ Incomplete           400    a submission lacks something; ``messages`` lists eve
 ==================== ====== ==========================================================
 """
 
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, ClassVar
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -37,15 +40,22 @@ class Incomplete(ValidationError):
 class TransitionsMixin(models.Model):
     """``can_transition_to`` decides which buttons to show; ``transition_to`` is the guard."""
 
-    ALLOWED_TRANSITIONS: dict = {}
+    ALLOWED_TRANSITIONS: ClassVar[Mapping[str, Collection[str]]] = {}
+    # Each model using the mixin declares these (the status field and its choices).
+    Status: ClassVar[type[models.TextChoices]]
+    status: str
+
+    if TYPE_CHECKING:
+        # Django adds it to each model for its status field's choices.
+        def get_status_display(self) -> str: ...
 
     class Meta:
         abstract = True
 
-    def can_transition_to(self, status) -> bool:
+    def can_transition_to(self, status: str) -> bool:
         return status in self.ALLOWED_TRANSITIONS.get(self.status, set())
 
-    def transition_to(self, status) -> str:
+    def transition_to(self, status: str) -> str:
         """Move to ``status`` and return the old one; raise :class:`InvalidTransition` when
         the table does not allow it."""
         if not self.can_transition_to(status):

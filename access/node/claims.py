@@ -20,6 +20,7 @@ Claims (RFC 7519, RFC 9068 and the portal's own):
 ========== ==================================================================================
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
@@ -37,14 +38,14 @@ class InvalidClaims(ValueError):
     """The claims set is not an access token's: a claim is missing or of the wrong kind."""
 
 
-def _text(claims: dict, name: str) -> str:
+def _text(claims: Mapping[str, object], name: str) -> str:
     value = claims.get(name)
     if not isinstance(value, str) or not value:
         raise InvalidClaims(f"{name} must be a non-empty string")
     return value
 
 
-def _time(claims: dict, name: str) -> int:
+def _time(claims: Mapping[str, object], name: str) -> int:
     value = claims.get(name)
     # bool is an int in Python; a JSON true is not a time.
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -75,7 +76,7 @@ class AccessClaims:
     def scopes(self) -> frozenset[str]:
         return frozenset(self.scope.split())
 
-    def to_claims(self) -> dict:
+    def to_claims(self) -> dict[str, object]:
         """The JSON claims set, as the portal signs it."""
         return {
             "iss": self.iss,
@@ -94,7 +95,7 @@ class AccessClaims:
         }
 
     @classmethod
-    def from_claims(cls, claims: dict) -> "AccessClaims":
+    def from_claims(cls, claims: object) -> "AccessClaims":
         """Read a claims set; raises :class:`InvalidClaims` naming the first bad claim."""
         if not isinstance(claims, dict):
             raise InvalidClaims("the claims set must be a JSON object")

@@ -30,7 +30,7 @@ class Exclusion:
             return False
         return self.applies_to_earlier_permits or permit_issued_at >= self.since
 
-    def to_claim(self) -> dict:
+    def to_claim(self) -> dict[str, object]:
         return {
             "subject": self.subject,
             "purposes": sorted(self.purposes),
@@ -48,11 +48,11 @@ class ExclusionList:
         issued at ``permit_issued_at``."""
         return any(e.covers(purpose, permit_issued_at) for e in self.by_subject.get(subject, ()))
 
-    def to_claims(self) -> list[dict]:
+    def to_claims(self) -> list[dict[str, object]]:
         return [e.to_claim() for entries in self.by_subject.values() for e in entries]
 
     @classmethod
-    def from_claims(cls, claims: dict) -> "ExclusionList":
+    def from_claims(cls, claims: object) -> "ExclusionList":
         rows = claims.get("excluded") if isinstance(claims, dict) else None
         if not isinstance(rows, list):
             raise InvalidExclusionList("excluded must be a list")

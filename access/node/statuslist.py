@@ -34,7 +34,7 @@ def _b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _b64url_decode(text: str) -> bytes:
+def _b64url_decode(text: object) -> bytes:
     if not isinstance(text, str) or "=" in text:
         raise InvalidStatusList("lst must be base64url without padding")
     try:
@@ -78,12 +78,12 @@ class StatusList:
         mask = ((1 << self.bits) - 1) << shift
         self.data[byte] = (self.data[byte] & ~mask) | (value << shift)
 
-    def encode(self) -> dict:
+    def encode(self) -> dict[str, object]:
         """The ``status_list`` claim: ``{"bits": ..., "lst": ...}``."""
         return {"bits": self.bits, "lst": _b64url_encode(zlib.compress(bytes(self.data), 9))}
 
     @classmethod
-    def decode(cls, claim: dict, *, max_bytes: int = MAX_LIST_BYTES) -> "StatusList":
+    def decode(cls, claim: object, *, max_bytes: int = MAX_LIST_BYTES) -> "StatusList":
         """Read a ``status_list`` claim, refusing one that inflates beyond ``max_bytes``."""
         if not isinstance(claim, dict):
             raise InvalidStatusList("status_list must be a JSON object")
@@ -103,6 +103,8 @@ class StatusList:
         return cls(bits=bits, data=bytearray(data))
 
 
-def list_claims(*, uri: str, status_list: StatusList, iat: int, ttl: int, exp: int) -> dict:
+def list_claims(
+    *, uri: str, status_list: StatusList, iat: int, ttl: int, exp: int
+) -> dict[str, object]:
     """The claims of a Status List Token."""
     return {"sub": uri, "iat": iat, "exp": exp, "ttl": ttl, "status_list": status_list.encode()}

@@ -38,7 +38,7 @@ class StudyMap:
         return [[uid, e.dataset, e.subject] for uid, e in sorted(self.studies.items())]
 
     @classmethod
-    def from_claims(cls, claims: dict) -> "StudyMap":
+    def from_claims(cls, claims: object) -> "StudyMap":
         if not isinstance(claims, dict) or not isinstance(claims.get("aud"), str):
             raise InvalidStudyMap("a study map names its node in aud")
         rows = claims.get("studies")

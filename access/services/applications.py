@@ -2,7 +2,8 @@
 committees, the deadline and the lapse of incomplete applications.
 """
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -44,8 +45,14 @@ from portal.models import Role, User
 # --- Drafting -------------------------------------------------------------------------------
 
 
+def _dataset_id(dataset: Dataset | int) -> int:
+    return dataset.pk if isinstance(dataset, Dataset) else dataset
+
+
 @transaction.atomic
-def application_create(*, applicant: User, title: str, datasets=None) -> Application:
+def application_create(
+    *, applicant: User, title: str, datasets: Iterable[Dataset | int] | None = None
+) -> Application:
     """Start a draft from the applicant's basket, or from ``datasets`` (datasets or their ids),
     each of which must be a published dataset the applicant can see; every other one is
     named in the refusal."""
@@ -54,16 +61,17 @@ def application_create(*, applicant: User, title: str, datasets=None) -> Applica
     title = (title or "").strip()
     if not title:
         raise ValidationError({"title": _("Give the project a title.")})
+    chosen: Iterable[Dataset]
     if datasets is None:
-        datasets = visible_datasets(applicant).filter(
+        chosen = visible_datasets(applicant).filter(
             pk__in=BasketItem.objects.filter(user=applicant).values("dataset"),
             status=Dataset.Status.PUBLISHED,
         )
     else:
         visible = visible_datasets(applicant).filter(status=Dataset.Status.PUBLISHED)
-        wanted = {getattr(d, "pk", d) for d in datasets}
-        datasets = list(visible.filter(pk__in=wanted))
-        unknown = wanted - {d.pk for d in datasets}
+        wanted = {_dataset_id(d) for d in datasets}
+        chosen = list(visible.filter(pk__in=wanted))
+        unknown = wanted - {d.pk for d in chosen}
         if unknown:
             raise ValidationError(
                 {
@@ -77,20 +85,20 @@ def application_create(*, applicant: User, title: str, datasets=None) -> Applica
                     ]
                 }
             )
-    datasets = list(datasets)
-    if not datasets:
+    chosen = list(chosen)
+    if not chosen:
         raise ValidationError(_("Put at least one published dataset in your basket first."))
     application = Application.objects.create(
         applicant=applicant, title=title[:300], organisation=applicant.organisation
     )
     ApplicationDataset.objects.bulk_create(
-        [ApplicationDataset(application=application, dataset=d) for d in datasets]
+        [ApplicationDataset(application=application, dataset=d) for d in chosen]
     )
     _record(
         "access.application.created",
         applicant,
         application,
-        datasets=[d.pk for d in datasets],
+        datasets=[d.pk for d in chosen],
     )
     return application
 
@@ -114,7 +122,7 @@ def _validate_fields(application: Application) -> dict[str, list[str]]:
 
 
 @transaction.atomic
-def application_update(*, application: Application, actor: User, **fields) -> Application:
+def application_update(*, application: Application, actor: User, **fields: object) -> Application:
     """Save a draft (or an answer to a clarification). Partial drafts are fine; values that are
     wrong in themselves (an unknown DUO code, an inverted date range) are refused, and nothing
     is saved when anything is refused."""
@@ -136,7 +144,7 @@ def application_update(*, application: Application, actor: User, **fields) -> Ap
     if errors:
         raise ValidationError(errors)
     if changed:
-        locked.save()
+        locked.save(update_fields=[*changed, "updated_at"])
         if replaced_file and replaced_file != locked.ethics_approval.name:
             # The superseded document goes once the new one is committed.
             storage = locked.ethics_approval.storage
@@ -147,7 +155,7 @@ def application_update(*, application: Application, actor: User, **fields) -> Ap
 
 @transaction.atomic
 def application_save_draft(
-    *, application: Application, actor: User, remove_datasets=(), **fields
+    *, application: Application, actor: User, remove_datasets: Iterable[int] = (), **fields: object
 ) -> Application:
     """Save the form of a draft (or of an application answering a clarification): drop the
     datasets in ``remove_datasets`` and change ``fields``, both or neither."""
@@ -164,12 +172,14 @@ def application_save_draft(
 
 
 @transaction.atomic
-def application_set_datasets(*, application: Application, actor: User, datasets) -> Application:
+def application_set_datasets(
+    *, application: Application, actor: User, datasets: Iterable[Dataset | int]
+) -> Application:
     """Change the requested datasets of a draft."""
     locked = _lock(application)
     if locked.applicant_id != actor.pk or locked.status != Application.Status.DRAFT:
         raise InvalidTransition(_("Only a draft's applicant can change its datasets."))
-    wanted = {getattr(d, "pk", d) for d in datasets}
+    wanted = {_dataset_id(d) for d in datasets}
     if not wanted:
         raise ValidationError({"datasets": _("Keep at least one dataset.")})
     current = set(locked.items.values_list("dataset_id", flat=True))
@@ -276,9 +286,9 @@ def team_answer(*, token: str, user: User, accept: bool) -> TeamMember:
 def missing_items(application: Application) -> list[str]:
     """Everything that stops ``application`` from being submitted, in the form's order."""
     a = application
-    missing = []
+    missing: list[str] = []
 
-    def need(condition, message):
+    def need(condition: object, message: str) -> None:
         if not condition:
             missing.append(message)
 
@@ -362,7 +372,9 @@ def application_submit(*, application: Application, actor: User) -> Application:
     locked.transition_to(Application.Status.SUBMITTED)
     locked.submitted_at = locked.complete_at = now
     locked.decision_due = now + DECISION_PERIOD
-    locked.save()
+    locked.save(
+        update_fields=["status", "submitted_at", "complete_at", "decision_due", "updated_at"]
+    )
     for item in locked.items.select_related("dataset"):
         committee = governing_committees(item.dataset).get()
         review, _created = Review.objects.get_or_create(application=locked, committee=committee)
@@ -417,11 +429,13 @@ def clarification_answer(*, application: Application, actor: User, answer: str) 
     was_incomplete = open_questions.filter(incomplete=True).exists()
     open_questions.update(answer=answer, answered_at=now)
     locked.transition_to(Application.Status.UNDER_REVIEW)
+    fields = ["status", "updated_at"]
     if was_incomplete:
         locked.complete_at = now
         locked.decision_due = now + DECISION_PERIOD
         locked.completion_due = None
-    locked.save()
+        fields += ["complete_at", "decision_due", "completion_due"]
+    locked.save(update_fields=fields)
     _prescreen(locked)
     _record(
         "access.application.clarification_answered", actor, locked, restarted_clock=was_incomplete
@@ -453,11 +467,11 @@ def deadline_extend(*, application: Application, actor: User, reason: str) -> Ap
     return locked
 
 
-def applications_lapse_incomplete(*, now=None) -> list[Application]:
+def applications_lapse_incomplete(*, now: datetime | None = None) -> list[Application]:
     """Reject applications not completed within four weeks of being found incomplete
     (Art 68(4): no permit is issued). Idempotent."""
     now = now or timezone.now()
-    lapsed = []
+    lapsed: list[Application] = []
     due = Application.objects.filter(
         status=Application.Status.CLARIFICATION, completion_due__lt=now
     ).values_list("pk", flat=True)

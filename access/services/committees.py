@@ -1,5 +1,7 @@
 """Writes on committees: scope, decision rule and members."""
 
+from collections.abc import Collection
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -15,19 +17,28 @@ from access.selectors import (
     open_party_reviews,
 )
 from access.services.common import _record
+from catalogue.models import Dataset, Node
 from portal.models import Role, User
 
 # --- Committees -----------------------------------------------------------------------------
 
 
 @transaction.atomic
-def committee_create(*, actor: User | None, name: str, decision_rule: str, datasets=(), nodes=(),
-                     description: str = "", email: str = "") -> Committee:  # fmt: skip
+def committee_create(
+    *,
+    actor: User | None,
+    name: str,
+    decision_rule: str,
+    datasets: Collection[Dataset] = (),
+    nodes: Collection[Node] = (),
+    description: str = "",
+    email: str = "",
+) -> Committee:
     committee = Committee(
         name=name, decision_rule=decision_rule, description=description, email=email
     )
     committee.full_clean()
-    committee.save()
+    committee.save(force_insert=True)
     committee.datasets.set(datasets)
     committee.nodes.set(nodes)
     _record(
@@ -42,8 +53,14 @@ def committee_create(*, actor: User | None, name: str, decision_rule: str, datas
 
 
 @transaction.atomic
-def committee_update(*, committee: Committee, actor: User | None, datasets=None, nodes=None,
-                     **fields) -> Committee:  # fmt: skip
+def committee_update(
+    *,
+    committee: Committee,
+    actor: User | None,
+    datasets: Collection[Dataset] | None = None,
+    nodes: Collection[Node] | None = None,
+    **fields: str,
+) -> Committee:
     """Change a committee's description, decision rule or what it governs. Applications
     already routed keep their reviews; new submissions follow the new scope."""
     allowed = {"name", "description", "email", "decision_rule"}
@@ -54,7 +71,7 @@ def committee_update(*, committee: Committee, actor: User | None, datasets=None,
     for field, value in fields.items():
         setattr(locked, field, value)
     locked.full_clean()
-    locked.save()
+    locked.save(update_fields=sorted(fields))
     if datasets is not None:
         locked.datasets.set(datasets)
     if nodes is not None:

@@ -4,8 +4,11 @@ errors (from the workflow layer), the application row lock and the audit helper.
 
 from datetime import timedelta
 
+from django.db import models
+
 from access.models import Application
 from portal.audit import audit_record
+from portal.models import AuditEvent, User
 from portal.workflow import Incomplete
 from portal.workflow import InvalidTransition as InvalidTransition
 from portal.workflow import NotPermitted as NotPermitted
@@ -31,5 +34,5 @@ def _lock(application: Application) -> Application:
     return Application.objects.select_for_update().get(pk=application.pk)
 
 
-def _record(action: str, actor, obj, **details):
+def _record(action: str, actor: User | None, obj: models.Model, **details: object) -> AuditEvent:
     return audit_record(action, actor=actor, obj=obj, details=details)

@@ -45,7 +45,7 @@ def _permit_number(application: Application, review: Review) -> str:
     return f"EHDS-{timezone.now():%Y}-{application.pk:05d}-{review.committee_id:03d}"
 
 
-def _permit_issue(application, review, actor) -> Permit:
+def _permit_issue(application: Application, review: Review, actor: User) -> Permit:
     starts_on = timezone.localdate()
     ends_on = review.permit_ends_on
     if ends_on is None:
@@ -129,7 +129,7 @@ def permit_change(*, permit: Permit, actor: User, change: str, reason: str = "")
 def permits_expire(*, today: date | None = None) -> list[Permit]:
     """Expire every active or suspended permit whose end date has passed. Idempotent."""
     today = today or timezone.localdate()
-    expired = []
+    expired: list[Permit] = []
     candidates = Permit.objects.filter(
         status__in=[Permit.Status.ACTIVE, Permit.Status.SUSPENDED], ends_on__lt=today
     ).values_list("pk", flat=True)

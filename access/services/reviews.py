@@ -5,7 +5,9 @@ Nobody reviews their own application: every action checks ``access.permissions.m
 ``may_chair``), which leaves out the applicant and their team.
 """
 
+from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -31,6 +33,7 @@ from access.permissions import (
     may_review,
 )
 from access.selectors import (
+    ReviewCapacity,
     review_capacities,
     review_capacity,
 )
@@ -47,12 +50,12 @@ from portal.models import User
 # --- Review ---------------------------------------------------------------------------------
 
 
-def _alert_if_stuck(reviews) -> None:
+def _alert_if_stuck(reviews: Iterable[Review]) -> None:
     """Tell the access body about reviews nobody may vote on or decide any more."""
-    reviews = [r for r in reviews if r.status == Review.Status.PENDING]
-    for review, capacity in review_capacities(reviews).items():
+    pending = [r for r in reviews if r.status == Review.Status.PENDING]
+    for review, capacity in review_capacities(pending).items():
         if capacity.stuck:
-            notifications.review_stuck(next(r for r in reviews if r.pk == review), capacity.why)
+            notifications.review_stuck(next(r for r in pending if r.pk == review), capacity.why)
 
 
 def _require_member(review: Review, actor: User) -> None:
@@ -200,7 +203,14 @@ def vote_cast(*, review: Review, actor: User, choice: str, reason: str = "") -> 
     return vote
 
 
-def tally(review: Review, capacity=None) -> dict:
+# What ``tally`` answers: "eligible" and "cast" (numbers of members), a count per vote choice
+# ("approve", "reject", "abstain"), "votes" (member id → Vote), "voters" (member ids) and
+# "capacity" (ReviewCapacity). The page, the API and ``decisive_votes`` read it by key, the
+# last one with keys it computes, which a TypedDict does not allow.
+type Tally = dict[str, Any]
+
+
+def tally(review: Review, capacity: ReviewCapacity | None = None) -> Tally:
     """Who may vote (members neither conflicted nor a party to the application), and the
     votes cast by them."""
     capacity = capacity or review_capacity(review)
@@ -219,7 +229,7 @@ def tally(review: Review, capacity=None) -> dict:
     }
 
 
-def settled_outcome(rule: str, t: dict) -> str | None:
+def settled_outcome(rule: str, t: Tally) -> Review.Status | None:
     """The outcome the votes in tally ``t`` settle under ``rule``, or None while open. The
     chair rule is settled by the chair's decision, never by votes."""
     if rule == Committee.DecisionRule.CHAIR or t["eligible"] == 0:
@@ -239,7 +249,7 @@ def settled_outcome(rule: str, t: dict) -> str | None:
     return None
 
 
-def decisive_votes(review: Review, voter: User, t: dict | None = None) -> dict[str, str]:
+def decisive_votes(review: Review, voter: User, t: Tally | None = None) -> dict[str, Review.Status]:
     """The votes by ``voter`` that would on their own become the committee's final decision:
     choice → the outcome it would settle. Members are warned before casting such a vote (the
     only member who may vote, or the vote that reaches the majority)."""
@@ -307,7 +317,15 @@ def review_decide(
     return review
 
 
-def _decide(application, review, actor, outcome, *, reason, via) -> None:
+def _decide(
+    application: Application,
+    review: Review,
+    actor: User,
+    outcome: Review.Status,
+    *,
+    reason: str,
+    via: str,
+) -> None:
     review.transition_to(outcome)
     review.reason = reason
     review.decided_by = actor

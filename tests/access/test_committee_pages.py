@@ -68,3 +68,24 @@ def test_it_explains_a_bad_committee_and_stores_nothing(client_for, access):
     assert response.status_code == 200
     access.oslo.refresh_from_db()
     assert access.oslo.decision_rule == "chair"
+
+
+def test_it_stores_the_access_bodys_changes_to_a_committee(client_for, access):
+    client = client_for("hdab_admin")
+    response = client.post(
+        reverse("access:committee_detail", args=[access.oslo.pk]),
+        {
+            "name": "Oslo imaging DAC",
+            "description": "Decides on Oslo's imaging datasets.",
+            "decision_rule": "majority",
+            "datasets": [d.pk for d in access.oslo.datasets.all()],
+        },
+    )
+    assert response.status_code == 302
+    access.oslo.refresh_from_db()
+    assert access.oslo.name == "Oslo imaging DAC"
+    assert access.oslo.description == "Decides on Oslo's imaging datasets."
+    assert access.oslo.decision_rule == "majority"
+    assert AuditEvent.objects.filter(
+        action="access.committee.updated", object_id=str(access.oslo.pk)
+    ).exists()

@@ -86,6 +86,17 @@ def test_it_keeps_facets_in_step_with_edits(catalogue):
     assert AuditEvent.objects.filter(action="catalogue.dataset.updated").exists()
 
 
+def test_it_finds_a_dataset_by_the_words_of_its_edited_description(catalogue):
+    from django.contrib.auth.models import AnonymousUser
+
+    words = SearchQuery(text="tomosynthesis")
+    assert _titles(search_datasets(AnonymousUser(), words)) == []
+    dataset_update(
+        dataset=catalogue.published, actor=None, description="Digital breast tomosynthesis."
+    )
+    assert _titles(search_datasets(AnonymousUser(), words)) == ["Breast MRI screening cohort"]
+
+
 def test_it_sorts(catalogue, personas):
     from django.contrib.auth.models import AnonymousUser
 

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.models import User
-from portal.oidc import IdentityLinkRefused, identity_link
+from portal.oidc_accounts import IdentityLinkRefused, identity_link
 
 
 class Command(BaseCommand):
