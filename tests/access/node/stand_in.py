@@ -7,8 +7,11 @@ It answers the verifier's fetches from memory, counts them, and can go down.
 """
 
 import base64
+import contextlib
 import json
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -85,9 +88,12 @@ class Clock:
 class StandInPortal:
     """Serves the JWKS and a status list at the portal's URLs, as the verifier's fetcher."""
 
-    def __init__(self, clock: Clock, *, ttl: int = 60) -> None:
+    def __init__(self, clock: Clock, *, ttl: int = 60, issuer: str = ISSUER) -> None:
         self.clock = clock
         self.ttl = ttl
+        self.issuer = issuer
+        self.jwks_url = f"{issuer}/.well-known/jwks.json"
+        self.list_uri = f"{issuer}/access/status-lists/1"
         self.keys = {
             ES_KID: ECKey.import_key(ES_PRIVATE, {"kid": ES_KID}),
             ED_KID: OKPKey.import_key(ED_PRIVATE, {"kid": ED_KID}),
@@ -110,9 +116,9 @@ class StandInPortal:
             raise FetchError(f"{url} could not be fetched: connection refused")
         if url in self.documents:
             return self.documents[url]
-        if url == JWKS_URL:
+        if url == self.jwks_url:
             return self.jwks()
-        if url == LIST_URI:
+        if url == self.list_uri:
             return self.status_list_token().encode()
         raise FetchError(f"{url} answered 404")
 
@@ -121,9 +127,9 @@ class StandInPortal:
 
     def verifier(self, **options) -> Verifier:
         return Verifier(
-            issuer=ISSUER,
+            issuer=self.issuer,
             audience=AUDIENCE,
-            jwks_url=JWKS_URL,
+            jwks_url=self.jwks_url,
             fetcher=self,
             clock=self.clock,
             **options,
@@ -149,9 +155,9 @@ class StandInPortal:
         now = int(self.clock())
         lifetime = self.list_lifetime if self.list_lifetime is not None else 2 * self.ttl
         claims = list_claims(
-            uri=LIST_URI, status_list=self.status, iat=now, ttl=self.ttl, exp=now + lifetime
+            uri=self.list_uri, status_list=self.status, iat=now, ttl=self.ttl, exp=now + lifetime
         )
-        claims = {"iss": ISSUER, **claims, **overrides}
+        claims = {"iss": self.issuer, **claims, **overrides}
         claims = {name: value for name, value in claims.items() if value is not None}
         return self.sign(claims, typ=LIST_TYPE)
 
@@ -163,7 +169,7 @@ class StandInPortal:
         idx = self.next_idx
         self.next_idx += 1
         claims = AccessClaims(
-            iss=ISSUER,
+            iss=self.issuer,
             sub="p-5f2a9c0d1e",
             aud=AUDIENCE,
             iat=now,
@@ -176,7 +182,7 @@ class StandInPortal:
             scope=SCOPE_READ,
             datasets=(DATASET,),
             status_idx=idx,
-            status_uri=LIST_URI,
+            status_uri=self.list_uri,
         ).to_claims()
         claims.update(overrides)
         return {name: value for name, value in claims.items() if value is not None}
@@ -204,3 +210,37 @@ def study_map(node: str = AUDIENCE) -> StudyMap:
             OTHER_STUDY: StudyEntry(dataset=OTHER_DATASET, subject="p-subject-2"),
         },
     )
+
+
+class _PortalHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        portal = self.server.portal  # type: ignore[attr-defined]
+        try:
+            body = portal(portal.issuer + self.path, accept=self.headers.get("Accept", ""))
+        except FetchError:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def portal_over_http(clock: Clock, **options):
+    """A :class:`StandInPortal` served over HTTP on a free loopback port, its issuer
+    ``http://127.0.0.1:<port>``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PortalHandler)
+    portal = StandInPortal(clock, issuer=f"http://127.0.0.1:{server.server_port}", **options)
+    server.portal = portal  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield portal
+    finally:
+        server.shutdown()
+        server.server_close()
