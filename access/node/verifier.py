@@ -43,10 +43,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 from joserfc.jwk import ECKey, OKPKey
-from joserfc.jws import JWSAlgModel, JWSRegistry
+from joserfc.jws import JWSRegistry
 
 from .claims import ALGORITHMS, MAX_LIFETIME, SCOPE_READ, TOKEN_TYPE, AccessClaims, InvalidClaims
 from .fetch import MAX_DOCUMENT_BYTES, Fetcher, FetchError, HttpFetcher, is_under
@@ -77,8 +77,11 @@ MAX_TIME = 10**11  # seconds since the epoch (year 5138): a larger time is not a
 TOKEN_CACHE_SIZE = 4096
 
 _COMPACT = re.compile(r"([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)")
-_KEY_ALGORITHM = {("EC", "P-256"): "ES256", ("OKP", "Ed25519"): "Ed25519"}
-_KEY_MEMBERS = {"EC": ("kty", "crv", "x", "y"), "OKP": ("kty", "crv", "x")}
+# A key's type and curve fix the one algorithm it checks; its public members.
+_KEY_KINDS: dict[tuple[object, object], tuple[str, tuple[str, ...]]] = {
+    ("EC", "P-256"): ("ES256", ("kty", "crv", "x", "y")),
+    ("OKP", "Ed25519"): ("Ed25519", ("kty", "crv", "x")),
+}
 
 
 class Refused(Exception):
@@ -116,11 +119,19 @@ class VerifierStats:
     status_fetches: int = 0
 
 
+class _SignatureCheck(Protocol):
+    """What the verifier uses of a joserfc JWS algorithm."""
+
+    def check_key(self, key: Any) -> None: ...
+
+    def verify(self, msg: bytes, sig: bytes, key: Any) -> bool: ...
+
+
 @dataclass(frozen=True)
 class _Key:
     alg: str
     key: ECKey | OKPKey
-    model: JWSAlgModel
+    model: _SignatureCheck
 
 
 @dataclass(slots=True)
@@ -258,7 +269,7 @@ def is_media_type(value: object, expected: str) -> bool:
     return lowered == expected or lowered == "application/" + expected
 
 
-def _time(value: object) -> bool:
+def _time(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TIME
 
 
@@ -280,10 +291,10 @@ def load_jwks(document: bytes) -> dict[str, _Key]:
     for item in items:
         if not isinstance(item, dict):
             continue
-        kid, kty, crv = item.get("kid"), item.get("kty"), item.get("crv")
-        alg = _KEY_ALGORITHM.get((kty, crv)) if isinstance(kty, str) else None
-        if not isinstance(kid, str) or not kid or alg is None:
+        kid, kind = item.get("kid"), _KEY_KINDS.get((item.get("kty"), item.get("crv")))
+        if not isinstance(kid, str) or not kid or kind is None:
             continue
+        alg, members = kind
         if item.get("use", "sig") != "sig" or item.get("alg", alg) != alg:
             continue
         if kid in keys or kid in shared:
@@ -291,9 +302,14 @@ def load_jwks(document: bytes) -> dict[str, _Key]:
             keys.pop(kid, None)
             shared.add(kid)
             continue
-        public = {name: item.get(name) for name in _KEY_MEMBERS[kty]}
+        public: dict[str, str | list[str]] = {}
+        for name in members:
+            value = item.get(name)
+            if isinstance(value, str):
+                public[name] = value
         try:
-            key = (ECKey if kty == "EC" else OKPKey).import_key(public)  # type: ignore[attr-defined]
+            key: ECKey | OKPKey
+            key = ECKey.import_key(public) if alg == "ES256" else OKPKey.import_key(public)
             model = registry.get_alg(alg)
             model.check_key(key)
         except Exception as error:  # joserfc and cryptography raise several kinds
