@@ -622,7 +622,7 @@ class Verifier:
         if exp is not None:
             fresh_until = min(fresh_until, exp)
         try:
-            status_list = StatusList.decode(claims.get("status_list"))  # type: ignore[arg-type]
+            status_list = StatusList.decode(claims.get("status_list"))
         except InvalidStatusList as error:
             raise Refused(Reason.STATUS_UNAVAILABLE, str(error)) from None
         return _FetchedList(status_list, iat, now, fresh_until, now)
