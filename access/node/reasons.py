@@ -26,6 +26,7 @@ class Reason(StrEnum):
     REVOKED = "revoked"
     SUSPENDED = "suspended"
     STATUS_UNAVAILABLE = "status_unavailable"
+    STUDY_MAP_UNAVAILABLE = "study_map_unavailable"  # the node holds no unexpired study map
     INSUFFICIENT_SCOPE = "insufficient_scope"
     STUDY_NOT_PERMITTED = "study_not_permitted"
     SUBJECT_EXCLUDED = "subject_excluded"
