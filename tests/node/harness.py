@@ -162,7 +162,11 @@ class Orthanc:
 class Nginx:
     """nginx with the node's configuration, on a free loopback port."""
 
-    def __init__(self, root: Path, *, orthanc_port: int, gatekeeper_port: int):
+    def __init__(
+        self, root: Path, *, orthanc_port: int, gatekeeper_port: int, locations: str | None = None
+    ):
+        """``locations`` replaces the node's server-level configuration (for a reference proxy
+        without the gatekeeper in the benchmark)."""
         self.root = root
         self.port = free_port()
         (root / "logs").mkdir(parents=True)
@@ -170,7 +174,10 @@ class Nginx:
         upstreams = upstreams.replace("127.0.0.1:8042", f"127.0.0.1:{orthanc_port}")
         upstreams = upstreams.replace("127.0.0.1:8090", f"127.0.0.1:{gatekeeper_port}")
         (root / "ecii-node-http.conf").write_text(upstreams)
-        shutil.copy(CONF / "nginx-locations.conf", root / "ecii-node-locations.conf")
+        if locations is None:
+            shutil.copy(CONF / "nginx-locations.conf", root / "ecii-node-locations.conf")
+        else:
+            (root / "ecii-node-locations.conf").write_text(locations)
         user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
         temp = "\n".join(
             f"    {kind}_temp_path {root / kind};"

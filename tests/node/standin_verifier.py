@@ -41,6 +41,7 @@ class StandInVerifier:
         self.floor = jwks_refresh_floor
         self._keys, self._keys_at = None, float("-inf")
         self._lists: dict[str, tuple[StatusList, float]] = {}
+        self._verified: dict[str, tuple[Decision, float]] = {}  # token -> (decision, until)
         self._lock = threading.Lock()
 
     def _fetch(self, url):
@@ -74,6 +75,21 @@ class StandInVerifier:
         return cached[0].get(idx)
 
     def verify(self, token: str) -> Decision:
+        """Verify ``token``; a token that passed is served from a cache until its ``exp`` or
+        the expiry of the status list it was checked against, whichever comes first."""
+        cached = self._verified.get(token)
+        if cached is not None and time.time() < cached[1]:
+            return cached[0]
+        decision = self._verify(token)
+        if decision.allowed and decision.claims is not None:
+            list_until = self._lists[decision.claims.status_uri][1]
+            until = min(decision.claims.exp, list_until)
+            if len(self._verified) > 10_000:
+                self._verified.clear()
+            self._verified[token] = (decision, until)
+        return decision
+
+    def _verify(self, token: str) -> Decision:
         if not token or token.count(".") != 2:
             return _refuse(Reason.MALFORMED)
         try:
