@@ -15,7 +15,10 @@ class Reason(StrEnum):
     MALFORMED = "malformed"
     OVERSIZED = "oversized"
     BAD_ALGORITHM = "bad_algorithm"
+    # A header parameter a portal token never carries: jku, x5u, jwk, x5c, crit, b64...
+    BAD_HEADER = "bad_header"
     UNKNOWN_KEY = "unknown_key"
+    KEYS_UNAVAILABLE = "keys_unavailable"  # the portal's JWKS was never fetched
     BAD_SIGNATURE = "bad_signature"
     BAD_TYPE = "bad_type"
     BAD_ISSUER = "bad_issuer"
@@ -28,9 +31,14 @@ class Reason(StrEnum):
     REVOKED = "revoked"
     SUSPENDED = "suspended"
     STATUS_UNAVAILABLE = "status_unavailable"
+    # The token's status entry points outside the issuer, or beyond the end of its list.
+    UNTRUSTED_STATUS_LIST = "untrusted_status_list"
+    STATUS_OUT_OF_RANGE = "status_out_of_range"
     INSUFFICIENT_SCOPE = "insufficient_scope"
     STUDY_NOT_PERMITTED = "study_not_permitted"
     SUBJECT_EXCLUDED = "subject_excluded"
+    # An unexpected failure inside the verifier: it refuses (fails closed) and logs it.
+    VERIFIER_ERROR = "verifier_error"
 
 
 # RFC 6750 section 3.1: a token that cannot be used at all is 401 invalid_token; a valid token

@@ -1,0 +1,609 @@
+"""The node's token verifier: may this access token be used here, now, and for this study?
+
+:meth:`Verifier.verify` checks a token in the order of the issue, and the first failed check is
+the refusal's :class:`~.reasons.Reason`:
+
+1. the signature, with a key of the portal's JWKS, against the allow-list
+   :data:`~.claims.ALGORITHMS` (joserfc, the algorithms always named);
+2. ``typ`` (``at+jwt``, RFC 9068, RFC 8725 explicit typing) and ``iss``;
+3. ``aud`` is this node;
+4. ``exp``, ``nbf`` and ``iat``, with a small leeway;
+5. the token's entry in its Token Status List.
+
+:meth:`Verifier.allows_study` then checks (6) that the requested study belongs to one of the
+token's datasets. Every refusal carries a reason; nothing raises out of either.
+
+What the verifier never does (RFC 8725 and the known JWT attacks):
+
+- it reads no key from the token: ``jku``, ``x5u``, ``jwk``, ``x5c`` (and ``crit``, ``b64``
+  and every header parameter but ``alg``, ``kid`` and ``typ``) are refused, and keys come only
+  from the configured JWKS URL; ``kid`` is only a lookup in that set;
+- it accepts no algorithm but ES256 and Ed25519 (so neither ``none`` nor HMAC keyed with the
+  public key), and a key only with the algorithm its type implies (no substitution);
+- it parses no claim before the signature has checked out: only the small header is read first;
+- it reads no token over ``max_token_bytes``, refuses JSON with duplicate members, non-UTF-8
+  text and anything but base64url without padding;
+- it trusts a status list only from under the issuer, signed by the portal, and for no longer
+  than its ``ttl`` (and never beyond its ``exp``); when the list cannot be fetched again, it
+  refuses (fails closed).
+
+A token whose signature checked out is kept (by its exact text, least recently used out) so that
+a viewer fetching hundreds of frames with one token costs one signature check; checks 2 to 5 are
+cheap and run again for every use, so a cached token is refused as soon as it expires or its
+status list, fetched again after its ``ttl``, says it was revoked.
+"""
+
+import binascii
+import json
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from joserfc.jwk import ECKey, OKPKey
+from joserfc.jws import JWSAlgModel, JWSRegistry
+
+from .claims import ALGORITHMS, MAX_LIFETIME, SCOPE_READ, TOKEN_TYPE, AccessClaims, InvalidClaims
+from .fetch import MAX_DOCUMENT_BYTES, Fetcher, FetchError, HttpFetcher, is_under
+from .reasons import Reason
+from .statuslist import (
+    LIST_TYPE,
+    MEDIA_TYPE,
+    SUSPENDED,
+    VALID,
+    InvalidStatusList,
+    StatusList,
+)
+from .studies import StudyMap
+
+logger = logging.getLogger(__name__)
+
+# The only header parameters a portal token carries (RFC 8725 3.10: nothing else is trusted).
+HEADER_PARAMETERS = frozenset({"alg", "kid", "typ"})
+MAX_HEADER_CHARS = 1024  # base64url characters; the portal's header is under 150
+MAX_KID_CHARS = 256
+MAX_CACHED_HEADERS = 64
+JWKS_MEDIA_TYPES = "application/jwk-set+json, application/json"
+JWKS_MAX_AGE = 300.0  # seconds: keys are fetched again at least this often (retired keys go)
+FETCH_RETRY = 1.0  # seconds before a failed fetch is tried again
+MAX_STATUS_TTL = 86400  # a status list's ttl beyond a day is not believed
+MAX_STATUS_LISTS = 256  # lists kept at once; the portal keeps a handful
+MAX_TIME = 10**11  # seconds since the epoch (year 5138): a larger time is not a time
+TOKEN_CACHE_SIZE = 4096
+
+_COMPACT = re.compile(r"([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)")
+_KEY_ALGORITHM = {("EC", "P-256"): "ES256", ("OKP", "Ed25519"): "Ed25519"}
+_KEY_MEMBERS = {"EC": ("kty", "crv", "x", "y"), "OKP": ("kty", "crv", "x")}
+
+
+class Refused(Exception):
+    """A check failed; ``reason`` says which."""
+
+    def __init__(self, reason: Reason, detail: str = "") -> None:
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the verifier decided about a token (and, after :meth:`Verifier.allows_study`, a
+    study).
+
+    ``claims`` is set when the token is the portal's access token (signature, ``typ``, ``iss``
+    and the claims' shape checked out), even when a later check refused it: the gatekeeper
+    reports the ``jti`` of refused uses too. Only ``allowed`` grants anything.
+    """
+
+    allowed: bool
+    reason: Reason | None  # None when allowed
+    claims: AccessClaims | None
+    # Seconds this decision may be reused: min(exp - now, status list ttl left); 0 for refusals.
+    cache_for: float
+
+
+@dataclass
+class VerifierStats:
+    """Counters an operator can read (and the tests use to see the caches work)."""
+
+    signature_checks: int = 0  # of tokens (not counting the signed documents)
+    cache_hits: int = 0
+    jwks_fetches: int = 0
+    status_fetches: int = 0
+
+
+@dataclass(frozen=True)
+class _Key:
+    alg: str
+    key: ECKey | OKPKey
+    model: JWSAlgModel
+
+
+@dataclass(slots=True)
+class _Parsed:
+    """A compact JWS whose header (and only its header) has been read."""
+
+    header: dict[str, Any]
+    alg: str
+    kid: str
+    signing_input: bytes
+    payload: str
+    signature: bytes
+
+
+@dataclass(slots=True)
+class _Verified:
+    """A token whose signature checked out, with what does not change over time."""
+
+    kid: str
+    claims: AccessClaims
+    # The first of checks 2 and 3 (and the claims' shape) that failed, if one did.
+    refusal: Reason | None
+    status_trusted: bool
+
+
+@dataclass
+class _List:
+    status_list: StatusList | None
+    iat: int
+    fresh_until: float
+    retry_at: float
+
+
+# Tokens point at a handful of status lists: the URI check runs once for each.
+_is_under = lru_cache(maxsize=1024)(is_under)
+
+
+def _refuse(reason: Reason, claims: AccessClaims | None = None) -> Decision:
+    return Decision(allowed=False, reason=reason, claims=claims, cache_for=0.0)
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing duplicate member names (RFC 7515 5.2 and RFC 8725 3.7: a parser
+    that keeps the last one would read what another parser did not)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member name")
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constant)
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    """A UTF-8 JSON object, strictly read; :class:`Refused` ``MALFORMED`` otherwise."""
+    try:
+        value = _JSON.decode(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # ValueError: not JSON, a duplicate member, NaN, or an integer of over 4,300 digits.
+        raise Refused(Reason.MALFORMED, "not a JSON object in UTF-8") from None
+    if not isinstance(value, dict):
+        raise Refused(Reason.MALFORMED, "not a JSON object")
+    return value
+
+
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _b64decode(segment: str) -> bytes:
+    """Base64url without padding (RFC 7515 2); the caller has checked the alphabet."""
+    padded = (segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_FROM_URLSAFE)
+    try:
+        return binascii.a2b_base64(padded, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise Refused(Reason.MALFORMED, "not base64url") from None
+
+
+def _read_header(segment: str) -> tuple[dict[str, Any], str, str]:
+    """Read and check a JWS header: an allowed ``alg``, nothing but ``alg``, ``kid`` and
+    ``typ``, a ``kid`` to look up. Returns the header, its ``alg`` and its ``kid``."""
+    if len(segment) > MAX_HEADER_CHARS:
+        raise Refused(Reason.OVERSIZED, "the header is too long")
+    header = _json_object(_b64decode(segment))
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in ALGORITHMS:
+        raise Refused(Reason.BAD_ALGORITHM, f"alg {alg!r} is not allowed")
+    if not header.keys() <= HEADER_PARAMETERS:
+        extra = ", ".join(sorted(header.keys() - HEADER_PARAMETERS))
+        raise Refused(Reason.BAD_HEADER, f"header parameters not accepted: {extra}")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_CHARS:
+        raise Refused(Reason.UNKNOWN_KEY, "no kid names a key")
+    return header, alg, kid
+
+
+def _parse(token: str, headers: dict[str, tuple[dict[str, Any], str, str]]) -> _Parsed:
+    """Read a compact JWS: three base64url segments, of which only the header is decoded.
+
+    The portal's tokens share a handful of headers (one per key), so ``headers`` keeps those
+    that passed :func:`_read_header`, by their exact text (read-only; cleared when full).
+    """
+    match = _COMPACT.fullmatch(token)
+    if match is None:
+        raise Refused(Reason.MALFORMED, "not three base64url segments")
+    header_segment, payload_segment, signature_segment = match.groups()
+    read = headers.get(header_segment)
+    if read is None:
+        read = _read_header(header_segment)
+        if len(headers) >= MAX_CACHED_HEADERS:
+            headers.clear()
+        headers[header_segment] = read
+    header, alg, kid = read
+    return _Parsed(
+        header=header,
+        alg=alg,
+        kid=kid,
+        signing_input=f"{header_segment}.{payload_segment}".encode("ascii"),
+        payload=payload_segment,
+        signature=_b64decode(signature_segment),
+    )
+
+
+def is_media_type(value: object, expected: str) -> bool:
+    """Whether a ``typ`` header names the media type ``application/<expected>``: RFC 7515
+    4.1.9 lets it omit ``application/`` and RFC 2045 compares media types case-insensitively,
+    so ``at+jwt``, ``AT+JWT`` and ``application/at+jwt`` all match; ``JWT`` and
+    ``at+jwt; charset=x`` do not."""
+    if not isinstance(value, str):
+        return False
+    lowered = value.lower()
+    return lowered == expected or lowered == "application/" + expected
+
+
+def _time(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TIME
+
+
+def load_jwks(document: bytes) -> dict[str, _Key]:
+    """The verification keys of a JWKS (RFC 7517), by ``kid``: P-256 keys for ES256 and
+    Ed25519 keys for Ed25519, only their public members. A key of another type or curve, for
+    another use or algorithm, without a ``kid`` or sharing one, is left out. Raises
+    :class:`Refused` (``KEYS_UNAVAILABLE``) when the document is not a JWKS."""
+    try:
+        doc = _json_object(document)
+    except Refused:
+        raise Refused(Reason.KEYS_UNAVAILABLE, "the JWKS is not a JSON object") from None
+    items = doc.get("keys")
+    if not isinstance(items, list):
+        raise Refused(Reason.KEYS_UNAVAILABLE, "the JWKS has no keys list")
+    registry = JWSRegistry(algorithms=list(ALGORITHMS))
+    keys: dict[str, _Key] = {}
+    shared: set[str] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        kid, kty, crv = item.get("kid"), item.get("kty"), item.get("crv")
+        alg = _KEY_ALGORITHM.get((kty, crv)) if isinstance(kty, str) else None
+        if not isinstance(kid, str) or not kid or alg is None:
+            continue
+        if item.get("use", "sig") != "sig" or item.get("alg", alg) != alg:
+            continue
+        if kid in keys or kid in shared:
+            # Two keys under one kid: neither can be told apart, so neither is used.
+            keys.pop(kid, None)
+            shared.add(kid)
+            continue
+        public = {name: item.get(name) for name in _KEY_MEMBERS[kty]}
+        try:
+            key = (ECKey if kty == "EC" else OKPKey).import_key(public)  # type: ignore[attr-defined]
+            model = registry.get_alg(alg)
+            model.check_key(key)
+        except Exception as error:  # joserfc and cryptography raise several kinds
+            logger.warning("JWKS key %r left out: %s", kid, error)
+            continue
+        keys[kid] = _Key(alg=alg, key=key, model=model)
+    return keys
+
+
+class Verifier:
+    """Verifies the portal's access tokens for one node (``audience``), with the keys at
+    ``jwks_url`` and the status lists the tokens point at, both fetched by ``fetcher``
+    (default :class:`~.fetch.HttpFetcher`) and cached. Safe to share between threads."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks_url: str,
+        fetcher: Fetcher | None = None,
+        clock: Callable[[], float] = time.time,
+        leeway: int = 30,
+        jwks_refresh_floor: float = 60,
+        max_token_bytes: int = 8192,
+        token_cache_size: int = TOKEN_CACHE_SIZE,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.jwks_url = jwks_url
+        self.leeway = leeway
+        self.jwks_refresh_floor = jwks_refresh_floor
+        self.max_token_bytes = max_token_bytes
+        self.token_cache_size = token_cache_size
+        self.stats = VerifierStats()
+        self._fetcher: Fetcher = fetcher if fetcher is not None else HttpFetcher()
+        self._clock = clock
+        self._keys: dict[str, _Key] = {}
+        self._jwks_loaded_at: float | None = None
+        self._jwks_next_fetch = float("-inf")
+        self._jwks_lock = threading.Lock()
+        self._lists: dict[str, _List] = {}
+        self._list_locks: dict[str, threading.Lock] = {}
+        self._lists_lock = threading.Lock()
+        self._headers: dict[str, tuple[dict[str, Any], str, str]] = {}
+        self._tokens: OrderedDict[str, _Verified] = OrderedDict()
+        self._tokens_lock = threading.Lock()
+
+    # The decisions
+
+    def verify(self, token: str) -> Decision:
+        """Checks 1 to 5 on ``token`` (the text after ``Bearer``): an allowing decision, or a
+        refusal with the reason of the first check that failed. Never raises."""
+        try:
+            return self._verify(token, self._clock())
+        except Refused as refusal:
+            return _refuse(refusal.reason)
+        except Exception:
+            logger.exception("the verifier failed on a token; refused")
+            return _refuse(Reason.VERIFIER_ERROR)
+
+    def allows_study(self, decision: Decision, study_uid: str, study_map: StudyMap) -> Decision:
+        """Check 6: ``decision`` (from :meth:`verify`) still allows once the study is known
+        only if the token may read images and the study belongs to one of its datasets at
+        this node. A refusal is passed on unchanged."""
+        claims = decision.claims
+        if not decision.allowed:
+            return decision
+        if claims is None:
+            return _refuse(Reason.VERIFIER_ERROR)  # an allowing decision always has claims
+        if SCOPE_READ not in claims.scopes:
+            return _refuse(Reason.INSUFFICIENT_SCOPE, claims)
+        if study_map.node != self.audience:
+            return _refuse(Reason.STUDY_NOT_PERMITTED, claims)
+        dataset = study_map.dataset_of(study_uid)
+        if dataset is None or dataset not in claims.datasets:
+            return _refuse(Reason.STUDY_NOT_PERMITTED, claims)
+        return decision
+
+    def read_signed(self, document: bytes | str, *, typ: str) -> dict[str, Any]:
+        """The claims of another document the portal signs (a study map, an exclusion list),
+        checked like a token: size, header, signature with the portal's keys, ``typ`` (the
+        media type ``application/<typ>``), ``iss`` when present, ``exp`` when present. Raises
+        :class:`Refused`."""
+        return self._read_signed(document, typ=typ, now=self._clock())
+
+    # Check 1: the signature
+
+    def _verify(self, token: str, now: float) -> Decision:
+        if not isinstance(token, str) or not token:
+            raise Refused(Reason.MALFORMED, "no token text")
+        if len(token) > self.max_token_bytes:
+            # Before any parsing: a token's characters are ASCII, so this is its size.
+            raise Refused(Reason.OVERSIZED)
+        verified = self._cached(token, now)
+        if verified is None:
+            parsed = _parse(token, self._headers)
+            self.stats.signature_checks += 1
+            self._check_signature(parsed, now)
+            verified = self._read_claims(parsed)
+            self._remember(token, verified)
+        else:
+            self.stats.cache_hits += 1
+        return self._decide(token, verified, now)
+
+    def _check_signature(self, parsed: _Parsed, now: float) -> None:
+        key = self._key(parsed.kid, now)
+        if key.alg != parsed.alg:
+            # The key's type fixes its algorithm: an ES256 key never checks an Ed25519 token.
+            raise Refused(Reason.BAD_ALGORITHM, f"key {parsed.kid!r} is for {key.alg}")
+        if not key.model.verify(parsed.signing_input, parsed.signature, key.key):
+            raise Refused(Reason.BAD_SIGNATURE)
+
+    def _key(self, kid: str, now: float) -> _Key:
+        """The key named ``kid``. An unknown kid, or keys older than :data:`JWKS_MAX_AGE`,
+        fetch the JWKS again, but no sooner than ``jwks_refresh_floor`` after the last fetch."""
+        key = self._keys.get(kid)
+        loaded_at = self._jwks_loaded_at
+        if key is not None and loaded_at is not None and now - loaded_at < JWKS_MAX_AGE:
+            return key
+        if now >= self._jwks_next_fetch:
+            self._fetch_jwks(now)
+            key = self._keys.get(kid)
+        if key is not None:
+            return key
+        if self._jwks_loaded_at is None:
+            raise Refused(Reason.KEYS_UNAVAILABLE)
+        raise Refused(Reason.UNKNOWN_KEY, f"no key {kid!r} in the JWKS")
+
+    def _fetch_jwks(self, now: float) -> None:
+        with self._jwks_lock:
+            if now < self._jwks_next_fetch:
+                return  # another thread has just fetched it
+            self.stats.jwks_fetches += 1
+            try:
+                keys = load_jwks(self._fetcher(self.jwks_url, accept=JWKS_MEDIA_TYPES))
+            except (FetchError, Refused) as error:
+                # Keep the keys we have; try again soon, but not on every request.
+                logger.warning("could not fetch the JWKS at %s: %s", self.jwks_url, error)
+                self._jwks_next_fetch = now + min(FETCH_RETRY, self.jwks_refresh_floor)
+                return
+            self._keys = keys
+            self._jwks_loaded_at = now
+            self._jwks_next_fetch = now + self.jwks_refresh_floor
+
+    # Checks 2 and 3 (and the claims' shape): what does not change over time
+
+    def _read_claims(self, parsed: _Parsed) -> _Verified:
+        """Checks 2 and 3, and the claims' shape. A token whose claims are not an access
+        token's is refused here and not kept; any other is kept with its first refusal."""
+        payload = _json_object(_b64decode(parsed.payload))
+        refusal: Reason | None = None
+        if not is_media_type(parsed.header.get("typ"), TOKEN_TYPE):
+            refusal = Reason.BAD_TYPE
+        elif payload.get("iss") != self.issuer:
+            refusal = Reason.BAD_ISSUER
+        elif not self._for_this_node(payload.get("aud")):
+            refusal = Reason.WRONG_AUDIENCE
+        try:
+            claims = AccessClaims.from_claims(payload)
+        except InvalidClaims as error:
+            raise Refused(refusal or Reason.BAD_CLAIMS, str(error)) from None
+        if refusal is None and not all(_time(t) for t in (claims.iat, claims.nbf, claims.exp)):
+            refusal = Reason.BAD_CLAIMS
+        if refusal is None and claims.exp - claims.iat > MAX_LIFETIME:
+            refusal = Reason.BAD_CLAIMS  # the portal issues nothing longer-lived
+        return _Verified(
+            kid=parsed.kid,
+            claims=claims,
+            refusal=refusal,
+            status_trusted=_is_under(claims.status_uri, self.issuer),
+        )
+
+    def _for_this_node(self, aud: object) -> bool:
+        """RFC 7519 4.1.3 lets ``aud`` be a list; a portal token names exactly one node."""
+        if isinstance(aud, list) and len(aud) == 1:
+            aud = aud[0]
+        return isinstance(aud, str) and aud == self.audience
+
+    # Checks 4 and 5, on every use
+
+    def _decide(self, token: str, verified: _Verified, now: float) -> Decision:
+        claims = verified.claims
+        if verified.refusal is not None:
+            shown = None if verified.refusal in (Reason.BAD_TYPE, Reason.BAD_ISSUER) else claims
+            return _refuse(verified.refusal, shown)
+        if now >= claims.exp + self.leeway:
+            self._forget(token)
+            return _refuse(Reason.EXPIRED, claims)
+        if now + self.leeway < claims.nbf or now + self.leeway < claims.iat:
+            return _refuse(Reason.NOT_YET_VALID, claims)
+        if not verified.status_trusted:
+            return _refuse(Reason.UNTRUSTED_STATUS_LIST, claims)
+        try:
+            status_list, fresh_until = self._status_list(claims.status_uri, now)
+        except Refused as refusal:
+            return _refuse(refusal.reason, claims)
+        if claims.status_idx >= status_list.size:
+            return _refuse(Reason.STATUS_OUT_OF_RANGE, claims)
+        status = status_list.get(claims.status_idx)
+        if status != VALID:
+            return _refuse(Reason.SUSPENDED if status == SUSPENDED else Reason.REVOKED, claims)
+        cache_for = max(0.0, min(claims.exp - now, fresh_until - now))
+        return Decision(allowed=True, reason=None, claims=claims, cache_for=cache_for)
+
+    # The verified-token cache
+
+    def _cached(self, token: str, now: float) -> _Verified | None:
+        with self._tokens_lock:
+            verified = self._tokens.get(token)
+            if verified is None:
+                return None
+            self._tokens.move_to_end(token)
+        loaded_at = self._jwks_loaded_at
+        if (loaded_at is None or now - loaded_at >= JWKS_MAX_AGE) and now >= self._jwks_next_fetch:
+            self._fetch_jwks(now)  # the keys are due to be fetched again
+        if verified.kid not in self._keys:
+            # Its key left the JWKS (retired for good, or withdrawn): check it afresh.
+            self._forget(token)
+            return None
+        return verified
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        with self._tokens_lock:
+            self._tokens[token] = verified
+            self._tokens.move_to_end(token)
+            while len(self._tokens) > self.token_cache_size:
+                self._tokens.popitem(last=False)
+
+    def _forget(self, token: str) -> None:
+        with self._tokens_lock:
+            self._tokens.pop(token, None)
+
+    # Status lists
+
+    def _status_list(self, uri: str, now: float) -> tuple[StatusList, float]:
+        """The status list at ``uri`` and until when it may be used: the cached copy within its
+        ttl, else a fresh one; :class:`Refused` ``STATUS_UNAVAILABLE`` when neither is to be
+        had (a copy past its ttl is never used)."""
+        cached = self._lists.get(uri)
+        if cached is not None and cached.status_list is not None and now < cached.fresh_until:
+            return cached.status_list, cached.fresh_until
+        with self._lists_lock:
+            lock = self._list_locks.setdefault(uri, threading.Lock())
+        with lock:
+            cached = self._lists.get(uri)
+            if cached is not None:
+                if cached.status_list is not None and now < cached.fresh_until:
+                    return cached.status_list, cached.fresh_until
+                if now < cached.retry_at:
+                    raise Refused(Reason.STATUS_UNAVAILABLE, "waiting to fetch it again")
+            self.stats.status_fetches += 1
+            try:
+                fresh = self._fetch_status_list(uri, now, cached)
+            except (FetchError, Refused) as error:
+                logger.warning("could not fetch the status list at %s: %s", uri, error)
+                failed = _List(None, cached.iat if cached else 0, now, now + FETCH_RETRY)
+                self._store_list(uri, failed)
+                raise Refused(Reason.STATUS_UNAVAILABLE, str(error)) from None
+            self._store_list(uri, fresh)
+            assert fresh.status_list is not None
+            return fresh.status_list, fresh.fresh_until
+
+    def _store_list(self, uri: str, entry: _List) -> None:
+        with self._lists_lock:
+            self._lists[uri] = entry
+            while len(self._lists) > MAX_STATUS_LISTS:
+                oldest = next(iter(self._lists))
+                del self._lists[oldest]
+                self._list_locks.pop(oldest, None)
+
+    def _fetch_status_list(self, uri: str, now: float, cached: _List | None) -> _List:
+        claims = self._read_signed(self._fetcher(uri, accept=MEDIA_TYPE), typ=LIST_TYPE, now=now)
+        if claims.get("sub") != uri:
+            raise Refused(Reason.STATUS_UNAVAILABLE, "the list's sub is not its URI")
+        iat, exp, ttl = claims.get("iat"), claims.get("exp"), claims.get("ttl")
+        if not _time(iat):
+            raise Refused(Reason.STATUS_UNAVAILABLE, "the list has no iat")
+        if cached is not None and iat < cached.iat:
+            raise Refused(Reason.STATUS_UNAVAILABLE, "the list is older than the one we had")
+        if not (isinstance(ttl, int) and not isinstance(ttl, bool) and 0 < ttl <= MAX_STATUS_TTL):
+            raise Refused(Reason.STATUS_UNAVAILABLE, "the list's ttl is missing or out of range")
+        fresh_until = now + ttl
+        if exp is not None:
+            fresh_until = min(fresh_until, exp)
+        try:
+            status_list = StatusList.decode(claims.get("status_list"))  # type: ignore[arg-type]
+        except InvalidStatusList as error:
+            raise Refused(Reason.STATUS_UNAVAILABLE, str(error)) from None
+        return _List(status_list, iat, fresh_until, now)
+
+    # Signed documents
+
+    def _read_signed(self, document: bytes | str, *, typ: str, now: float) -> dict[str, Any]:
+        if isinstance(document, bytes):
+            try:
+                document = document.decode("ascii")
+            except UnicodeDecodeError:
+                raise Refused(Reason.MALFORMED, "not a compact JWS") from None
+        document = document.strip()
+        if len(document) > MAX_DOCUMENT_BYTES:
+            raise Refused(Reason.OVERSIZED)
+        parsed = _parse(document, self._headers)
+        self._check_signature(parsed, now)
+        if not is_media_type(parsed.header.get("typ"), typ):
+            raise Refused(Reason.BAD_TYPE, f"not a {typ}")
+        claims = _json_object(_b64decode(parsed.payload))
+        if "iss" in claims and claims["iss"] != self.issuer:
+            raise Refused(Reason.BAD_ISSUER)
+        exp = claims.get("exp")
+        if exp is not None and (not _time(exp) or now >= exp + self.leeway):
+            raise Refused(Reason.EXPIRED, f"the {typ} has expired")
+        return claims
