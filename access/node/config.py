@@ -181,21 +181,23 @@ class Config:
     operator_cache_seconds: float = 60.0
 
 
-def _section(data: dict, name: str) -> dict:
+def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
     value = data.get(name, {})
     if not isinstance(value, dict):
         raise ConfigError(f"[{name}] must be a table")
     return value
 
 
-def _text(section: dict, table: str, key: str) -> str:
+def _text(section: dict[str, Any], table: str, key: str) -> str:
     value = section.get(key)
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{table}.{key} is required (a non-empty string)")
     return value.strip()
 
 
-def _number(section: dict, table: str, key: str, default: float, *, minimum: float) -> float:
+def _number(
+    section: dict[str, Any], table: str, key: str, default: float, *, minimum: float
+) -> float:
     value = section.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
         raise ConfigError(f"{table}.{key} must be a number of at least {minimum}")

@@ -35,7 +35,7 @@ from pydicom import dcmread
 
 from access.node import config as node_config
 from access.node.claims import MAX_LIFETIME, SCOPE_READ, TOKEN_TYPE
-from access.node.portal_link import REPORT_TYPE
+from access.node.reports import REPORT_TYPE, read_batch
 from access.node.statuslist import LIST_TYPE, MEDIA_TYPE, StatusList, list_claims
 from access.node.studies import MAP_TYPE, StudyEntry, StudyMap
 from tests.catalogue.dicom_factory import deidentified, uid, write
@@ -321,6 +321,7 @@ class StandInPortal:
         )
         if decoded.header.get("typ") != REPORT_TYPE or decoded.claims.get("iss") != self.audience:
             return 400
+        read_batch(decoded.claims)  # the shape the portal accepts
         with self.lock:
             if all(r["jti"] != decoded.claims["jti"] for r in self.reports):
                 self.reports.append(dict(decoded.claims))
@@ -382,16 +383,6 @@ def node_config_basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
-def gatekeeper_command() -> list[str]:
-    """The gatekeeper's entry point; with the stand-in verifier until ``access.node.verifier``
-    exists."""
-    try:
-        import access.node.verifier  # noqa: F401
-    except ImportError:
-        return [sys.executable, "-m", "tests.node.run_gatekeeper"]
-    return [sys.executable, "-m", "access.node.gatekeeper"]
-
-
 class GatekeeperProcess:
     """The gatekeeper with a configuration file, secret files and a node key written here."""
 
@@ -441,7 +432,7 @@ class GatekeeperProcess:
 
     def start(self) -> None:
         self.process = Process(
-            [*gatekeeper_command(), "--config", str(self.config)],
+            [sys.executable, "-m", "access.node.gatekeeper", "--config", str(self.config)],
             self.root / "gatekeeper.log",
             cwd=REPOSITORY,
             env={**os.environ, "PYTHONPATH": str(REPOSITORY)},

@@ -18,11 +18,11 @@ import requests
 from dicomweb_client.api import DICOMwebClient
 
 from access.node import config as node_config
-from access.node.gatekeeper import Gatekeeper
-from access.node.portal_link import PortalKeys, StudyMapStore, basic_credentials
+from access.node.decisions import Gatekeeper
+from access.node.portal_link import StudyMapStore, basic_credentials
 from access.node.statuslist import INVALID, SUSPENDED, VALID
+from access.node.verifier import Verifier
 from tests.node.harness import http, start_node
-from tests.node.standin_verifier import StandInVerifier
 
 # Orthanc's DICOMweb plugin 1.7 answers 400 to dicomweb-client's default Accept header for frames
 # and bulk data (multipart/related; type="*/*"): ask for raw octets.
@@ -157,20 +157,14 @@ def test_search_beyond_the_uid_list_filters_and_pages_in_the_gatekeeper(node, to
     """With more permitted studies than ``search_uid_list_max``, the gatekeeper asks the
     server for everything that matches, filters, and pages itself: same pages."""
     config = dataclasses.replace(node_config.load(node.gatekeeper.config), search_uid_list_max=0)
-    keys = PortalKeys(config.jwks_url)
+    verifier = Verifier(issuer=config.issuer, audience=config.audience, jwks_url=config.jwks_url)
     store = StudyMapStore(
         url=config.study_map_url,
-        issuer=config.issuer,
         audience=config.audience,
         authorization=basic_credentials(config.audience, config.client_secret),
-        keys=keys,
-        state_dir=config.state_dir.parent / "in-process-state",
+        reader=verifier,
     )
-    store.cache.parent.mkdir(exist_ok=True)
     store.sync()
-    verifier = StandInVerifier(
-        issuer=config.issuer, audience=config.audience, jwks_url=config.jwks_url
-    )
     gatekeeper = Gatekeeper(config, verifier=verifier, study_maps=store, reporter=None)
 
     def page(query):
@@ -384,13 +378,13 @@ def test_access_reports_reach_the_portal_signed_by_the_node(node):
         time.sleep(0.1)
     by_study = {e["study"]: e for e in events}
     assert by_study[permitted]["decision"] == "allowed"
-    assert by_study[permitted]["reason"] == ""
+    assert by_study[permitted]["reason"] is None
     assert by_study[other]["decision"] == "refused"
     assert by_study[other]["reason"] == "study_not_permitted"
     assert abs(by_study[permitted]["time"] - time.time()) < 30
     assert node.portal.refused_report_posts == 0  # every batch came with the node's credentials
     report = next(r for r in node.portal.reports if any(e["jti"] == jti for e in r["events"]))
-    assert report["iss"] == node.portal.audience and report["aud"] == node.portal.issuer
+    assert report["iss"] == node.portal.audience
 
 
 def test_the_node_refuses_everything_when_the_gatekeeper_is_down(node, tmp_path, token):
