@@ -50,6 +50,7 @@ log = logging.getLogger("ecii.gatekeeper")
 
 UID = re.compile(r"[0-9]+(?:\.[0-9]+)*")
 SEGMENT = re.compile(r"[A-Za-z0-9._,-]+")
+UNSAFE = re.compile(r"[\x00-\x20\x7f]")  # control characters and spaces in a decoded path
 READ_METHODS = frozenset({"GET", "HEAD"})
 STUDY_UID_KEYS = frozenset({"studyinstanceuid", "0020000d"})
 DICOM_JSON = "application/dicom+json"
@@ -278,7 +279,7 @@ class Gatekeeper:
 
     def authorise(self, *, method: str, uri: str, args: str, authorization: str | None) -> Answer:
         """Allow (200) or refuse (401/403) one request nginx is about to pass to the server."""
-        if not uri.startswith("/") or any(ord(c) < 0x21 or ord(c) == 0x7F for c in uri):
+        if not uri.startswith("/") or UNSAFE.search(uri):
             return bad_request("the path holds control characters or spaces")
         prefix = self.config.dicomweb_prefix
         if authorization is not None and authorization[:6].lower() == "basic ":
