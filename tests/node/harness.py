@@ -235,6 +235,7 @@ class StandInPortal:
     report_posts: int = 0
     refused_report_posts: int = 0
     study_map_fetches: int = 0
+    study_map_override: str | None = None  # served instead of the signed map when set
 
     def __post_init__(self):
         self.port = free_port()
@@ -285,7 +286,7 @@ class StandInPortal:
         with self.lock:
             self.status_list.set(self.claims_of(token)["status"]["status_list"]["idx"], value)
 
-    def study_map(self) -> str:
+    def study_map(self, *, key: ECKey | None = None, typ: str = MAP_TYPE, **overrides) -> str:
         now = int(time.time())
         claims = {
             "iss": self.issuer,
@@ -295,8 +296,9 @@ class StandInPortal:
             "exp": now + 3600,
             "ttl": 300,
             "studies": StudyMap(self.audience, self.studies).to_claims(),
+            **overrides,
         }
-        return self.sign(claims, MAP_TYPE)
+        return self.sign(claims, typ, key=key)
 
     def status_list_token(self) -> str:
         now = int(time.time())
@@ -352,7 +354,8 @@ class StandInPortal:
                     if not portal.node_authenticated(self.headers.get("Authorization")):
                         return self._answer(401)
                     portal.study_map_fetches += 1
-                    return self._answer(200, portal.study_map().encode(), "application/jwt")
+                    document = portal.study_map_override or portal.study_map()
+                    return self._answer(200, document.encode(), "application/jwt")
                 return self._answer(404)
 
             def do_POST(self):
@@ -542,11 +545,12 @@ def start_node(
     orthanc.start()
     try:
         shape = {"series": series, "instances": instances, "size": size}
-        permitted_studies = load_studies(
-            orthanc, root, subjects=[f"SUBJ-P{i}" for i in range(permitted)], **shape
-        )
+        # The other dataset's studies first: a search that pages before it filters shows it.
         other_studies = load_studies(
             orthanc, root, subjects=[f"SUBJ-O{i}" for i in range(other)], **shape
+        )
+        permitted_studies = load_studies(
+            orthanc, root, subjects=[f"SUBJ-P{i}" for i in range(permitted)], **shape
         )
         unmapped_studies = load_studies(
             orthanc, root, subjects=[f"SUBJ-U{i}" for i in range(unmapped)], **shape

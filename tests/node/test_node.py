@@ -8,10 +8,13 @@ The processes start once for the module (``harness.start_node``).
 
 import base64
 import dataclasses
+import http.client as http_client
 import json
 import socket
+import threading
 import time
 import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -19,10 +22,11 @@ from dicomweb_client.api import DICOMwebClient
 
 from access.node import config as node_config
 from access.node.decisions import Gatekeeper
-from access.node.portal_link import StudyMapStore, basic_credentials
+from access.node.portal_link import AccessReporter, PortalError, StudyMapStore, basic_credentials
+from access.node.reports import AccessEvent
 from access.node.statuslist import INVALID, SUSPENDED, VALID
 from access.node.verifier import Verifier
-from tests.node.harness import http, start_node
+from tests.node.harness import Nginx, free_port, http, start_node
 
 # Orthanc's DICOMweb plugin 1.7 answers 400 to dicomweb-client's default Accept header for frames
 # and bulk data (multipart/related; type="*/*"): ask for raw octets.
@@ -156,16 +160,8 @@ def test_search_pages_count_permitted_studies_only(node, token):
 def test_search_beyond_the_uid_list_filters_and_pages_in_the_gatekeeper(node, token):
     """With more permitted studies than ``search_uid_list_max``, the gatekeeper asks the
     server for everything that matches, filters, and pages itself: same pages."""
-    config = dataclasses.replace(node_config.load(node.gatekeeper.config), search_uid_list_max=0)
-    verifier = Verifier(issuer=config.issuer, audience=config.audience, jwks_url=config.jwks_url)
-    store = StudyMapStore(
-        url=config.study_map_url,
-        audience=config.audience,
-        authorization=basic_credentials(config.audience, config.client_secret),
-        reader=verifier,
-    )
+    gatekeeper, store = _in_process(node, search_uid_list_max=0)
     store.sync()
-    gatekeeper = Gatekeeper(config, verifier=verifier, study_maps=store, reporter=None)
 
     def page(query):
         answer = gatekeeper.search(
@@ -388,8 +384,6 @@ def test_access_reports_reach_the_portal_signed_by_the_node(node):
 
 
 def test_the_node_refuses_everything_when_the_gatekeeper_is_down(node, tmp_path, token):
-    from tests.node.harness import Nginx, free_port
-
     nginx = Nginx(tmp_path, orthanc_port=node.orthanc.http_port, gatekeeper_port=free_port())
     nginx.start()
     try:
@@ -400,3 +394,146 @@ def test_the_node_refuses_everything_when_the_gatekeeper_is_down(node, tmp_path,
         assert status == 500 and b"0020000D" not in body
     finally:
         nginx.process.stop()
+
+
+def test_a_token_without_the_read_scope_is_refused(node):
+    token = node.portal.token(datasets=[node.permitted_dataset], scope="openid")
+    for path in (f"/dicom-web/studies/{node.permitted[0].uid}/metadata", "/dicom-web/studies"):
+        status, headers, body = get(node, path, token)
+        assert status == 403, path
+        assert 'error_description="insufficient_scope"' in challenge(headers)
+        assert b"0020000D" not in body
+
+
+def test_the_gatekeeper_refuses_repeated_headers(node, token):
+    """Headers split off a path by CR LF would stand beside the real ones: refused."""
+    connection = http_client.HTTPConnection("127.0.0.1", node.gatekeeper.port, timeout=5)
+    connection.putrequest("GET", "/auth")
+    connection.putheader("Authorization", f"Bearer {token}")
+    connection.putheader("X-Original-Method", "GET")
+    connection.putheader("X-Original-URI", f"/dicom-web/studies/{node.other[0].uid}")
+    connection.putheader("X-Original-URI", f"/dicom-web/studies/{node.permitted[0].uid}")
+    connection.endheaders()
+    assert connection.getresponse().status == 400
+    connection.close()
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """An image server that records what it is sent and answers with an empty DICOM JSON list."""
+
+    seen: list[dict[str, str]] = []
+
+    def do_GET(self):
+        Recorder.seen.append({"path": self.path, **dict(self.headers.items())})
+        body = b"[]"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/dicom+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_image_server_never_sees_the_token_and_writes_urls_for_the_public_door(
+    node, tmp_path, token
+):
+    """Any DICOMweb server behind the node's nginx gets the authorised, normalised path, the
+    public host in Forwarded, and no Authorization header."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    nginx = Nginx(tmp_path, orthanc_port=server.server_port, gatekeeper_port=node.gatekeeper.port)
+    nginx.start()
+    try:
+        study = node.permitted[0].uid
+        path = f"/dicom-web//studies/{study}/series/1.2.3/../metadata"
+        headers = {"Authorization": f"Bearer {token}", "Host": "node.example.org:8443"}
+        status, _headers, _body = http("GET", nginx.url + path, headers=headers)
+        assert status == 200
+        seen = Recorder.seen[-1]
+        assert seen["path"] == f"/dicom-web/studies/{study}/series/metadata"
+        assert "Authorization" not in seen
+        assert seen["Forwarded"] == "proto=http;host=node.example.org:8443"
+    finally:
+        nginx.process.stop()
+        server.shutdown()
+        server.server_close()
+
+
+def _in_process(node, **changes):
+    """A gatekeeper in this process, on the node's configuration, Orthanc and portal."""
+    config = dataclasses.replace(node_config.load(node.gatekeeper.config), **changes)
+    verifier = Verifier(issuer=config.issuer, audience=config.audience, jwks_url=config.jwks_url)
+    store = StudyMapStore(
+        url=config.study_map_url,
+        audience=config.audience,
+        authorization=basic_credentials(config.audience, config.client_secret),
+        reader=verifier,
+    )
+    return Gatekeeper(config, verifier=verifier, study_maps=store, reporter=None), store
+
+
+def test_without_a_study_map_no_study_is_served(node, token):
+    gatekeeper, _store = _in_process(node)  # never synced
+    study = node.permitted[0].uid
+    answer = gatekeeper.authorise(
+        method="GET", uri=f"/dicom-web/studies/{study}", args="", authorization=f"Bearer {token}"
+    )
+    assert answer.status == 401 and answer.reason == "study_map_unavailable"
+    searched = gatekeeper.search(
+        query="", authorization=f"Bearer {token}", accept=None, forwarded=None
+    )
+    assert searched.status == 401 and searched.reason == "study_map_unavailable"
+
+
+def test_a_study_map_that_is_not_the_portals_for_this_node_is_refused(node):
+    from joserfc.jwk import ECKey
+
+    _gatekeeper, store = _in_process(node)
+    good = store.sync()
+    portal = node.portal
+    now = int(time.time())
+    bad_maps = {
+        "signed by another key": portal.study_map(
+            key=ECKey.generate_key("P-256", private=True, auto_kid=True)
+        ),
+        "for another node": portal.study_map(aud="urn:ecii:node:elsewhere"),
+        "not a study map": portal.study_map(typ="statuslist+jwt"),
+        "expired": portal.study_map(iat=now - 7200, exp=now - 3600),
+        "another issuer": portal.study_map(iss="https://elsewhere.example.org"),
+        "a row without its subject": portal.study_map(studies=[["1.2", "d"]]),
+    }
+    try:
+        for name, document in bad_maps.items():
+            portal.study_map_override = document
+            with pytest.raises(PortalError):
+                store.sync()
+            assert store.current() is good, name  # the last good map still serves
+    finally:
+        portal.study_map_override = None
+
+
+def test_access_reports_wait_in_the_spool_while_the_portal_is_down(node, tmp_path):
+    config = node_config.load(node.gatekeeper.config)
+    reporter = AccessReporter(
+        url=f"http://127.0.0.1:{free_port()}/access/nodes/reports",  # nobody listens
+        node=config.audience,
+        authorization=basic_credentials(config.audience, config.client_secret),
+        signing_key=config.signing_key,
+        spool=tmp_path / "spool",
+        batch_max=2,
+    )
+    study = node.permitted[0].uid
+    for _ in range(3):
+        reporter.record(
+            AccessEvent.recorded(jti="token-1", study=study, time=time.time(), reason=None)
+        )
+    reporter.flush()
+    waiting = sorted((tmp_path / "spool").glob("*.jwt"))
+    assert len(waiting) == 2  # batches of at most two events, signed and kept
+    reporter.url = node.portal.reports_url
+    assert reporter.send() == 2
+    assert list((tmp_path / "spool").glob("*.jwt")) == []
+    sent = [e for e in node.portal.events() if e["jti"] == "token-1"]
+    assert len(sent) == 3 and all(e["study"] == study for e in sent)
