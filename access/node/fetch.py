@@ -12,6 +12,7 @@ it could not fetch whole.
 import http.client
 import ipaddress
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 DEFAULT_TIMEOUT = 5.0  # seconds, for connecting and for each read
+DEFAULT_DEADLINE = 15.0  # seconds for the whole document (a portal dripping bytes is cut off)
 # A status list of a million two-bit entries is 250 KB before compression; keys and study maps
 # are smaller. Anything beyond this is refused unread.
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
@@ -96,7 +98,8 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 class HttpFetcher:
-    """Fetch documents over HTTPS with a timeout and a size cap.
+    """Fetch documents over HTTPS with a timeout (for connecting and each read), a deadline
+    (for the whole document) and a size cap.
 
     ``headers`` are sent with every request (for example the node's ``Authorization`` for the
     study map); ``context`` is the TLS context (default: the system's trusted CAs, host name
@@ -107,11 +110,13 @@ class HttpFetcher:
         self,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
         max_bytes: int = MAX_DOCUMENT_BYTES,
         headers: Mapping[str, str] | None = None,
         context: ssl.SSLContext | None = None,
     ) -> None:
         self.timeout = timeout
+        self.deadline = deadline
         self.max_bytes = max_bytes
         self.headers = dict(headers or {})
         self._opener = urllib.request.build_opener(
@@ -122,6 +127,7 @@ class HttpFetcher:
     def __call__(self, url: str, *, accept: str) -> bytes:
         """The body at ``url``; :class:`FetchError` unless it answers 200 within the limits."""
         check_url(url)
+        deadline = time.monotonic() + self.deadline
         request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
             url, headers={**self.headers, "Accept": accept}
         )
@@ -132,7 +138,7 @@ class HttpFetcher:
                 length = response.headers.get("Content-Length")
                 if length is not None and length.isdigit() and int(length) > self.max_bytes:
                     raise FetchError(f"{url} is larger than {self.max_bytes} bytes")
-                body: bytes = response.read(self.max_bytes + 1)
+                body = self._read(url, response, deadline)
         except FetchError:
             raise
         except urllib.error.HTTPError as error:
@@ -142,6 +148,18 @@ class HttpFetcher:
             raise FetchError(f"{url} could not be fetched: {error}") from None
         except http.client.HTTPException as error:
             raise FetchError(f"{url} gave a broken answer: {error}") from None
-        if len(body) > self.max_bytes:
-            raise FetchError(f"{url} is larger than {self.max_bytes} bytes")
         return body
+
+    def _read(self, url: str, response: http.client.HTTPResponse, deadline: float) -> bytes:
+        """The body, read as it arrives: no more than ``max_bytes``, no later than the
+        deadline (the timeout bounds each read, not a trickle of them)."""
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := response.read1(64 * 1024):
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise FetchError(f"{url} is larger than {self.max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise FetchError(f"{url} took longer than {self.deadline} s")
+            chunks.append(chunk)
+        return b"".join(chunks)

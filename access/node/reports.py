@@ -24,7 +24,7 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from .reasons import Reason
 
@@ -45,16 +45,16 @@ class InvalidReport(ValueError):
     """A batch of access reports that is not of the agreed shape."""
 
 
-def is_uid(value: object) -> bool:
+def is_uid(value: object) -> TypeGuard[str]:
     """Whether ``value`` is a DICOM UID."""
     return isinstance(value, str) and len(value) <= 64 and _UID.fullmatch(value) is not None
 
 
-def _time(value: object) -> bool:
+def _time(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_TIME
 
 
-def _identifier(value: object) -> bool:
+def _identifier(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS and value.isprintable()
 
 
@@ -112,7 +112,7 @@ class AccessEvent:
                 raise InvalidReport("a refused event has a reason code")
         else:
             raise InvalidReport(f"an event's decision is {ALLOWED!r} or {REFUSED!r}")
-        return cls(jti=jti, study=study, time=time, decision=decision, reason=reason)
+        return cls(jti=jti, study=study, time=time, decision=str(decision), reason=reason)
 
 
 @dataclass(frozen=True)
@@ -161,8 +161,8 @@ def read_batch(claims: object) -> AccessReport:
     if len(events) > MAX_EVENTS:
         raise InvalidReport(f"a batch holds at most {MAX_EVENTS} events")
     return AccessReport(
-        node=node,  # type: ignore[arg-type]
-        iat=iat,  # type: ignore[arg-type]
-        jti=jti,  # type: ignore[arg-type]
+        node=node,
+        iat=iat,
+        jti=jti,
         events=tuple(AccessEvent.from_claim(event) for event in events),
     )

@@ -43,10 +43,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 from joserfc.jwk import ECKey, OKPKey
-from joserfc.jws import JWSAlgModel, JWSRegistry
+from joserfc.jws import JWSRegistry
 
 from .claims import ALGORITHMS, MAX_LIFETIME, SCOPE_READ, TOKEN_TYPE, AccessClaims, InvalidClaims
 from .fetch import MAX_DOCUMENT_BYTES, Fetcher, FetchError, HttpFetcher, is_under
@@ -77,8 +77,11 @@ MAX_TIME = 10**11  # seconds since the epoch (year 5138): a larger time is not a
 TOKEN_CACHE_SIZE = 4096
 
 _COMPACT = re.compile(r"([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)")
-_KEY_ALGORITHM = {("EC", "P-256"): "ES256", ("OKP", "Ed25519"): "Ed25519"}
-_KEY_MEMBERS = {"EC": ("kty", "crv", "x", "y"), "OKP": ("kty", "crv", "x")}
+# A key's type and curve fix the one algorithm it checks; its public members.
+_KEY_KINDS: dict[tuple[object, object], tuple[str, tuple[str, ...]]] = {
+    ("EC", "P-256"): ("ES256", ("kty", "crv", "x", "y")),
+    ("OKP", "Ed25519"): ("Ed25519", ("kty", "crv", "x")),
+}
 
 
 class Refused(Exception):
@@ -116,11 +119,19 @@ class VerifierStats:
     status_fetches: int = 0
 
 
+class _SignatureCheck(Protocol):
+    """What the verifier uses of a joserfc JWS algorithm."""
+
+    def check_key(self, key: Any) -> None: ...
+
+    def verify(self, msg: bytes, sig: bytes, key: Any) -> bool: ...
+
+
 @dataclass(frozen=True)
 class _Key:
     alg: str
     key: ECKey | OKPKey
-    model: JWSAlgModel
+    model: _SignatureCheck
 
 
 @dataclass(slots=True)
@@ -148,14 +159,30 @@ class _Verified:
 
 @dataclass
 class _List:
+    """A status list in hand (None after a failed fetch) and when it may be used. A clock set
+    back before ``fetched_at`` makes it stale at once: it is never used beyond its ttl."""
+
     status_list: StatusList | None
     iat: int
+    fetched_at: float
     fresh_until: float
-    retry_at: float
+    retry_at: float  # no fetch before this after a failure
+
+    def fresh(self, now: float) -> StatusList | None:
+        """The list, if it may still be used now."""
+        return self.status_list if self.fetched_at <= now < self.fresh_until else None
+
+    def may_fetch(self, now: float) -> bool:
+        return not self.fetched_at <= now < self.retry_at
 
 
 # Tokens point at a handful of status lists: the URI check runs once for each.
 _is_under = lru_cache(maxsize=1024)(is_under)
+
+
+@dataclass
+class _FetchedList(_List):
+    status_list: StatusList
 
 
 def _refuse(reason: Reason, claims: AccessClaims | None = None) -> Decision:
@@ -258,7 +285,7 @@ def is_media_type(value: object, expected: str) -> bool:
     return lowered == expected or lowered == "application/" + expected
 
 
-def _time(value: object) -> bool:
+def _time(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TIME
 
 
@@ -280,10 +307,10 @@ def load_jwks(document: bytes) -> dict[str, _Key]:
     for item in items:
         if not isinstance(item, dict):
             continue
-        kid, kty, crv = item.get("kid"), item.get("kty"), item.get("crv")
-        alg = _KEY_ALGORITHM.get((kty, crv)) if isinstance(kty, str) else None
-        if not isinstance(kid, str) or not kid or alg is None:
+        kid, kind = item.get("kid"), _KEY_KINDS.get((item.get("kty"), item.get("crv")))
+        if not isinstance(kid, str) or not kid or kind is None:
             continue
+        alg, members = kind
         if item.get("use", "sig") != "sig" or item.get("alg", alg) != alg:
             continue
         if kid in keys or kid in shared:
@@ -291,9 +318,14 @@ def load_jwks(document: bytes) -> dict[str, _Key]:
             keys.pop(kid, None)
             shared.add(kid)
             continue
-        public = {name: item.get(name) for name in _KEY_MEMBERS[kty]}
+        public: dict[str, str | list[str]] = {}
+        for name in members:
+            value = item.get(name)
+            if isinstance(value, str):
+                public[name] = value
         try:
-            key = (ECKey if kty == "EC" else OKPKey).import_key(public)  # type: ignore[attr-defined]
+            key: ECKey | OKPKey
+            key = ECKey.import_key(public) if alg == "ES256" else OKPKey.import_key(public)
             model = registry.get_alg(alg)
             model.check_key(key)
         except Exception as error:  # joserfc and cryptography raise several kinds
@@ -332,8 +364,9 @@ class Verifier:
         self._fetcher: Fetcher = fetcher if fetcher is not None else HttpFetcher()
         self._clock = clock
         self._keys: dict[str, _Key] = {}
-        self._jwks_loaded_at: float | None = None
-        self._jwks_next_fetch = float("-inf")
+        self._jwks_loaded_at: float | None = None  # when the keys in hand were fetched
+        self._jwks_tried_at = float("-inf")  # the last attempt
+        self._jwks_wait = 0.0  # seconds after the last attempt before the next one
         self._jwks_lock = threading.Lock()
         self._lists: dict[str, _List] = {}
         self._list_locks: dict[str, threading.Lock] = {}
@@ -411,10 +444,9 @@ class Verifier:
         """The key named ``kid``. An unknown kid, or keys older than :data:`JWKS_MAX_AGE`,
         fetch the JWKS again, but no sooner than ``jwks_refresh_floor`` after the last fetch."""
         key = self._keys.get(kid)
-        loaded_at = self._jwks_loaded_at
-        if key is not None and loaded_at is not None and now - loaded_at < JWKS_MAX_AGE:
+        if key is not None and not self._keys_stale(now):
             return key
-        if now >= self._jwks_next_fetch:
+        if self._may_fetch_jwks(now):
             self._fetch_jwks(now)
             key = self._keys.get(kid)
         if key is not None:
@@ -423,21 +455,32 @@ class Verifier:
             raise Refused(Reason.KEYS_UNAVAILABLE)
         raise Refused(Reason.UNKNOWN_KEY, f"no key {kid!r} in the JWKS")
 
+    def _keys_stale(self, now: float) -> bool:
+        loaded_at = self._jwks_loaded_at
+        return loaded_at is None or not 0 <= now - loaded_at < JWKS_MAX_AGE
+
+    def _may_fetch_jwks(self, now: float) -> bool:
+        """Not sooner than the wait after the last attempt (a clock set back allows one)."""
+        return not 0 <= now - self._jwks_tried_at < self._jwks_wait
+
     def _fetch_jwks(self, now: float) -> None:
         with self._jwks_lock:
-            if now < self._jwks_next_fetch:
+            if not self._may_fetch_jwks(now):
                 return  # another thread has just fetched it
+            self._jwks_tried_at = now
             self.stats.jwks_fetches += 1
             try:
                 keys = load_jwks(self._fetcher(self.jwks_url, accept=JWKS_MEDIA_TYPES))
             except (FetchError, Refused) as error:
-                # Keep the keys we have; try again soon, but not on every request.
+                # Keep the keys in hand. Without any, try again soon (but not on every
+                # request); with some, after the floor, as for an unknown kid.
                 logger.warning("could not fetch the JWKS at %s: %s", self.jwks_url, error)
-                self._jwks_next_fetch = now + min(FETCH_RETRY, self.jwks_refresh_floor)
+                retry = self.jwks_refresh_floor if self._keys else FETCH_RETRY
+                self._jwks_wait = min(retry, self.jwks_refresh_floor)
                 return
             self._keys = keys
             self._jwks_loaded_at = now
-            self._jwks_next_fetch = now + self.jwks_refresh_floor
+            self._jwks_wait = self.jwks_refresh_floor
 
     # Checks 2 and 3 (and the claims' shape): what does not change over time
 
@@ -477,11 +520,12 @@ class Verifier:
 
     def _decide(self, token: str, verified: _Verified, now: float) -> Decision:
         claims = verified.claims
+        if now >= claims.exp + self.leeway:
+            self._forget(token)  # no entry outlives its token
         if verified.refusal is not None:
             shown = None if verified.refusal in (Reason.BAD_TYPE, Reason.BAD_ISSUER) else claims
             return _refuse(verified.refusal, shown)
         if now >= claims.exp + self.leeway:
-            self._forget(token)
             return _refuse(Reason.EXPIRED, claims)
         if now + self.leeway < claims.nbf or now + self.leeway < claims.iat:
             return _refuse(Reason.NOT_YET_VALID, claims)
@@ -507,8 +551,7 @@ class Verifier:
             if verified is None:
                 return None
             self._tokens.move_to_end(token)
-        loaded_at = self._jwks_loaded_at
-        if (loaded_at is None or now - loaded_at >= JWKS_MAX_AGE) and now >= self._jwks_next_fetch:
+        if self._keys_stale(now) and self._may_fetch_jwks(now):
             self._fetch_jwks(now)  # the keys are due to be fetched again
         if verified.kid not in self._keys:
             # Its key left the JWKS (retired for good, or withdrawn): check it afresh.
@@ -534,28 +577,27 @@ class Verifier:
         ttl, else a fresh one; :class:`Refused` ``STATUS_UNAVAILABLE`` when neither is to be
         had (a copy past its ttl is never used)."""
         cached = self._lists.get(uri)
-        if cached is not None and cached.status_list is not None and now < cached.fresh_until:
-            return cached.status_list, cached.fresh_until
+        if cached is not None and (fresh := cached.fresh(now)) is not None:
+            return fresh, cached.fresh_until
         with self._lists_lock:
             lock = self._list_locks.setdefault(uri, threading.Lock())
         with lock:
             cached = self._lists.get(uri)
             if cached is not None:
-                if cached.status_list is not None and now < cached.fresh_until:
-                    return cached.status_list, cached.fresh_until
-                if now < cached.retry_at:
+                if (fresh := cached.fresh(now)) is not None:
+                    return fresh, cached.fresh_until
+                if not cached.may_fetch(now):
                     raise Refused(Reason.STATUS_UNAVAILABLE, "waiting to fetch it again")
             self.stats.status_fetches += 1
             try:
-                fresh = self._fetch_status_list(uri, now, cached)
+                fetched = self._fetch_status_list(uri, now, cached)
             except (FetchError, Refused) as error:
                 logger.warning("could not fetch the status list at %s: %s", uri, error)
-                failed = _List(None, cached.iat if cached else 0, now, now + FETCH_RETRY)
+                failed = _List(None, cached.iat if cached else 0, now, now, now + FETCH_RETRY)
                 self._store_list(uri, failed)
                 raise Refused(Reason.STATUS_UNAVAILABLE, str(error)) from None
-            self._store_list(uri, fresh)
-            assert fresh.status_list is not None
-            return fresh.status_list, fresh.fresh_until
+            self._store_list(uri, fetched)
+            return fetched.status_list, fetched.fresh_until
 
     def _store_list(self, uri: str, entry: _List) -> None:
         with self._lists_lock:
@@ -565,7 +607,7 @@ class Verifier:
                 del self._lists[oldest]
                 self._list_locks.pop(oldest, None)
 
-    def _fetch_status_list(self, uri: str, now: float, cached: _List | None) -> _List:
+    def _fetch_status_list(self, uri: str, now: float, cached: _List | None) -> "_FetchedList":
         claims = self._read_signed(self._fetcher(uri, accept=MEDIA_TYPE), typ=LIST_TYPE, now=now)
         if claims.get("sub") != uri:
             raise Refused(Reason.STATUS_UNAVAILABLE, "the list's sub is not its URI")
@@ -583,7 +625,7 @@ class Verifier:
             status_list = StatusList.decode(claims.get("status_list"))  # type: ignore[arg-type]
         except InvalidStatusList as error:
             raise Refused(Reason.STATUS_UNAVAILABLE, str(error)) from None
-        return _List(status_list, iat, fresh_until, now)
+        return _FetchedList(status_list, iat, now, fresh_until, now)
 
     # Signed documents
 

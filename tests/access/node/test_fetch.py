@@ -40,6 +40,14 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/slow":
             time.sleep(2)
             self.answer(200, b"late")
+        elif self.path == "/trickle":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(100):  # ten bytes every 50 ms, each read within the timeout
+                self.wfile.write(b"x" * 10)
+                self.wfile.flush()
+                time.sleep(0.05)
         elif self.path == "/no-content":
             self.answer(204, b"")
 
@@ -101,6 +109,13 @@ def test_a_slow_portal_times_out(server):
     started = time.monotonic()
     with pytest.raises(FetchError):
         HttpFetcher(timeout=0.3)(url(server, "/slow"), accept="*/*")
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_portal_trickling_its_answer_is_cut_off_at_the_deadline(server):
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="took longer"):
+        HttpFetcher(timeout=1, deadline=0.5)(url(server, "/trickle"), accept="*/*")
     assert time.monotonic() - started < 1.5
 
 

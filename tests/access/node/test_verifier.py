@@ -306,6 +306,7 @@ def test_a_list_that_does_not_check_out_is_no_list(portal, verifier, bad_list):
 
 def test_an_older_list_does_not_replace_a_newer_one(portal, verifier, clock):
     """A cache between node and portal serving yesterday's list cannot undo a revocation."""
+    portal.list_lifetime = 3600  # every list below is still within its exp
     token = portal.token()
     old = portal.status_list_token()
     clock.advance(100)
@@ -364,6 +365,14 @@ def test_when_the_keys_cannot_be_fetched_again_it_keeps_the_ones_it_has(portal, 
     portal.failing.add(JWKS_URL)
     assert verifier.verify(token).allowed
     assert portal.fetches(JWKS_URL) == 2
+    # With keys in hand, it tries again after the floor, not on every request.
+    for _ in range(50):
+        assert verifier.verify(token).allowed
+        assert verifier.verify(portal.token()).allowed
+    assert portal.fetches(JWKS_URL) == 2
+    clock.advance(60)
+    assert verifier.verify(token).allowed
+    assert portal.fetches(JWKS_URL) == 3
     assert verifier.verify(portal.token()).allowed
 
 
@@ -417,11 +426,15 @@ def test_the_token_cache_keeps_the_most_recently_used(portal):
     assert verifier.stats.signature_checks == 4
 
 
-def test_a_refused_token_is_cached_too_and_still_refused(portal, verifier):
+def test_a_refused_token_is_cached_too_and_still_refused(portal, verifier, clock):
     token = portal.token(aud=OTHER_NODE)
     for _ in range(3):
         assert verifier.verify(token).reason is Reason.WRONG_AUDIENCE
     assert verifier.stats.signature_checks == 1
+    clock.advance(600 + 30)  # expired: its entry goes, though the first refusal stays
+    for _ in range(3):
+        assert verifier.verify(token).reason is Reason.WRONG_AUDIENCE
+    assert verifier.stats.signature_checks == 3  # checked afresh after the first
 
 
 def test_threads_share_one_verifier(portal, verifier):
@@ -466,3 +479,20 @@ def test_it_reads_the_portals_other_signed_documents(portal, verifier, clock):
     with pytest.raises(Refused) as refused:
         verifier.read_signed(document, typ="studymap+jwt")
     assert refused.value.reason is Reason.EXPIRED
+
+
+def test_a_clock_set_back_uses_no_list_and_no_keys_beyond_their_time(portal, verifier, clock):
+    """A clock corrected backwards (NTP) must not stretch a status list's ttl or the wait
+    for new keys: both are fetched again."""
+    token = portal.token(iat=int(clock()) - 3500, nbf=int(clock()) - 3500, exp=int(clock()) + 60)
+    assert verifier.verify(token).allowed
+    portal.publish("es-2027-2", ec.generate_private_key(ec.SECP256R1()))
+    rotated = portal.token(kid="es-2027-2")
+    assert verifier.verify(rotated).reason is Reason.UNKNOWN_KEY  # within the floor
+    clock.advance(1)
+    portal.documents[LIST_URI] = portal.status_list_token().encode()  # the portal's clock
+    clock.advance(-3001)
+    assert verifier.verify(token).allowed
+    assert portal.fetches(LIST_URI) == 2
+    assert verifier.verify(rotated).reason is Reason.NOT_YET_VALID  # found, but issued later
+    assert portal.fetches(JWKS_URL) == 2

@@ -101,7 +101,7 @@ def _public_forms():
 
 
 @pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512"])
-@pytest.mark.parametrize("secret", _public_forms())
+@pytest.mark.parametrize("secret", _public_forms(), ids=["pem", "der", "point", "jwk", "jwk-b64"])
 def test_hmac_keyed_with_the_public_key_is_refused(portal, verifier, alg, secret):
     digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
     claims = portal.claims()
@@ -378,6 +378,10 @@ def test_a_signature_moved_to_another_payload_is_refused(portal, verifier):
     refused(verifier, f"{head}.{payload}.{first.split('.')[2]}", Reason.BAD_SIGNATURE)
 
 
+MALFORMED, BAD_CLAIMS = Reason.MALFORMED, Reason.BAD_CLAIMS
+param = pytest.param
+
+
 # Oversized tokens: refused before any parsing
 
 
@@ -472,25 +476,26 @@ def _claims_text(**replace):
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
-        (_claims_text()[:-1] + f', "aud": "{AUDIENCE}"}}', Reason.MALFORMED),  # aud twice
-        (_claims_text()[:-1] + ', "aud": "urn:ecii:node:madrid"}', Reason.MALFORMED),
-        (_claims_text()[:-1] + f', "iss": "{ISSUER}"}}', Reason.MALFORMED),
-        ("[]", Reason.MALFORMED),
-        ('"claims"', Reason.MALFORMED),
-        ("null", Reason.MALFORMED),
-        ("not json", Reason.MALFORMED),
-        (b"\xff\xfe\x00", Reason.MALFORMED),
+        param(_claims_text()[:-1] + f', "aud": "{AUDIENCE}"}}', MALFORMED, id="aud-twice"),
+        param(_claims_text()[:-1] + ', "aud": "urn:ecii:node:x"}', MALFORMED, id="aud-other"),
+        param(_claims_text()[:-1] + f', "iss": "{ISSUER}"}}', MALFORMED, id="iss-twice"),
+        param("[]", MALFORMED, id="list"),
+        param('"claims"', MALFORMED, id="string"),
+        param("null", MALFORMED, id="null"),
+        param("not json", MALFORMED, id="not-json"),
+        param(b"\xff\xfe\x00", MALFORMED, id="not-utf-8"),
         # Nested beyond Python 3.11's recursion limit (RecursionError there; a list on 3.13).
-        ("[" * 2500 + "]" * 2500, Reason.MALFORMED),
-        (_claims_text(exp="1e999"), Reason.BAD_CLAIMS),  # infinity is no time
-        (_claims_text(exp="NaN"), Reason.MALFORMED),
-        (_claims_text(exp="Infinity"), Reason.MALFORMED),
-        (_claims_text(exp="9" * 5000), Reason.MALFORMED),  # beyond Python's 4,300 digits
-        (_claims_text(exp="9" * 4000), Reason.BAD_CLAIMS),
-        (_claims_text(exp=str(10**100)), Reason.BAD_CLAIMS),
-        (_claims_text(exp="-1"), Reason.BAD_CLAIMS),
-        (_claims_text(exp="true"), Reason.BAD_CLAIMS),
-        ("{}", Reason.BAD_ISSUER),
+        param("[" * 2500 + "]" * 2500, MALFORMED, id="deep"),
+        param(_claims_text(exp="1e999"), BAD_CLAIMS, id="exp-infinite"),  # a float, no time
+        param(_claims_text(exp="NaN"), MALFORMED, id="exp-nan"),
+        param(_claims_text(exp="Infinity"), MALFORMED, id="exp-infinity"),
+        # Beyond the 4,300 digits Python converts, and below.
+        param(_claims_text(exp="9" * 5000), MALFORMED, id="exp-5000-digits"),
+        param(_claims_text(exp="9" * 4000), BAD_CLAIMS, id="exp-4000-digits"),
+        param(_claims_text(exp=str(10**100)), BAD_CLAIMS, id="exp-googol"),
+        param(_claims_text(exp="-1"), BAD_CLAIMS, id="exp-negative"),
+        param(_claims_text(exp="true"), BAD_CLAIMS, id="exp-true"),
+        param("{}", Reason.BAD_ISSUER, id="empty"),
     ],
 )
 def test_signed_but_malformed_claims_are_refused(portal, verifier, payload, reason):
