@@ -172,7 +172,7 @@ class Config:
     jwks_refresh_floor: float = 60.0
     study_map_refresh: float = 300.0
     report_interval: float = 10.0
-    report_batch_max: int = 1000
+    report_batch_max: int = 500
     # Search: at most this many permitted studies are sent to the DICOMweb server as a UID
     # list (paging done by the server); with more, the gatekeeper filters and pages itself.
     search_uid_list_max: int = 100
@@ -252,7 +252,7 @@ def load(path: Path | str) -> Config:
         study_map_refresh=_number(gatekeeper, "gatekeeper", "study_map_refresh", 300, minimum=1),
         report_interval=_number(gatekeeper, "gatekeeper", "report_interval", 10, minimum=0.1),
         report_batch_max=int(
-            _number(gatekeeper, "gatekeeper", "report_batch_max", 1000, minimum=1)
+            _number(gatekeeper, "gatekeeper", "report_batch_max", 500, minimum=1)
         ),
         search_uid_list_max=int(
             _number(gatekeeper, "gatekeeper", "search_uid_list_max", 100, minimum=0)

@@ -14,6 +14,7 @@ back signed access reports, authenticated as the node.
 """
 
 import base64
+import json
 import logging
 import os
 import threading
@@ -21,7 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +35,9 @@ log = logging.getLogger("ecii.gatekeeper")
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a study-level search answer of a large node
 MAX_SPOOLED_BATCHES = 100_000
+# The claims of one report batch: base64url makes 120 KB of it, under the 128,000 bytes joserfc
+# (and so the portal) reads of a JWS payload by default. About 500 events.
+MAX_BATCH_JSON_BYTES = 90_000
 
 
 class PortalError(Exception):
@@ -198,8 +202,7 @@ class AccessReporter:
             events, self._events = self._events, []
             self.full.clear()
         sealed = 0
-        for start in range(0, len(events), self.batch_max):
-            batch = events[start : start + self.batch_max]
+        for batch in _batches(events, self.batch_max):
             now = self.clock()
             claims = reports.batch_claims(node=self.node, events=batch, iat=int(now))
             token = sign_report(claims, self.signing_key)
@@ -252,6 +255,22 @@ class AccessReporter:
             self.send()
         except PortalError as error:
             log.warning("access reports wait in the spool: %s", error)
+
+
+def _batches(events: list[reports.AccessEvent], most: int) -> Iterator[list[reports.AccessEvent]]:
+    """``events`` in order, in batches of at most ``most`` events and ``MAX_BATCH_JSON_BYTES``
+    of claims, so that a signed batch stays within what JOSE libraries read by default."""
+    batch: list[reports.AccessEvent] = []
+    size = 0
+    for event in events:
+        event_size = len(json.dumps(event.to_claim())) + 2
+        if batch and (len(batch) >= most or size + event_size > MAX_BATCH_JSON_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(event)
+        size += event_size
+    if batch:
+        yield batch
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -23,6 +24,7 @@ from dicomweb_client.api import DICOMwebClient
 from access.node import config as node_config
 from access.node.decisions import Gatekeeper
 from access.node.portal_link import AccessReporter, PortalError, StudyMapStore, basic_credentials
+from access.node.reasons import Reason
 from access.node.reports import AccessEvent
 from access.node.statuslist import INVALID, SUSPENDED, VALID
 from access.node.verifier import Verifier
@@ -537,3 +539,28 @@ def test_access_reports_wait_in_the_spool_while_the_portal_is_down(node, tmp_pat
     assert list((tmp_path / "spool").glob("*.jwt")) == []
     sent = [e for e in node.portal.events() if e["jti"] == "token-1"]
     assert len(sent) == 3 and all(e["study"] == study for e in sent)
+
+
+def test_a_large_batch_is_split_into_reports_the_portal_can_read(node, tmp_path):
+    """joserfc (the portal's JOSE library) reads JWS payloads of up to 128,000 bytes by
+    default: however many events wait, each signed batch stays under that."""
+    config = node_config.load(node.gatekeeper.config)
+    reporter = AccessReporter(
+        url=node.portal.reports_url,
+        node=config.audience,
+        authorization=basic_credentials(config.audience, config.client_secret),
+        signing_key=config.signing_key,
+        spool=tmp_path / "spool",
+        batch_max=5000,
+    )
+    jti, study = str(uuid.uuid4()), node.other[0].uid
+    for _ in range(1200):
+        reporter.record(
+            AccessEvent.recorded(
+                jti=jti, study=study, time=time.time(), reason=Reason.STUDY_NOT_PERMITTED
+            )
+        )
+    assert reporter.seal() >= 3
+    assert all(p.stat().st_size < 128_000 for p in (tmp_path / "spool").glob("*.jwt"))
+    assert reporter.send() >= 3
+    assert len([e for e in node.portal.events() if e["jti"] == jti]) == 1200
