@@ -176,7 +176,6 @@ class Config:
     # Search: at most this many permitted studies are sent to the DICOMweb server as a UID
     # list (paging done by the server); with more, the gatekeeper filters and pages itself.
     search_uid_list_max: int = 100
-    search_max_results: int = 10000
     timeout: float = 10.0
     operator_cache_seconds: float = 60.0
 
@@ -251,14 +250,9 @@ def load(path: Path | str) -> Config:
         jwks_refresh_floor=_number(gatekeeper, "gatekeeper", "jwks_refresh_floor", 60, minimum=1),
         study_map_refresh=_number(gatekeeper, "gatekeeper", "study_map_refresh", 300, minimum=1),
         report_interval=_number(gatekeeper, "gatekeeper", "report_interval", 10, minimum=0.1),
-        report_batch_max=int(
-            _number(gatekeeper, "gatekeeper", "report_batch_max", 500, minimum=1)
-        ),
+        report_batch_max=int(_number(gatekeeper, "gatekeeper", "report_batch_max", 500, minimum=1)),
         search_uid_list_max=int(
             _number(gatekeeper, "gatekeeper", "search_uid_list_max", 100, minimum=0)
-        ),
-        search_max_results=int(
-            _number(gatekeeper, "gatekeeper", "search_max_results", 10000, minimum=1)
         ),
         timeout=_number(gatekeeper, "gatekeeper", "timeout", 10, minimum=0.1),
         operator_cache_seconds=_number(

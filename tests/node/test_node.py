@@ -143,6 +143,16 @@ def test_search_lists_only_the_permitted_studies(node, token):
     both = f"{node.permitted[0].uid},{other}"
     only = client.search_for_studies(search_filters={"StudyInstanceUID": both})
     assert uids(only) == {node.permitted[0].uid}
+    # Orthanc's RetrieveURL points at the host the client asked for, not at Orthanc.
+    status, _headers, body = get(
+        node, "/dicom-web/studies", token, headers={"Host": "node.example.org:8443"}
+    )
+    assert status == 200
+    for study in json.loads(body):
+        uid = study["0020000D"]["Value"][0]
+        assert study["00081190"]["Value"] == [
+            f"http://node.example.org:8443/dicom-web/studies/{uid}"
+        ]
     # Operators see every study.
     status, _headers, body = get(
         node, "/dicom-web/studies", headers={"Authorization": basic_credentials(*node.operator)}
