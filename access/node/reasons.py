@@ -26,6 +26,8 @@ class Reason(StrEnum):
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"
     BAD_CLAIMS = "bad_claims"
+    # The gatekeeper holds no unexpired study map from the portal: it serves no study.
+    STUDY_MAP_UNAVAILABLE = "study_map_unavailable"
     REVOKED = "revoked"
     SUSPENDED = "suspended"
     STATUS_UNAVAILABLE = "status_unavailable"
