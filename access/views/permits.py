@@ -49,11 +49,12 @@ def permit_list(request):
     return render(request, "access/permit_list.html", {"page": page, "today": timezone.localdate()})
 
 
-def render_permit(request, permit, *, form=None, token_form=None, status=200):
+def render_permit(request, permit, *, form=None, token_form=None, token_refusal="", status=200):
     """The permit. It is valid through its end date; from the next day it shows as ended,
     even before the daily ``expire_permits`` has marked it expired, and cannot be
     reactivated. The people it authorises get access tokens from it (``access.views.tokens``);
-    ``token_form`` is that form refused, ``status`` the answer's status."""
+    ``token_form`` is that form refused (or ``token_refusal`` why no token was issued),
+    ``status`` the answer's status."""
     user = request.user
     committee = permit.review.committee
     can_change = may_change_permit(user, permit)
@@ -79,7 +80,7 @@ def render_permit(request, permit, *, form=None, token_form=None, status=200):
             "changes": changes,
             "ended": ended and permit.status in (Permit.Status.ACTIVE, Permit.Status.SUSPENDED),
             "form": form or forms.PermitChangeForm(auto_id="change-%s"),
-            **token_context(request, permit, form=token_form),
+            **token_context(request, permit, form=token_form, refusal=token_refusal),
         },
         status=status,
     )

@@ -71,15 +71,19 @@ def token_refusal(user: User, permit: Permit, nodes: list[TokenNode]) -> str:
 
 
 def token_context(
-    request: HttpRequest, permit: Permit, *, form: TokenForm | None = None
+    request: HttpRequest,
+    permit: Permit,
+    *,
+    form: TokenForm | None = None,
+    refusal: str = "",
 ) -> dict[str, object]:
     """What the permit page shows about tokens: the form (to those the permit authorises),
-    why none can be issued now, and the newest tokens the person may see."""
+    why none can be issued now (or ``refusal``), and the newest tokens the person may see."""
     user = request.user
     assert isinstance(user, User)
     authorised = may_issue_token(user, permit)
     nodes = selectors.token_nodes(permit) if authorised else []
-    refusal = token_refusal(user, permit, nodes) if authorised else ""
+    refusal = refusal or (token_refusal(user, permit, nodes) if authorised else "")
     if authorised and not refusal and form is None:
         form = TokenForm(nodes=nodes, auto_id="token-%s")
     tokens = list(selectors.permit_tokens(user, permit)[:RECENT_TOKENS])
@@ -126,9 +130,8 @@ def token_issue(request: HttpRequest, pk: int) -> HttpResponse:
     nodes = selectors.token_nodes(permit)
     form = TokenForm(request.POST, nodes=nodes, auto_id="token-%s")
     if not may_issue_token(user, permit):
-        form.add_error(None, _("Tokens under permit %s are issued only to the people it "
-                               "authorises.") % permit.number)  # fmt: skip
-        return render_permit(request, permit, token_form=form, status=403)
+        refusal = _("Tokens under permit %s are issued only to the people it authorises.")
+        return render_permit(request, permit, token_refusal=refusal % permit.number, status=403)
     if form.is_valid():
         node = next(n.node for n in nodes if n.node.pk == form.cleaned_data["node"])
         try:
