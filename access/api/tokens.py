@@ -7,7 +7,7 @@ permit not active or ended (409), nothing granted at that node or a lifetime out
 (400), no signing key yet (503).
 """
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
@@ -50,27 +50,34 @@ NOT_AUTHORISED = OpenApiResponse(
 )
 
 
-class NodeOutput(serializers.ModelSerializer):
-    class Meta:
-        model = Node
-        fields = ["id", "slug", "name", "country", "audience", "dicomweb_base_url"]
+# Plain serializers with their fields declared (not read from the models on every request):
+# the issuance answer is on the portal's busiest write.
 
 
-class TokenOutput(serializers.ModelSerializer):
+class NodeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    country = serializers.CharField()
+    audience = serializers.CharField()
+    dicomweb_base_url = serializers.CharField()
+
+
+class TokenOutput(serializers.Serializer):
     """A token's record (never the token itself)."""
 
+    id = serializers.IntegerField()
+    jti = serializers.CharField()
+    permit = serializers.CharField(source="permit.number")
     node = NodeOutput()
     holder = PersonOutput()
-    permit = serializers.CharField(source="permit.number")
+    scope = serializers.CharField()
     datasets = serializers.ListField(child=serializers.CharField())
+    issued_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
     status = serializers.SerializerMethodField()
-
-    class Meta:
-        model = AccessToken
-        fields = [
-            "id", "jti", "permit", "node", "holder", "scope", "datasets", "issued_at",
-            "expires_at", "status", "revoked_at", "revoke_reason",
-        ]  # fmt: skip
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    revoke_reason = serializers.CharField()
 
     @extend_schema_field(serializers.ChoiceField(choices=TOKEN_STATES))
     def get_status(self, obj: AccessToken) -> str:
@@ -85,9 +92,6 @@ class IssuedTokenOutput(TokenOutput):
     token = serializers.CharField(help_text="The JWT to send as `Authorization: Bearer <token>`.")
     token_type = serializers.CharField(help_text="Always `Bearer`.")
     expires_in = serializers.IntegerField(help_text="Seconds from now until the token ends.")
-
-    class Meta(TokenOutput.Meta):
-        fields = ["token", "token_type", "expires_in", *TokenOutput.Meta.fields]
 
 
 def _tokens(queryset: QuerySet[AccessToken]) -> QuerySet[AccessToken]:
@@ -126,12 +130,9 @@ class PermitTokensApi(ListApi):
         },
     )
     def post(self, request, pk):
-        permit = selectors.access_permit(request.user, pk)
+        permit = selectors.permit_for_token(request.user, pk)
         data = _valid(self.TokenIssueInput, request)
-        node = (
-            Node.objects.filter(slug=data["node"]).first()
-            or Node.objects.filter(audience=data["node"]).first()
-        )
+        node = Node.objects.filter(Q(slug=data["node"]) | Q(audience=data["node"])).first()
         if node is None:
             raise exceptions.ValidationError({"node": [_("There is no such node.")]})
         try:
@@ -140,12 +141,11 @@ class PermitTokensApi(ListApi):
             )
         except services.SigningUnavailable as error:
             raise SigningUnavailableError(str(error)) from None
-        record = _tokens(AccessToken.objects).get(pk=issued.record.pk)
         answer = {
             "token": issued.token,
             "token_type": "Bearer",
             "expires_in": max(0, issued.claims.exp - int(timezone.now().timestamp())),
-            **TokenOutput(record).data,
+            **TokenOutput(issued.record).data,  # its permit, node and holder are at hand
         }
         response = Response(answer, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"

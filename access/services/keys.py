@@ -192,9 +192,8 @@ def _kek_for(key: SigningKey) -> bytes:
 # --- Signing ------------------------------------------------------------------------------
 
 # Decrypted keys, by kid, for this process: decrypting and importing a key costs more than
-# signing with it. A retired key is erased from the database; a process that still holds it
-# may sign with it until it next asks which key is active (its signatures still verify, as the
-# key stays in the JWKS).
+# signing with it. Which key is active is asked of the database every time, so a rotation
+# takes effect at once in every process; the key just retired is erased from the database.
 _signers: dict[str, signing.Signer] = {}
 
 

@@ -15,7 +15,6 @@ from datetime import date, datetime, time, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -66,15 +65,9 @@ def check_lifetime(lifetime: int | None) -> int:
     return lifetime
 
 
-def check_issue(permit: Permit, node: Node, actor: User, today: date) -> list[str]:
-    """Why no token may be issued, as the error to show; else the identifiers of the datasets
-    at ``node`` that ``permit`` grants. The reasons: the actor is not named on the permit
-    (NotPermitted), the permit is not active or has ended, even before ``expire_permits`` ran
-    (InvalidTransition), or it grants nothing at that node (ValidationError on ``node``)."""
-    if not may_issue_token(actor, permit):
-        raise NotPermitted(
-            _("Tokens under permit %s are issued only to the people it authorises.") % permit.number
-        )
+def _check_state(permit: Permit, today: date) -> None:
+    """The permit allows tokens today: it is active and today is within its dates (an ended
+    permit is refused even before ``expire_permits`` has marked it expired)."""
     if permit.status != Permit.Status.ACTIVE:
         raise InvalidTransition(
             _("Permit %(number)s is %(status)s: no token can be issued under it.")
@@ -90,6 +83,18 @@ def check_issue(permit: Permit, node: Node, actor: User, today: date) -> list[st
             _("Permit %(number)s starts on %(day)s.")
             % {"number": permit.number, "day": f"{permit.starts_on:%Y-%m-%d}"}
         )
+
+
+def check_issue(permit: Permit, node: Node, actor: User, today: date) -> list[str]:
+    """Why no token may be issued, as the error to show; else the identifiers of the datasets
+    at ``node`` that ``permit`` grants. The reasons: the actor is not named on the permit
+    (NotPermitted), the permit is not active or has ended, even before ``expire_permits`` ran
+    (InvalidTransition), or it grants nothing at that node (ValidationError on ``node``)."""
+    if not may_issue_token(actor, permit):
+        raise NotPermitted(
+            _("Tokens under permit %s are issued only to the people it authorises.") % permit.number
+        )
+    _check_state(permit, today)
     datasets = sorted(
         str(identifier)
         for identifier in permit.datasets.filter(node=node).values_list("identifier", flat=True)
@@ -104,40 +109,43 @@ def check_issue(permit: Permit, node: Node, actor: User, today: date) -> list[st
     return datasets
 
 
-def _allocate_entry() -> tuple[TokenStatusList, int]:
-    """The next free entry of the current status list (a new list when it is full). Its own
-    short transaction, so that issuing tokens in parallel waits on the list only this long;
-    an entry whose token is then refused stays unused and valid."""
-    with transaction.atomic():
-        current = (
-            TokenStatusList.objects.select_for_update()
-            .filter(next_index__lt=F("capacity"))
-            .order_by("-pk")
-            .first()
-        )
-        if current is None:
-            current = TokenStatusList.objects.create(capacity=settings.STATUS_LIST_SIZE)
-            _record("access.status_list.created", None, current, capacity=current.capacity)
-        index = current.next_index
-        current.next_index = index + 1
-        current.save(update_fields=["next_index"])
-    return current, index
+# One statement takes the next entry of the newest list that has room: concurrent issuers
+# queue on the list's row only for that statement (outside a transaction it commits at once).
+_NEXT_ENTRY = """
+    UPDATE {table} SET next_index = next_index + 1
+    WHERE id = (SELECT id FROM {table} WHERE next_index < capacity ORDER BY id DESC LIMIT 1)
+      AND next_index < capacity
+    RETURNING id, next_index - 1
+"""
+
+
+def _allocate_entry() -> tuple[int, int]:
+    """The next free entry of the current status list, ``(list id, index)``; a new list when
+    the current one is full. An entry whose token is then refused stays unused and valid."""
+    sql = _NEXT_ENTRY.format(table=connection.ops.quote_name(TokenStatusList._meta.db_table))
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            row = cursor.fetchone()
+        if row is not None:
+            return int(row[0]), int(row[1])
+        with transaction.atomic():
+            created = TokenStatusList.objects.create(capacity=settings.STATUS_LIST_SIZE)
+            _record("access.status_list.created", None, created, capacity=created.capacity)
 
 
 def _lock_permit(pk: int) -> Permit:
-    """The permit, locked against a change of its status until this transaction ends. On
-    PostgreSQL the lock is shared (FOR SHARE): tokens are issued in parallel, and a suspension
-    or revocation waits until they are committed, so that it then marks them too."""
+    """The permit, read and locked against a change of its status until this transaction
+    ends. On PostgreSQL the lock is shared (FOR SHARE): tokens are issued in parallel, and a
+    suspension or revocation waits until they are committed, so that it then marks them
+    too."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT 1 FROM {Permit._meta.db_table} WHERE id = %s FOR SHARE",  # noqa: S608
-                [pk],
-            )
-        permits = Permit.objects.all()
-    else:
-        permits = Permit.objects.select_for_update()
-    return permits.select_related("review__committee", "application").get(pk=pk)
+        table = connection.ops.quote_name(Permit._meta.db_table)
+        locked = list(
+            Permit.objects.raw(f"SELECT * FROM {table} WHERE id = %s FOR SHARE", [pk])  # noqa: S608
+        )
+        return locked[0]
+    return Permit.objects.select_for_update().get(pk=pk)
 
 
 @dataclass(frozen=True)
@@ -156,11 +164,13 @@ def token_issue(
     It lasts ``lifetime`` seconds (at most ``ACCESS_TOKEN_LIFETIME``), never beyond the end of
     the permit's last day, and grants the permit's datasets at that node."""
     seconds = check_lifetime(lifetime)
-    check_issue(permit, node, actor, timezone.localdate())  # refuse before taking an entry
-    status_list, index = _allocate_entry()
+    # Who, what and where are checked once: who is named on a permit and what it grants never
+    # change once it is issued. Whether it allows tokens now is checked again under its lock.
+    datasets = check_issue(permit, node, actor, timezone.localdate())
+    list_id, index = _allocate_entry()
     with transaction.atomic():
         locked = _lock_permit(permit.pk)
-        datasets = check_issue(locked, node, actor, timezone.localdate())
+        _check_state(locked, timezone.localdate())
         signer = keys.active_signer()
         now = timezone.now()
         iat = int(now.timestamp())
@@ -179,7 +189,7 @@ def token_issue(
             scope=SCOPE_READ,
             datasets=tuple(datasets),
             status_idx=index,
-            status_uri=status_list_uri(status_list.pk),
+            status_uri=status_list_uri(list_id),
         )
         token = signer.sign(claims.to_claims(), TOKEN_TYPE)
         record = AccessToken.objects.create(
@@ -192,7 +202,7 @@ def token_issue(
             datasets=list(datasets),
             issued_at=datetime.fromtimestamp(iat, tz=now.tzinfo),
             expires_at=datetime.fromtimestamp(exp, tz=now.tzinfo),
-            status_list=status_list,
+            status_list_id=list_id,
             status_index=index,
         )
         _record(
@@ -204,7 +214,7 @@ def token_issue(
             node=node.audience,
             datasets=datasets,
             expires_at=record.expires_at,
-            status_list=status_list.pk,
+            status_list=list_id,
             status_index=index,
         )
     return IssuedToken(token=token, record=record, claims=claims)

@@ -126,7 +126,7 @@ def token_issue(request: HttpRequest, pk: int) -> HttpResponse:
 
     user = request.user
     assert isinstance(user, User)
-    permit = selectors.access_permit(user, pk)
+    permit = selectors.permit_for_token(user, pk)
     nodes = selectors.token_nodes(permit)
     form = TokenForm(request.POST, nodes=nodes, auto_id="token-%s")
     if not may_issue_token(user, permit):
