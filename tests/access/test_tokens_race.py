@@ -65,3 +65,28 @@ def test_a_token_issued_during_a_suspension_is_suspended_with_its_permit(
     assert set(AccessToken.objects.values_list("status", flat=True)) == {
         AccessToken.Status.SUSPENDED
     }
+
+
+def test_tokens_issued_at_once_each_get_their_own_entry(permit, catalogue, personas, settings):
+    """Four issuers at once, five tokens each, through lists of eight entries: every token is
+    issued, no two share an entry, and no list hands out more than it holds."""
+    settings.STATUS_LIST_SIZE = 8
+    researcher = personas["researcher"]
+    services.token_issue(permit=permit, node=catalogue.own_node, actor=researcher)  # the keys
+
+    def five():
+        return [
+            services.token_issue(permit=permit, node=catalogue.own_node, actor=researcher)
+            for _ in range(5)
+        ]
+
+    together = threading.Barrier(4)
+    racers = [_Racer(five, together) for _ in range(4)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=60)
+        assert not racer.is_alive() and racer.error is None, racer.error
+    entries = list(AccessToken.objects.values_list("status_list_id", "status_index"))
+    assert len(entries) == 21 == len(set(entries))
+    assert all(0 <= index < 8 for _list, index in entries)
