@@ -49,6 +49,21 @@ register(
     AuditAction("access.permit.reactivated", _("A suspended data permit was reactivated")),
     AuditAction("access.permit.revoked", _("A data permit was revoked")),
     AuditAction("access.permit.expired", _("A data permit expired")),
+    # Access tokens and what they rest on
+    AuditAction("access.token.issued", _("An access token was issued for a node")),
+    AuditAction("access.token.revoked", _("An access token was revoked")),
+    AuditAction("access.status_list.created", _("A new token status list was started")),
+    AuditAction("access.signing_key.created", _("A token signing key was made")),
+    AuditAction("access.signing_key.activated", _("A token signing key began to sign")),
+    AuditAction("access.signing_key.retired", _("A token signing key was retired")),
+    AuditAction(
+        "access.signing_key.rewrapped",
+        _("A token signing key was encrypted under a new key-encryption key"),
+    ),
+    # Nodes
+    AuditAction("access.node.secret_issued", _("A node was given a new secret")),
+    AuditAction("access.node.key_registered", _("A node's report signing key was registered")),
+    AuditAction("access.node.report_received", _("A node reported the accesses it decided")),
     # Committees
     AuditAction("access.committee.created", _("A data access committee was set up")),
     AuditAction("access.committee.updated", _("A data access committee was changed")),

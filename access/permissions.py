@@ -14,7 +14,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, get_objects_for_user, get_users_with_perms, remove_perm
 
-from access.models import Application, Committee, Permit, Review, TeamMember
+from access.models import AccessToken, Application, Committee, Permit, Review, TeamMember
 from portal.models import AnyUser, Role, User
 
 # Team members who are parties: invited (named by email, not answered yet) or accepted.
@@ -194,3 +194,36 @@ def seats_by_committee(committee_ids: Iterable[int]) -> dict[int, dict[int, bool
         if user_id in seats[committee_id]:
             seats[committee_id][user_id] = True
     return seats
+
+
+# --- Access tokens ----------------------------------------------------------------------------
+
+
+def may_issue_token(user: AnyUser, permit: Permit) -> bool:
+    """A token is issued only to a person the permit names as authorised (the holder is one),
+    whose account is active. Whether the permit allows it now is the service's check."""
+    return (
+        user.is_authenticated
+        and user.is_active
+        and permit.authorised_persons.filter(pk=user.pk).exists()
+    )
+
+
+def may_see_permit_tokens(user: AnyUser, permit: Permit) -> bool:
+    """Every token of a permit is seen by its holder, the issuing committee's members and the
+    access body; other authorised persons see their own."""
+    if not user.is_authenticated:
+        return False
+    if permit.holder_id == user.pk or user.has_role(Role.HDAB_ADMIN):
+        return True
+    return is_member(user, permit.review.committee) and not is_party(user, permit.application)
+
+
+def may_revoke_token(user: AnyUser, token: AccessToken) -> bool:
+    """The person it was issued to, the permit's holder, and whoever may suspend the permit
+    (the issuing committee's chair, the access body)."""
+    if not user.is_authenticated:
+        return False
+    if user.pk in (token.holder_id, token.permit.holder_id):
+        return True
+    return may_change_permit(user, token.permit)

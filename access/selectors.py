@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from access.models import (
+    AccessToken,
     Application,
     ApplicationDataset,
     Comment,
@@ -25,6 +26,7 @@ from access.models import (
     ConflictOfInterest,
     Permit,
     Review,
+    SigningKey,
     TeamMember,
 )
 from access.permissions import (
@@ -34,11 +36,13 @@ from access.permissions import (
     may_chair,
     may_change_permit,
     may_review,
+    may_revoke_token,
+    may_see_permit_tokens,
     parties_by_application,
     party_filter,
     seats_by_committee,
 )
-from catalogue.models import Dataset
+from catalogue.models import Dataset, Node, Study
 from portal.models import AnyUser, Role, User
 
 
@@ -144,6 +148,18 @@ def access_permit(user: AnyUser, pk: int | str, *, for_change: bool = False) -> 
     if for_change and not may_change_permit(user, permit):
         raise Http404
     return permit
+
+
+def permit_for_token(user: AnyUser, pk: int | str) -> Permit:
+    """A permit ``user`` may ask a token under: first (one small query) among the permits that
+    name them as authorised, else any permit they may see (the service then says why not), else
+    404. Issuing tokens is the busiest write of the portal."""
+    if user.is_authenticated:
+        try:
+            return Permit.objects.get(pk=pk, authorised_persons=user)
+        except (Permit.DoesNotExist, ValueError, TypeError):
+            pass
+    return access_permit(user, pk)
 
 
 def committee_queue(user: User) -> QuerySet[Review]:
@@ -357,3 +373,86 @@ def applications_including(user: User, dataset_ids: list[int]) -> dict[int, list
     for item in items:
         found.setdefault(item.dataset_id, []).append(item.application)
     return found
+
+
+# --- Access tokens, signing keys and what nodes are sent -------------------------------------
+
+
+def visible_tokens(user: AnyUser) -> QuerySet[AccessToken]:
+    """Tokens ``user`` may see: their own, those of permits they hold, those of permits their
+    committees issued (unless they are a party to the application), all for the access
+    body."""
+    if not user.is_authenticated:
+        return AccessToken.objects.none()
+    if _is_admin(user):
+        return AccessToken.objects.all()
+    issued_by_mine = Q(permit__review__committee__in=committees_of(user)) & ~party_filter(
+        user, "permit__application__"
+    )
+    return AccessToken.objects.filter(Q(holder=user) | Q(permit__holder=user) | issued_by_mine)
+
+
+def access_token(user: AnyUser, pk: int | str, *, for_write: bool = False) -> AccessToken:
+    """A token ``user`` may see; with ``for_write``, one they may revoke (its holder, the
+    permit's holder, the issuing committee's chair, the access body). 404 otherwise."""
+    try:
+        token = (
+            visible_tokens(user)
+            .select_related("permit__review__committee", "permit__application", "node", "holder")
+            .get(pk=pk)
+        )
+    except (AccessToken.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+    if for_write and not may_revoke_token(user, token):
+        raise Http404
+    return token
+
+
+def permit_tokens(user: User, permit: Permit) -> QuerySet[AccessToken]:
+    """The tokens of ``permit`` that ``user`` sees (all of them, or their own), newest first."""
+    tokens = AccessToken.objects.filter(permit=permit).select_related("node", "holder")
+    if not may_see_permit_tokens(user, permit):
+        tokens = tokens.filter(holder=user)
+    return tokens.order_by("-issued_at", "-pk")
+
+
+@dataclass(frozen=True)
+class TokenNode:
+    """A node where a permit grants datasets, and those datasets."""
+
+    node: Node
+    datasets: tuple[Dataset, ...]
+
+
+def token_nodes(permit: Permit) -> list[TokenNode]:
+    """The nodes holding datasets ``permit`` grants, by name, each with those datasets (one
+    query)."""
+    grouped: dict[int, list[Dataset]] = {}
+    nodes: dict[int, Node] = {}
+    for dataset in permit.datasets.select_related("node").order_by("node__name", "title"):
+        nodes.setdefault(dataset.node_id, dataset.node)
+        grouped.setdefault(dataset.node_id, []).append(dataset)
+    return [TokenNode(node=nodes[pk], datasets=tuple(grouped[pk])) for pk in nodes]
+
+
+def published_signing_keys(now: datetime | None = None) -> list[SigningKey]:
+    """The keys the JWKS lists: the active key, the next key, and retired keys until their
+    ``published_until``; active first, then next, then the most recently retired."""
+    now = now or timezone.now()
+    keys = SigningKey.objects.filter(
+        Q(status__in=[SigningKey.Status.ACTIVE, SigningKey.Status.NEXT])
+        | Q(status=SigningKey.Status.RETIRED, published_until__gt=now)
+    )
+    order = {SigningKey.Status.ACTIVE: 0, SigningKey.Status.NEXT: 1, SigningKey.Status.RETIRED: 2}
+    return sorted(keys, key=lambda k: (order[SigningKey.Status(k.status)], -k.pk))
+
+
+def study_map_rows(node: Node) -> list[tuple[str, str, str]]:
+    """``(StudyInstanceUID, dataset identifier, subject pseudonym)`` of every study of every
+    published dataset at ``node`` (one query)."""
+    rows = (
+        Study.objects.filter(dataset__node=node, dataset__status=Dataset.Status.PUBLISHED)
+        .order_by("study_instance_uid", "dataset__identifier")
+        .values_list("study_instance_uid", "dataset__identifier", "subject")
+    )
+    return [(uid, str(dataset), subject) for uid, dataset, subject in rows]

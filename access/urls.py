@@ -1,6 +1,6 @@
 from django.urls import path
 
-from access.views import applications, committees, page, permits, reviews
+from access.views import applications, committees, documents, nodes, page, permits, reviews, tokens
 
 app_name = "access"
 
@@ -47,4 +47,13 @@ urlpatterns = [
     path("permits/", permits.permit_list, name="permit_list"),
     path("permits/<int:pk>/", permits.permit_detail, name="permit_detail"),
     path("permits/<int:pk>/change/", permits.permit_change, name="permit_change"),
+    # Access tokens: issued from the permit page, revoked from it
+    path("permits/<int:pk>/tokens/", tokens.token_issue, name="token_issue"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
+    # Published for nodes (anyone may fetch them)
+    path("status-lists/<int:list_id>", documents.status_list, name="status_list"),
+    # Asked by nodes, with their own credentials
+    path("nodes/reports", nodes.access_reports, name="node_reports"),
+    path("nodes/<path:audience>/study-map", nodes.study_map, name="study_map"),
+    path("orthanc/validate", nodes.orthanc_validate, name="orthanc_validate"),
 ]

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.audit_keys import DEVELOPMENT_AUDIT_KEYS, parse_audit_keys
 from portal.env import database_from_url, env, envbool, envint, envlist, envsecret
+from portal.signing_kek import DEVELOPMENT_SIGNING_KEK, parse_signing_kek
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -111,6 +112,42 @@ AUDIT_KEYS = parse_audit_keys(
     envsecret("AUDIT_KEYS", required=PRODUCTION, default=DEVELOPMENT_AUDIT_KEYS),
     production=PRODUCTION,
 )
+
+# Access tokens (docs/tokens.md). The key-encryption key that protects the private signing keys
+# at rest; older KEKs stay readable until `manage.py signing_keys rewrap`.
+SIGNING_KEK = parse_signing_kek(
+    envsecret("SIGNING_KEK", required=PRODUCTION, default=DEVELOPMENT_SIGNING_KEK),
+    envlist("SIGNING_KEK_PREVIOUS"),
+    production=PRODUCTION,
+)
+# The algorithm of new signing keys: ES256 (P-256) or Ed25519. Never "none", never HMAC.
+SIGNING_ALGORITHM = env("SIGNING_ALGORITHM", "ES256")
+if SIGNING_ALGORITHM not in {"ES256", "Ed25519"}:
+    raise ImproperlyConfigured("SIGNING_ALGORITHM must be ES256 or Ed25519")
+# Development creates the first signing keys when a token is first asked for; production
+# needs `manage.py signing_keys create`.
+SIGNING_KEYS_AUTO_CREATE = not PRODUCTION
+ACCESS_TOKEN_LIFETIME = envint("ACCESS_TOKEN_LIFETIME", 3600)  # seconds, at most 3600
+TOKEN_CLIENT_ID = env("TOKEN_CLIENT_ID", "ecii-portal")  # the client_id claim of tokens
+STATUS_LIST_TTL = envint("STATUS_LIST_TTL", 60)  # seconds a node may cache a status list
+STATUS_LIST_SIZE = envint("STATUS_LIST_SIZE", 65536)  # entries per status list
+STUDY_MAP_TTL = envint("STUDY_MAP_TTL", 300)  # seconds before a node syncs its study map again
+STUDY_MAP_LIFETIME = envint("STUDY_MAP_LIFETIME", 86400)  # a study map's exp, after its iat
+# A retired signing key stays in the JWKS this long, so that what it signed still verifies.
+SIGNING_KEY_RETENTION = envint("SIGNING_KEY_RETENTION", 2 * 86400)
+if not 60 <= ACCESS_TOKEN_LIFETIME <= 3600:
+    raise ImproperlyConfigured("ACCESS_TOKEN_LIFETIME must be 60 to 3600 seconds")
+if not 1 <= STATUS_LIST_TTL <= 3600:
+    raise ImproperlyConfigured("STATUS_LIST_TTL must be 1 to 3600 seconds")
+if not 8 <= STATUS_LIST_SIZE <= 1_048_576 or STATUS_LIST_SIZE % 4:
+    raise ImproperlyConfigured("STATUS_LIST_SIZE must be a multiple of 4 from 8 to 1048576")
+if not 1 <= STUDY_MAP_TTL <= STUDY_MAP_LIFETIME:
+    raise ImproperlyConfigured("STUDY_MAP_TTL must be at least 1 and at most STUDY_MAP_LIFETIME")
+if max(ACCESS_TOKEN_LIFETIME, 2 * STATUS_LIST_TTL, STUDY_MAP_LIFETIME) > SIGNING_KEY_RETENTION:
+    raise ImproperlyConfigured(
+        "SIGNING_KEY_RETENTION must cover everything a retired key signed: at least "
+        "ACCESS_TOKEN_LIFETIME, twice STATUS_LIST_TTL and STUDY_MAP_LIFETIME"
+    )
 
 _redis_url = envsecret("REDIS_URL", required=False)
 CACHES = {
@@ -300,6 +337,7 @@ SPECTACULAR_SETTINGS = {
         "ReviewStatusEnum": "access.models.Review.Status",
         "TeamMemberStatusEnum": "access.models.TeamMember.Status",
         "PermitStatusEnum": "access.models.Permit.Status",
+        "AccessTokenStatusEnum": "access.api.tokens.TOKEN_STATES",
     },
 }
 

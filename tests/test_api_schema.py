@@ -23,8 +23,8 @@ from schemathesis import checks
 from schemathesis.generation import GenerationMode
 
 from access import services
-from access.models import Application, Committee, Permit, Review, TeamMember
-from catalogue.models import Dataset
+from access.models import AccessToken, Application, Committee, Permit, Review, TeamMember
+from catalogue.models import Dataset, Node
 from portal.api_errors import PROBLEM_JSON
 from portal.ids import MAX_ID
 
@@ -96,8 +96,8 @@ def _session(user) -> tuple[dict, dict]:
 @pytest.fixture
 def world(access, catalogue, personas):
     """The suite's fixtures, plus a permit (held by the researcher, issued by the chair's
-    committees) and an invitation for each persona, so that the generated requests also reach
-    objects that exist."""
+    committees) with a token for each, and an invitation for each persona, so that the
+    generated requests also reach objects that exist."""
     permitted = access.new_application("Permitted study", submit=True)
     for review in permitted.reviews.all():
         services.review_decide(review=review, actor=personas["committee_chair"], approve=True)
@@ -106,7 +106,9 @@ def world(access, catalogue, personas):
     )
     for name in ("researcher", "committee_chair"):
         services.team_invite(application=others, actor=others.applicant, email=personas[name].email)
-    assert Permit.objects.exists()
+    for permit in Permit.objects.all():
+        node = permit.datasets.get().node
+        services.token_issue(permit=permit, node=node, actor=personas["researcher"])
 
 
 def _existing() -> dict[str, list]:
@@ -118,10 +120,12 @@ def _existing() -> dict[str, list]:
         "/api/access/applications/": ids(Application),
         "/api/access/reviews/": ids(Review),
         "/api/access/permits/": ids(Permit),
+        "/api/access/tokens/": ids(AccessToken),
         "/api/catalogue/": datasets,
         "token": list(TeamMember.objects.order_by("pk").values_list("token", flat=True)),
         "dataset": datasets,
         "committee": ids(Committee),
+        "node": list(Node.objects.order_by("pk").values_list("slug", flat=True)),
     }
 
 
@@ -156,6 +160,8 @@ def _use_existing(case, data, existing: dict[str, list]) -> None:
             number if (number := _an_id(data, existing["dataset"])) is not None else generated
             for generated in body["datasets"][:3]
         ]
+    if isinstance(body.get("node"), str) and data.draw(st.booleans()):
+        body["node"] = data.draw(st.sampled_from(existing["node"]))
     for name in ("dataset", "committee"):
         if isinstance(body.get(name), int):
             if (number := _an_id(data, existing[name])) is not None:

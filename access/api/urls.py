@@ -1,7 +1,7 @@
 from django.urls import path
 
 import portal.ids  # noqa: F401  (registers the <id:...> path converter)
-from access.api import applications, permits, reviews
+from access.api import applications, permits, reviews, tokens
 
 app_name = "access_api"
 
@@ -62,4 +62,7 @@ urlpatterns = [
     path("permits/", permits.PermitListApi.as_view(), name="permits"),
     path("permits/<id:pk>/", permits.PermitDetailApi.as_view(), name="permit"),
     path("permits/<id:pk>/change/", permits.PermitChangeApi.as_view(), name="permit_change"),
+    path("permits/<id:pk>/tokens/", tokens.PermitTokensApi.as_view(), name="permit_tokens"),
+    path("tokens/<id:pk>/", tokens.TokenDetailApi.as_view(), name="token"),
+    path("tokens/<id:pk>/revoke/", tokens.TokenRevokeApi.as_view(), name="token_revoke"),
 ]

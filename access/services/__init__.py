@@ -1,13 +1,15 @@
-"""Every write on applications, reviews, permits and committees.
+"""Every write on applications, reviews, permits, committees, access tokens, signing keys and
+the nodes' records.
 
 Each state change runs in a transaction, takes a row lock on the application (or permit) first,
 checks the transition against the model's ``ALLOWED_TRANSITIONS``, and appends an audit event
 with the actor and reason. Racing requests therefore end in exactly one outcome: the second one
 sees the state the first left and is refused with InvalidTransition.
 
-One module per object: ``applications``, ``reviews``, ``permits``, ``committees``, with what
-they share in ``common``. This package exposes them all, so callers write
-``services.application_submit``.
+One module per object: ``applications``, ``reviews``, ``permits``, ``committees``, ``tokens``
+(access tokens and status lists), ``keys`` (signing keys) and ``nodes`` (node credentials,
+study maps, access reports, token checks for nodes), with what they share in ``common``. This
+package exposes them all, so callers write ``services.application_submit``.
 """
 
 from access.services.applications import (
@@ -39,6 +41,29 @@ from access.services.common import (
     InvalidTransition,
     NotPermitted,
 )
+from access.services.keys import (
+    Rotation,
+    SigningUnavailable,
+    active_signer,
+    sign,
+    signing_key_create,
+    signing_key_retire,
+    signing_keys_rewrap,
+    signing_keys_rotate,
+)
+from access.services.nodes import (
+    OrthancAnswer,
+    ReportRefused,
+    TokenCheck,
+    access_report_receive,
+    introspection,
+    node_authenticate,
+    node_key_register,
+    node_secret_issue,
+    orthanc_validate,
+    study_map_document,
+    token_check,
+)
 from access.services.permits import (
     PERMIT_CHANGES,
     check_permit_end,
@@ -55,6 +80,16 @@ from access.services.reviews import (
     tally,
     vote_cast,
 )
+from access.services.tokens import (
+    IssuedToken,
+    check_issue,
+    check_lifetime,
+    status_list_document,
+    status_list_uri,
+    token_issue,
+    token_revoke,
+    tokens_follow_permit,
+)
 
 __all__ = [
     "APPLICANT_FIELDS",
@@ -64,7 +99,15 @@ __all__ = [
     "PERMIT_CHANGES",
     "IncompleteApplication",
     "InvalidTransition",
+    "IssuedToken",
     "NotPermitted",
+    "OrthancAnswer",
+    "ReportRefused",
+    "Rotation",
+    "SigningUnavailable",
+    "TokenCheck",
+    "access_report_receive",
+    "active_signer",
     "application_create",
     "application_save_draft",
     "application_set_datasets",
@@ -72,6 +115,8 @@ __all__ = [
     "application_update",
     "application_withdraw",
     "applications_lapse_incomplete",
+    "check_issue",
+    "check_lifetime",
     "check_permit_end",
     "clarification_answer",
     "clarification_request",
@@ -83,13 +128,30 @@ __all__ = [
     "conflict_declare",
     "deadline_extend",
     "decisive_votes",
+    "introspection",
     "missing_items",
+    "node_authenticate",
+    "node_key_register",
+    "node_secret_issue",
+    "orthanc_validate",
     "permit_change",
     "permits_expire",
     "review_decide",
     "settled_outcome",
+    "sign",
+    "signing_key_create",
+    "signing_key_retire",
+    "signing_keys_rewrap",
+    "signing_keys_rotate",
+    "status_list_document",
+    "status_list_uri",
+    "study_map_document",
     "tally",
     "team_answer",
     "team_invite",
+    "token_check",
+    "token_issue",
+    "token_revoke",
+    "tokens_follow_permit",
     "vote_cast",
 ]

@@ -20,6 +20,7 @@ from access.permissions import (
     may_change_permit,
 )
 from access.services.common import InvalidTransition, NotPermitted, _record
+from access.services.tokens import tokens_follow_permit
 from portal.models import User
 
 
@@ -102,7 +103,8 @@ PERMIT_CHANGES = {
 
 @transaction.atomic
 def permit_change(*, permit: Permit, actor: User, change: str, reason: str = "") -> Permit:
-    """Suspend, reactivate or revoke a permit (its committee's chair or the access body)."""
+    """Suspend, reactivate or revoke a permit (its committee's chair or the access body); its
+    tokens' status-list entries follow in the same transaction."""
     spec = PERMIT_CHANGES.get(change)
     if spec is None:
         raise ValidationError(_("Unknown change %s.") % change)
@@ -121,13 +123,15 @@ def permit_change(*, permit: Permit, actor: User, change: str, reason: str = "")
     old = locked.transition_to(spec.status)
     locked.status_reason = reason
     locked.save(update_fields=["status", "status_reason", "changed_at"])
-    _record(spec.action, actor, locked, reason=reason, previous=old)
+    tokens = tokens_follow_permit(locked)
+    _record(spec.action, actor, locked, reason=reason, previous=old, tokens=tokens)
     notifications.permit_changed(locked)
     return locked
 
 
 def permits_expire(*, today: date | None = None) -> list[Permit]:
-    """Expire every active or suspended permit whose end date has passed. Idempotent."""
+    """Expire every active or suspended permit whose end date has passed, and mark its tokens
+    INVALID. Idempotent."""
     today = today or timezone.localdate()
     expired: list[Permit] = []
     candidates = Permit.objects.filter(
@@ -140,7 +144,15 @@ def permits_expire(*, today: date | None = None) -> list[Permit]:
                 continue
             old = permit.transition_to(Permit.Status.EXPIRED)
             permit.save(update_fields=["status", "changed_at"])
-            _record("access.permit.expired", None, permit, previous=old, ends_on=permit.ends_on)
+            tokens = tokens_follow_permit(permit)
+            _record(
+                "access.permit.expired",
+                None,
+                permit,
+                previous=old,
+                ends_on=permit.ends_on,
+                tokens=tokens,
+            )
             notifications.permit_changed(permit)
             expired.append(permit)
     return expired

@@ -26,6 +26,7 @@ from access.views.common import (
     PAGE_SIZE,
     _listed,
 )
+from access.views.tokens import token_context
 from portal.confirm import Confirmation, confirmation_page, is_confirmed, wants_change
 from portal.forms import show_refusal
 from portal.models import Role
@@ -48,10 +49,12 @@ def permit_list(request):
     return render(request, "access/permit_list.html", {"page": page, "today": timezone.localdate()})
 
 
-def _render_permit(request, permit, *, form=None):
+def render_permit(request, permit, *, form=None, token_form=None, token_refusal="", status=200):
     """The permit. It is valid through its end date; from the next day it shows as ended,
     even before the daily ``expire_permits`` has marked it expired, and cannot be
-    reactivated."""
+    reactivated. The people it authorises get access tokens from it (``access.views.tokens``);
+    ``token_form`` is that form refused (or ``token_refusal`` why no token was issued),
+    ``status`` the answer's status."""
     user = request.user
     committee = permit.review.committee
     can_change = may_change_permit(user, permit)
@@ -77,14 +80,16 @@ def _render_permit(request, permit, *, form=None):
             "changes": changes,
             "ended": ended and permit.status in (Permit.Status.ACTIVE, Permit.Status.SUSPENDED),
             "form": form or forms.PermitChangeForm(auto_id="change-%s"),
+            **token_context(request, permit, form=token_form, refusal=token_refusal),
         },
+        status=status,
     )
 
 
 @login_required
 def permit_detail(request, pk):
     """The printable permit with its Art 68(10) contents."""
-    return _render_permit(request, selectors.access_permit(request.user, pk))
+    return render_permit(request, selectors.access_permit(request.user, pk))
 
 
 @require_POST
@@ -97,7 +102,7 @@ def permit_change(request, pk):
         change = form.cleaned_data["change"]
         detail = reverse("access:permit_detail", args=[permit.pk])
         if change == "revoke" and wants_change(request):
-            return _render_permit(request, permit, form=form)
+            return render_permit(request, permit, form=form)
         if change == "revoke" and not is_confirmed(request):
             return confirmation_page(
                 request,
@@ -119,7 +124,7 @@ def permit_change(request, pk):
         else:
             messages.success(request, PERMIT_CHANGED[change] % {"number": permit.number})
             return redirect("access:permit_detail", permit.pk)
-    return _render_permit(request, permit, form=form)
+    return render_permit(request, permit, form=form)
 
 
 PERMIT_CHANGED = {

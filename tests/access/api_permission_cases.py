@@ -50,12 +50,19 @@ ACCESS_API_CASES = [
     ("access_api:permit", "api_permit", "get", api_only(*SUBMITTED_READERS)),
     ("access_api:permit_change", "api_permit", "post",
      api_only("committee_chair", "hdab_admin", ok=UNSUPPORTED)),
+    ("access_api:permit_tokens", "api_permit", "get", api_only(*SUBMITTED_READERS)),
+    ("access_api:permit_tokens", "api_permit", "post",
+     api_only(*SUBMITTED_READERS, ok=UNSUPPORTED)),  # the service then says who may (403)
+    ("access_api:token", "api_token", "get", api_only(*SUBMITTED_READERS)),
+    ("access_api:token_revoke", "api_token", "post",
+     api_only("researcher", "committee_chair", "hdab_admin", ok=UNSUPPORTED)),
 ]  # fmt: skip
 
 
 def access_api_url_kwargs(access) -> dict:
     """URL kwargs for the cases above: ``access``'s draft and submitted applications, the Oslo
-    review of the submitted one, an invitation sent to the citizen, and an Oslo permit."""
+    review of the submitted one, an invitation sent to the citizen, an Oslo permit and a token
+    issued under it to the researcher."""
     from access import services
     from access.models import Permit, Review
     from portal.models import User
@@ -70,14 +77,15 @@ def access_api_url_kwargs(access) -> dict:
     decided = access.new_application("Permitted study", submit=True)
     for review in decided.reviews.all():
         services.review_decide(review=review, actor=chair, approve=True)
+    permit = Permit.objects.get(application=decided, review__committee=access.oslo)
+    token = services.token_issue(permit=permit, node=permit.datasets.get().node, actor=researcher)
     return {
+        "api_token": {"pk": token.record.pk},
         "api_draft": {"pk": access.draft.pk},
         "api_submitted": {"pk": access.submitted.pk},
         "api_oslo_review": {
             "pk": Review.objects.get(application=access.submitted, committee=access.oslo).pk
         },
         "api_invitation": {"token": invitation.token},
-        "api_permit": {
-            "pk": Permit.objects.get(application=decided, review__committee=access.oslo).pk
-        },
+        "api_permit": {"pk": permit.pk},
     }

@@ -6,11 +6,12 @@ where nothing is required, acts and redirects (302). Everyone else gets 404, and
 visitors are sent to the login page.
 """
 
-from tests.test_permissions import only, signed_in
+from tests.test_permissions import everyone, only, signed_in
 
 # The applicant, both committees' chair, Oslo's member and the access body.
 SUBMITTED_READERS = ("researcher", "committee_member", "committee_chair", "hdab_admin")
 OSLO_MEMBERS = ("committee_member", "committee_chair")
+PERMIT_READERS_NOT_NAMED = ("committee_member", "committee_chair", "hdab_admin")
 ETHICS_FILE = "ethics/permission-matrix/approval.pdf"
 
 ACCESS_PAGE_CASES = [
@@ -46,13 +47,28 @@ ACCESS_PAGE_CASES = [
     ("access:permit_list", None, "get", only(*SUBMITTED_READERS)),
     ("access:permit_detail", "page_permit", "get", only(*SUBMITTED_READERS)),
     ("access:permit_change", "page_permit", "post", only("committee_chair", "hdab_admin")),
+    # Tokens: the permit names the researcher; those who see the permit without being named
+    # on it are told why not (403); an empty form is shown again with its error (200)
+    ("access:token_issue", "page_permit", "post",
+     {**only("researcher"), **dict.fromkeys(PERMIT_READERS_NOT_NAMED, 403)}),
+    ("access:token_revoke", "page_token", "post",
+     only("researcher", "committee_chair", "hdab_admin", ok=302)),
+    # Published for anyone; asked by nodes with their own credentials (none here: 401)
+    ("access:status_list", "page_status_list", "get", everyone(200)),
+    ("jwks", None, "get", everyone(200)),
+    ("oauth_metadata", None, "get", everyone(200)),
+    ("oauth_introspect", None, "post", everyone(401)),
+    ("access:orthanc_validate", None, "post", everyone(401)),
+    ("access:study_map", "page_study_map", "get", everyone(401)),
+    ("access:node_reports", None, "post", everyone(401)),
 ]  # fmt: skip
 
 
 def access_url_kwargs(access) -> dict:
     """URL kwargs for the cases above: ``access``'s draft and submitted applications, another
     submitted one with an ethics approval, the submitted one's two reviews, an invitation sent
-    to the citizen, and an Oslo permit (the chair approved for both committees)."""
+    to the citizen, an Oslo permit (the chair approved for both committees), a token issued to
+    the researcher under it, its status list and the Oslo node's study map."""
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
@@ -79,7 +95,14 @@ def access_url_kwargs(access) -> dict:
     def review(committee):
         return {"pk": Review.objects.get(application=access.submitted, committee=committee).pk}
 
+    permit = Permit.objects.get(application=decided, review__committee=access.oslo)
+    token = services.token_issue(
+        permit=permit, node=permit.datasets.get().node, actor=researcher
+    ).record
     return {
+        "page_token": {"pk": token.pk},
+        "page_status_list": {"list_id": token.status_list_id},
+        "page_study_map": {"audience": token.node.audience},
         "page_committee": {"pk": access.oslo.pk},
         "page_committee_member": {"pk": access.oslo.pk, "user_pk": chair.pk},
         "page_draft": {"pk": access.draft.pk},
@@ -88,7 +111,5 @@ def access_url_kwargs(access) -> dict:
         "page_oslo_review": review(access.oslo),
         "page_valencia_review": review(access.valencia),
         "page_invitation": {"token": invitation.token},
-        "page_permit": {
-            "pk": Permit.objects.get(application=decided, review__committee=access.oslo).pk
-        },
+        "page_permit": {"pk": permit.pk},
     }

@@ -543,6 +543,9 @@ API_PATHS = [
     "/api/access/permits/",
     "/api/access/permits/{id}/",
     "/api/access/permits/{id}/change/",
+    "/api/access/permits/{id}/tokens/",
+    "/api/access/tokens/{id}/",
+    "/api/access/tokens/{id}/revoke/",
 ]
 
 

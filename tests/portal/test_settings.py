@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "portal.example.org",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
     "AUDIT_KEYS": f'{{"signing": "k1", "keys": {{"k1": "{secrets.token_urlsafe(48)}"}}}}',
+    "SIGNING_KEK": secrets.token_urlsafe(32),
 }
 
 
@@ -38,7 +39,9 @@ def test_it_passes_the_deployment_checks_in_production_mode():
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "AUDIT_KEYS"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "AUDIT_KEYS", "SIGNING_KEK"]
+)
 def test_it_refuses_to_start_in_production_without_a_secret(missing):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
     result = _manage("check", env=env)

@@ -1,0 +1,111 @@
+"""What a node asks the portal as itself, with its credentials (HTTP Basic,
+``client_secret_basic``): its study map, a token's introspection (RFC 7662), the Orthanc
+authorization plugin's validation call, and where it sends its access reports.
+
+These answer machines, in OAuth's terms: a request without valid node credentials gets 401
+with ``{"error": "invalid_client"}`` (RFC 6749 5.2) and ``WWW-Authenticate: Basic``. No
+cookie is read, so there is no CSRF token to send.
+"""
+
+import json
+from collections.abc import Callable
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from access import services
+from access.node.studies import MAP_TYPE
+from catalogue.models import Node
+
+REALM = "ECII portal"
+
+NodeView = Callable[..., HttpResponse]
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def _error(status: int, error: str, description: str) -> HttpResponse:
+    return _no_store(
+        JsonResponse({"error": error, "error_description": description}, status=status)
+    )
+
+
+def _unavailable(error: services.SigningUnavailable) -> HttpResponse:
+    response = _error(503, "temporarily_unavailable", str(error))
+    response["Retry-After"] = "60"
+    return response
+
+
+def node_required(view: NodeView) -> NodeView:
+    """Let through only a request carrying a node's credentials; the view gets the node."""
+
+    def authenticated(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        node = services.node_authenticate(request.headers.get("Authorization"))
+        if node is None:
+            response = _error(401, "invalid_client", "Node credentials (HTTP Basic) are needed.")
+            response["WWW-Authenticate"] = f'Basic realm="{REALM}", charset="UTF-8"'
+            return response
+        return view(request, node, *args, **kwargs)
+
+    authenticated.__name__ = view.__name__
+    authenticated.__doc__ = view.__doc__
+    return authenticated
+
+
+@csrf_exempt
+@require_POST
+@node_required
+def introspect(request: HttpRequest, node: Node) -> HttpResponse:
+    """RFC 7662: form field ``token``; ``{"active": false}`` for anything that is not a valid
+    token for the asking node now."""
+    token = request.POST.get("token", "")
+    if not token:
+        return _error(400, "invalid_request", "The form field token is missing.")
+    return _no_store(JsonResponse(services.introspection(token, node)))
+
+
+@csrf_exempt
+@require_POST
+@node_required
+def orthanc_validate(request: HttpRequest, node: Node) -> HttpResponse:
+    """The Orthanc authorization plugin's validation call: ``{"granted", "validity"}``."""
+    try:
+        body = json.loads(request.body)
+    except (UnicodeDecodeError, ValueError):
+        body = None
+    if not isinstance(body, dict):
+        return _error(400, "invalid_request", "The body must be a JSON object.")
+    return _no_store(JsonResponse(services.orthanc_validate(body, node).as_json()))
+
+
+@require_GET
+@node_required
+def study_map(request: HttpRequest, node: Node, audience: str) -> HttpResponse:
+    """The node's own signed study map (``studymap+jwt``); another node's answers 404."""
+    if audience not in (node.audience, str(node.pk)):
+        raise Http404
+    try:
+        document = services.study_map_document(node)
+    except services.SigningUnavailable as error:
+        return _unavailable(error)
+    return _no_store(HttpResponse(document, content_type=f"application/{MAP_TYPE}"))
+
+
+@csrf_exempt
+@require_POST
+@node_required
+def access_reports(request: HttpRequest, node: Node) -> HttpResponse:
+    """A batch of access reports, signed by the node (``accessreport+jwt``). 200 when stored
+    or stored before; 400 for a batch that will never be accepted; 409 while the node has no
+    registered key (send it again later)."""
+    try:
+        report, created = services.access_report_receive(node=node, document=request.body)
+    except services.ReportRefused as refusal:
+        return _error(409 if refusal.retry else 400, "invalid_request", str(refusal))
+    answer = {"batch": report.jti, "events": report.event_count, "stored": created}
+    return _no_store(JsonResponse(answer))
