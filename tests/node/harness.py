@@ -77,7 +77,8 @@ def wait_until(check, *, timeout: float = 15.0, what: str = "a process") -> None
 
 def http(method, url, *, headers=None, body=None, source=None, timeout=10):
     """One request with the standard library: (status, headers, body). ``source`` binds the
-    client socket to a local address (to come from another loopback address)."""
+    client socket to a local address (to come from another loopback address). A header sent
+    more than once is joined with ", ", as HTTP client libraries (requests) show it."""
     parts = urllib.parse.urlsplit(url)
     import http.client
 
@@ -88,7 +89,10 @@ def http(method, url, *, headers=None, body=None, source=None, timeout=10):
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         connection.request(method, path, body=body, headers=headers or {})
         answer = connection.getresponse()
-        return answer.status, dict(answer.getheaders()), answer.read()
+        headers: dict[str, str] = {}
+        for name, value in answer.getheaders():
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        return answer.status, headers, answer.read()
     finally:
         connection.close()
 
