@@ -2,6 +2,9 @@
 with the node's own configuration (``access/node/conf``), the gatekeeper as its own process, and
 a stand-in portal (a tiny ``http.server``) serving a JWKS, a status list and a study map signed
 with a test key through the wire formats of ``access.node``, and receiving access reports.
+The same pieces serve the integration test with the real portal (``test_portal_to_image``):
+there the gatekeeper is pointed at the portal's own endpoints (:class:`PortalLink`) and signs its
+reports with a key made by its own ``new-key`` command (:func:`new_report_key`).
 
 Every process gets free loopback ports and a config file written here, in a temporary
 directory, and is stopped at the end. Without the Debian packages (orthanc, orthanc-dicomweb,
@@ -390,21 +393,67 @@ def node_config_basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
-class GatekeeperProcess:
-    """The gatekeeper with a configuration file, secret files and a node key written here."""
+@dataclass
+class PortalLink:
+    """What a node operator writes into ``gatekeeper.toml`` about the portal (docs/node.md):
+    its issuer, its endpoints, and the node's audience and client secret there. The stand-in
+    portal has the same attributes."""
 
-    def __init__(self, root: Path, portal: StandInPortal, *, operators: dict[str, str], **settings):
+    issuer: str
+    audience: str
+    client_secret: str
+    jwks_url: str
+    study_map_url: str
+    reports_url: str
+
+
+def new_report_key(path: Path) -> dict:
+    """The node's report-signing key made as docs/node.md says (``python3 -m
+    access.node.gatekeeper new-key PATH``): the private JWK is written to ``path``, and the
+    public JWK it prints (to register at the portal) is returned."""
+    done = subprocess.run(
+        [sys.executable, "-m", "access.node.gatekeeper", "new-key", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPOSITORY,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+        timeout=30,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+class GatekeeperProcess:
+    """The gatekeeper with a configuration file, secret files and a node key written here.
+
+    ``portal`` is the stand-in portal (which then gets the node's public key as ``node_key``)
+    or a :class:`PortalLink` to the real one; ``key_file`` is a report-signing key made
+    beforehand (:func:`new_report_key`) instead of a new one; ``port`` a port chosen
+    beforehand (nginx started with it)."""
+
+    def __init__(
+        self,
+        root: Path,
+        portal: "StandInPortal | PortalLink",
+        *,
+        operators: dict[str, str],
+        port: int | None = None,
+        key_file: Path | None = None,
+        **settings,
+    ):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         secret_file = root / "client-secret"
         node_config.write_secret_file(secret_file, portal.client_secret)
-        key = ECKey.generate_key(
-            "P-256", {"use": "sig", "alg": "ES256"}, private=True, auto_kid=True
-        )
-        key_file = root / "report-key.jwk"
-        node_config.write_secret_file(key_file, json.dumps(key.as_dict(private=True)))
-        portal.node_key = key.as_dict(private=False)
+        if key_file is None:
+            key = ECKey.generate_key(
+                "P-256", {"use": "sig", "alg": "ES256"}, private=True, auto_kid=True
+            )
+            key_file = root / "report-key.jwk"
+            node_config.write_secret_file(key_file, json.dumps(key.as_dict(private=True)))
+            if isinstance(portal, StandInPortal):
+                portal.node_key = key.as_dict(private=False)
         self.orthanc_url = settings.pop("orthanc_url")
         timing = {
             "study_map_refresh": 60,
@@ -470,8 +519,10 @@ def load_studies(
     series: int = 1,
     instances: int = 2,
     size: int = 8,
+    folder: str = "dicom",
 ) -> list[Study]:
-    """De-identified studies, one per subject, stored through Orthanc's loopback REST API."""
+    """De-identified studies, one per subject, stored through Orthanc's loopback REST API; the
+    DICOM files stay in ``root / folder`` (for the portal's catalogue to index the same ones)."""
     studies = []
     for subject in subjects:
         study_uid, series_uids, sops = uid(), [], []
@@ -487,7 +538,7 @@ def load_studies(
                     Columns=size,
                     PixelData=os.urandom(size * size * 2),
                 )
-                path = write(dataset, root / "dicom" / f"{dataset.SOPInstanceUID}.dcm")
+                path = write(dataset, root / folder / f"{dataset.SOPInstanceUID}.dcm")
                 orthanc.store(dcmread(path))
                 sops.append((series_uid, dataset.SOPInstanceUID))
         studies.append(Study(study_uid, series_uids, sops, subject))
@@ -532,6 +583,26 @@ class Node:
         return "\n".join(parts)
 
 
+def start_orthanc(
+    root: Path, groups: dict[str, list[str]], **shape
+) -> tuple[Orthanc, dict[str, list[Study]]]:
+    """Orthanc on loopback with a de-identified study per subject of each group, stored in the
+    order given; the files of group ``g`` stay in ``root / "dicom" / g``. Skips (fails in CI)
+    without the Debian packages."""
+    require_node_binaries()
+    orthanc = Orthanc(root / "orthanc")
+    orthanc.start()
+    try:
+        loaded = {
+            group: load_studies(orthanc, root, subjects=subjects, folder=f"dicom/{group}", **shape)
+            for group, subjects in groups.items()
+        }
+    except BaseException:
+        orthanc.process.stop()
+        raise
+    return orthanc, loaded
+
+
 def start_node(
     root: Path,
     *,
@@ -544,21 +615,21 @@ def start_node(
     **gatekeeper_settings,
 ) -> Node:
     """Start a whole node with studies of two datasets (and one study the map does not know)."""
-    require_node_binaries()
-    orthanc = Orthanc(root / "orthanc")
-    orthanc.start()
+    # The other dataset's studies first: a search that pages before it filters shows it.
+    orthanc, loaded = start_orthanc(
+        root,
+        {
+            "other": [f"SUBJ-O{i}" for i in range(other)],
+            "permitted": [f"SUBJ-P{i}" for i in range(permitted)],
+            "unmapped": [f"SUBJ-U{i}" for i in range(unmapped)],
+        },
+        series=series,
+        instances=instances,
+        size=size,
+    )
+    other_studies, permitted_studies = loaded["other"], loaded["permitted"]
+    unmapped_studies = loaded["unmapped"]
     try:
-        shape = {"series": series, "instances": instances, "size": size}
-        # The other dataset's studies first: a search that pages before it filters shows it.
-        other_studies = load_studies(
-            orthanc, root, subjects=[f"SUBJ-O{i}" for i in range(other)], **shape
-        )
-        permitted_studies = load_studies(
-            orthanc, root, subjects=[f"SUBJ-P{i}" for i in range(permitted)], **shape
-        )
-        unmapped_studies = load_studies(
-            orthanc, root, subjects=[f"SUBJ-U{i}" for i in range(unmapped)], **shape
-        )
         portal = StandInPortal(audience="urn:ecii:node:test-node", client_secret=uuid.uuid4().hex)
         permitted_dataset, other_dataset = str(uuid.uuid4()), str(uuid.uuid4())
         for dataset, studies in (
