@@ -28,12 +28,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import reports
-from .fetch import MAX_DOCUMENT_BYTES, FetchError, HttpFetcher
+from .fetch import FetchError, HttpFetcher
 from .studies import MAP_TYPE, InvalidStudyMap, StudyMap
 
 log = logging.getLogger("ecii.gatekeeper")
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a study-level search answer of a large node
+# The study map lists every study of the node: about 160 bytes each once signed (64-character
+# UIDs), so 64 MiB holds some 400,000 studies; the documents the verifier reads otherwise (keys,
+# status lists) stop at 4 MiB, which a node of 26,000 studies would already pass.
+MAX_STUDY_MAP_BYTES = 64 * 1024 * 1024
+STUDY_MAP_DEADLINE = 300.0  # seconds for the whole map: it is synced in the background
 MAX_SPOOLED_BATCHES = 100_000
 # The claims of one report batch: base64url makes 120 KB of it, under the 128,000 bytes joserfc
 # (and so the portal) reads of a JWS payload by default. About 500 events.
@@ -81,7 +86,9 @@ def http_request(
 class SignedReader(Protocol):
     """Reads a document the portal signed (``access.node.verifier.Verifier.read_signed``)."""
 
-    def read_signed(self, document: bytes | str, *, typ: str) -> dict[str, Any]: ...
+    def read_signed(
+        self, document: bytes | str, *, typ: str, max_bytes: int = ...
+    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,10 @@ class StudyMapStore:
     ) -> None:
         self.url, self.audience, self.reader = url, audience, reader
         self.fetcher = HttpFetcher(
-            timeout=timeout, max_bytes=MAX_DOCUMENT_BYTES, headers={"Authorization": authorization}
+            timeout=timeout,
+            deadline=STUDY_MAP_DEADLINE,
+            max_bytes=MAX_STUDY_MAP_BYTES,
+            headers={"Authorization": authorization},
         )
         self.refresh_every, self.leeway, self.clock = refresh, leeway, clock
         self.loaded: LoadedMap | None = None
@@ -128,7 +138,7 @@ class StudyMapStore:
         (and keeps the previous map)."""
         try:
             document = self.fetcher(self.url, accept=f"application/{MAP_TYPE}, application/jwt")
-            claims = self.reader.read_signed(document, typ=MAP_TYPE)
+            claims = self.reader.read_signed(document, typ=MAP_TYPE, max_bytes=MAX_STUDY_MAP_BYTES)
         except FetchError as error:
             raise PortalError(f"study map: {error}") from None
         except Exception as error:  # the verifier's refusal names its reason

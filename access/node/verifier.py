@@ -406,12 +406,14 @@ class Verifier:
             return _refuse(Reason.STUDY_NOT_PERMITTED, claims)
         return decision
 
-    def read_signed(self, document: bytes | str, *, typ: str) -> dict[str, Any]:
+    def read_signed(
+        self, document: bytes | str, *, typ: str, max_bytes: int = MAX_DOCUMENT_BYTES
+    ) -> dict[str, Any]:
         """The claims of another document the portal signs (a study map, an exclusion list),
-        checked like a token: size, header, signature with the portal's keys, ``typ`` (the
-        media type ``application/<typ>``), ``iss`` when present, ``exp`` when present. Raises
-        :class:`Refused`."""
-        return self._read_signed(document, typ=typ, now=self._clock())
+        checked like a token: size (at most ``max_bytes``), header, signature with the portal's
+        keys, ``typ`` (the media type ``application/<typ>``), ``iss`` when present, ``exp`` when
+        present. Raises :class:`Refused`."""
+        return self._read_signed(document, typ=typ, now=self._clock(), max_bytes=max_bytes)
 
     # Check 1: the signature
 
@@ -629,14 +631,16 @@ class Verifier:
 
     # Signed documents
 
-    def _read_signed(self, document: bytes | str, *, typ: str, now: float) -> dict[str, Any]:
+    def _read_signed(
+        self, document: bytes | str, *, typ: str, now: float, max_bytes: int = MAX_DOCUMENT_BYTES
+    ) -> dict[str, Any]:
         if isinstance(document, bytes):
             try:
                 document = document.decode("ascii")
             except UnicodeDecodeError:
                 raise Refused(Reason.MALFORMED, "not a compact JWS") from None
         document = document.strip()
-        if len(document) > MAX_DOCUMENT_BYTES:
+        if len(document) > max_bytes:
             raise Refused(Reason.OVERSIZED)
         parsed = _parse(document, self._headers)
         self._check_signature(parsed, now)

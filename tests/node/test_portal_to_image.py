@@ -32,10 +32,15 @@ from django.test import Client
 
 from access import services
 from access.models import NodeAccessEvent, NodeAccessReport, Permit
+from access.node import config as node_config
+from access.node.portal_link import StudyMapStore, basic_credentials
+from access.node.verifier import Verifier
 from catalogue.ingest import ingest_paths
+from catalogue.models import Study as IndexedStudy
 from catalogue.services import dataset_create, node_create
 from portal.audit import verify_chain
 from portal.models import AuditEvent
+from tests.catalogue.dicom_factory import uid
 from tests.conftest import complete_application_fields, dataset_fields
 from tests.node.harness import (
     GatekeeperProcess,
@@ -424,3 +429,28 @@ def test_the_nodes_access_reports_reach_the_portal_and_its_audit_chain(portal, i
     audited = AuditEvent.objects.filter(action="access.node.report_received")
     assert {batch.jti for batch in batches} <= {event.details["batch"] for event in audited}
     assert verify_chain().ok
+
+
+def test_a_node_with_tens_of_thousands_of_studies_syncs_its_study_map(portal):
+    """A hospital's node may hold tens of thousands of studies; the study map lists every one
+    (about 160 bytes each, signed), and the node must still read it: past 4 MiB it used to
+    refuse the map, and then every study."""
+    many = 30_000
+    IndexedStudy.objects.bulk_create(
+        (
+            IndexedStudy(
+                dataset=portal.datasets["other"], study_instance_uid=uid(), subject=f"S-{n:06d}"
+            )
+            for n in range(many)
+        ),
+        batch_size=5000,
+    )
+    # The gatekeeper's own map store, on its configuration.
+    config = node_config.load(portal.gatekeeper.config)
+    store = StudyMapStore(
+        url=config.study_map_url,
+        audience=config.audience,
+        authorization=basic_credentials(config.audience, config.client_secret),
+        reader=Verifier(issuer=config.issuer, audience=config.audience, jwks_url=config.jwks_url),
+    )
+    assert len(store.sync().studies) == many + 4
