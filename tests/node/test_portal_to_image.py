@@ -33,7 +33,9 @@ from django.test import Client
 from access import services
 from access.models import NodeAccessEvent, NodeAccessReport, Permit
 from access.node import config as node_config
-from access.node.portal_link import StudyMapStore, basic_credentials
+from access.node.portal_link import AccessReporter, StudyMapStore, basic_credentials
+from access.node.reasons import Reason
+from access.node.reports import AccessEvent
 from access.node.verifier import Verifier
 from catalogue.ingest import ingest_paths
 from catalogue.models import Study as IndexedStudy
@@ -429,6 +431,37 @@ def test_the_nodes_access_reports_reach_the_portal_and_its_audit_chain(portal, i
     audited = AuditEvent.objects.filter(action="access.node.report_received")
     assert {batch.jti for batch in batches} <= {event.details["batch"] for event in audited}
     assert verify_chain().ok
+
+
+def test_a_busy_nodes_report_batches_are_all_taken_by_the_portal(portal, tmp_path):
+    """The node cuts its reports into batches by count and size; the portal reads each one,
+    the largest included (long token ids, 64-character UIDs, refusals with their reason)."""
+    config = node_config.load(portal.gatekeeper.config)
+    reporter = AccessReporter(
+        url=config.reports_url,
+        node=config.audience,
+        authorization=basic_credentials(config.audience, config.client_secret),
+        signing_key=config.signing_key,
+        spool=tmp_path / "spool",
+        batch_max=config.report_batch_max,
+    )
+    now, many = int(time.time()), 3000
+    for n in range(many):
+        reporter.record(
+            AccessEvent.recorded(
+                jti=f"{n:04d}" + "j" * 196,
+                study=uid(),
+                time=now,
+                reason=Reason.STUDY_NOT_PERMITTED if n % 2 else None,
+            )
+        )
+    batches = reporter.seal()
+    assert batches > 1
+    assert reporter.send() == batches  # every batch taken
+    assert not list((tmp_path / "spool").rglob("*.jwt"))  # none waiting, none set aside
+    stored = NodeAccessEvent.objects.filter(token_jti__endswith="j" * 196)
+    assert stored.count() == many
+    assert stored.filter(decision=NodeAccessEvent.Decision.REFUSED).count() == many // 2
 
 
 def test_a_node_with_tens_of_thousands_of_studies_syncs_its_study_map(portal):
