@@ -395,10 +395,11 @@ def test_after_the_chair_revokes_the_permit_the_node_refuses_within_the_status_l
         asked = time.monotonic() - revoked
         answers.append((asked, served()))
         time.sleep(0.1)
+    # The node fetched the list before the revocation: a request made a ttl after it is refused
+    # (0.2 s for clocks that count whole seconds), and once refused, the token stays refused.
+    assert not any(ok for asked, ok in answers if asked >= STATUS_TTL + 0.2), answers
     refused_from = min(asked for asked, ok in answers if not ok)
-    # The list was fetched before the revocation: by the ttl (and a poll's time) it is stale.
-    assert refused_from <= STATUS_TTL + 0.5, f"still served after the ttl: {answers}"
-    assert not any(ok for asked, ok in answers if asked >= refused_from), answers
+    assert all(not ok for asked, ok in answers if asked >= refused_from), answers
     assert _refused(client.search_for_studies).status_code == 401
 
 
