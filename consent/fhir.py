@@ -244,11 +244,11 @@ def with_meta(resource: Mapping[str, Any], *, version: int, at: datetime) -> dic
     """A copy of ``resource`` carrying its version and update time in ``meta`` (other meta
     elements, such as profiles and tags, kept)."""
     copy = _copy(resource)
-    meta = dict(copy.get("meta") or {})
+    meta = dict(copy.pop("meta", None) or {})
     meta["versionId"] = str(version)
     meta["lastUpdated"] = instant(at)
-    copy["meta"] = meta
-    return copy
+    head = {k: copy.pop(k) for k in ("resourceType", "id") if k in copy}
+    return {**head, "meta": meta, **copy}
 
 
 # ---------------------------------------------------------------------------------------------
