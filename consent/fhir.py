@@ -247,7 +247,7 @@ def with_meta(resource: Mapping[str, Any], *, version: int, at: datetime) -> dic
     meta = dict(copy.pop("meta", None) or {})
     meta["versionId"] = str(version)
     meta["lastUpdated"] = instant(at)
-    head = {k: copy.pop(k) for k in ("resourceType", "id") if k in copy}
+    head: dict[str, Any] = {k: copy.pop(k) for k in ("resourceType", "id") if k in copy}
     return {**head, "meta": meta, **copy}
 
 

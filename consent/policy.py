@@ -75,50 +75,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from catalogue import duo
-from consent.terms import (
-    ACT_REASON,
-    ACT_REASON_NEVER,
-    ACT_REASON_PURPOSES,
-    CONSENT_ACTION,
-    CUSTODIAN,
-    DATASET_SYSTEM,
-    DECISIONS,
-    DUO_SYSTEM,
-    EHDS_PURPOSE_SYSTEM,
-    EHDS_PURPOSES,
-    FHIR_TYPES,
-    IMAGING,
-    KNOWN_ACTIONS,
-    NARROWER_PURPOSES,
-    NODE_SYSTEM,
-    PARTICIPATION_TYPE,
-    RESEARCH_PURPOSES,
-    USE_ACTIONS,
-    broader_uses,
-    codings,
-    instant_range,
-    items,
-    most_specific,
-    period_bounds,
-)
+from consent.provisions import Matcher
+from consent.provisions import Request as Request
+from consent.terms import DECISIONS, IMAGING, instant_range, period_bounds, within
 
 PERMIT = "permit"
-# Criteria the portal reads; anything else in a provision (but ``provision`` itself, ``id`` and
-# ``extension``) makes it unsure.
-_IGNORED = frozenset({"id", "extension", "provision"})
+# The statuses of consents that play a part (the others never do).
+_IN_FORCE = frozenset({"active", "inactive"})
 # The earliest approval time there is: "a permit approved before every opt-out".
 _BEFORE_EVERYTHING = datetime(1, 1, 2, tzinfo=UTC)
-
-
-# ---------------------------------------------------------------------------------------------
-# Times
-
-
-def _within(at: datetime, start: datetime | None, end: datetime | None) -> bool:
-    return (start is None or start <= at) and (end is None or at < end)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,27 +111,7 @@ class Verdict:
     applies_to_earlier_permits: bool = True
 
 
-@dataclass(frozen=True)
-class Request:
-    """The use asked about. ``permit_approved_at`` ``None`` means a permit not approved yet,
-    read as approved at ``at`` (the strictest: every opt-out recorded so far applies)."""
-
-    purpose: str
-    duo_codes: frozenset[str]
-    dataset: str
-    node: str
-    at: datetime
-    permit_approved_at: datetime | None
-    resource_type: str = IMAGING
-    conditions: frozenset[str] = frozenset()
-
-    @property
-    def approved_at(self) -> datetime:
-        return self.at if self.permit_approved_at is None else self.permit_approved_at
-
-
-@dataclass(frozen=True)
-class ConsentFacts:
+class ConsentFacts(NamedTuple):
     """What the decision reads of one Consent: its root elements, and its provisions as JSON.
 
     ``end`` is the first instant after the period; ``recorded`` is when this version was
@@ -264,8 +211,7 @@ def decide(
 # The evaluation
 
 
-@dataclass(frozen=True)
-class _Outcome:
+class _Outcome(NamedTuple):
     permit: bool
     path: str
     reason: str
@@ -274,7 +220,8 @@ class _Outcome:
 
 
 def _fmt(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
+    """The day of ``moment`` (UTC): reasons name the day, ``Verdict.since`` the instant."""
+    return moment.astimezone(UTC).date().isoformat() if moment else "an unknown day"
 
 
 class Evaluator:
@@ -285,11 +232,46 @@ class Evaluator:
     def __init__(self, request: Request, *, default_permit: bool) -> None:
         self.request = request
         self.default_permit = default_permit
-        self._normalised = frozenset(duo.normalise_code(c) for c in request.duo_codes)
-        self._permissions = most_specific(c for c in self._normalised if duo.is_permission(c))
+        self._matcher = Matcher(request)
         self._trees: dict[tuple[int, str], tuple[object, bool, str]] = {}
+        self._permits: dict[tuple[object, ...], bool] = {}
+        self._pinned: dict[int, object] = {}
 
     # -- a subject ------------------------------------------------------------------------------
+
+    def permits(self, consents: Sequence[ConsentFacts]) -> bool:
+        """``verdict(consents).permit``, worked out once for all the subjects whose consents
+        stand in the same way to the request (same kind, same rules, in force or not, binding
+        the permit or not): what counting a cohort needs."""
+        key = tuple([self._standing(c) for c in consents])
+        permit = self._permits.get(key)
+        if permit is None:
+            permit = self.verdict(consents).permit
+            self._permits[key] = permit
+        return permit
+
+    def _standing(self, facts: ConsentFacts) -> object:
+        """What the permit-or-deny of ``facts`` depends on besides its rules (whose outcome
+        for this request ``_tree`` keeps, by tree)."""
+        decision, status = facts.decision, facts.status
+        if decision not in DECISIONS or status not in _IN_FORCE:
+            return None
+        if facts.unreadable:
+            return "unreadable"
+        tree = id(facts.provisions)
+        self._pinned[tree] = facts.provisions  # its id stands for it while cached
+        at, start, end = self.request.at, facts.start, facts.end
+        in_force = (
+            (start is None or start <= at)
+            and (end is None or at < end)
+            and (status == "active" or end is not None)
+        )
+        if decision == PERMIT:
+            return (PERMIT, tree) if in_force else "out of force"
+        took_effect = start or facts.recorded
+        if not in_force or (took_effect is not None and self.request.approved_at < took_effect):
+            return None
+        return ("deny", tree)
 
     def verdict(self, consents: Iterable[ConsentFacts]) -> Verdict:
         """The decision for one subject whose current consents are ``consents``."""
@@ -334,7 +316,7 @@ class Evaluator:
     def _judge(self, facts: ConsentFacts, approved_at: datetime) -> _Outcome | None:
         """The outcome of one consent, or ``None`` when it plays no part."""
         at = self.request.at
-        if facts.decision not in DECISIONS or facts.status not in {"active", "inactive"}:
+        if facts.decision not in DECISIONS or facts.status not in _IN_FORCE:
             return None
         if facts.unreadable:
             return _Outcome(
@@ -344,7 +326,7 @@ class Evaluator:
                 "it cannot be followed safely, so it denies.",
                 facts.recorded,
             )
-        in_force = _within(at, facts.start, facts.end) and (
+        in_force = within(at, facts.start, facts.end) and (
             facts.status == "active" or facts.end is not None
         )
         if facts.decision == PERMIT:
@@ -374,7 +356,7 @@ class Evaluator:
             f"The person opted out of secondary use (EHDS Art 71) on {_fmt(took_effect)}; "
             "the opt-out applies to permits approved from then on.",
             took_effect,
-            opt_out=True,
+            True,
         )
 
     def _not_in_force(self, facts: ConsentFacts) -> _Outcome:
@@ -424,7 +406,7 @@ class Evaluator:
         effect = not permit
         found: tuple[bool, str] | None = None
         for index, provision in enumerate(provisions):
-            if not isinstance(provision, Mapping) or not self._applies(provision, effect):
+            if not isinstance(provision, Mapping) or not self._matcher.applies(provision, effect):
                 continue
             path = f"{prefix}.provision[{index}]" if prefix else f"provision[{index}]"
             nested = provision.get("provision")
@@ -433,165 +415,3 @@ class Evaluator:
                 return result
             found = found or result
         return found if found is not None else (permit, prefix)
-
-    def _applies(self, provision: Mapping[str, Any], effect_permit: bool) -> bool:
-        results: list[bool | None] = []
-        for name, value in provision.items():
-            if name in _IGNORED:
-                continue
-            check = _CRITERIA.get(name)
-            results.append(None if check is None else check(self, value, effect_permit))
-        result = _all(results)
-        if result is None:
-            return not effect_permit  # unsure: a denial applies, a permission does not
-        return result
-
-    # -- criteria (each answers True, False or None for unsure) --------------------------------
-
-    def _period(self, value: object, _effect: bool) -> bool | None:
-        try:
-            start, end = period_bounds(value)
-        except ValueError:
-            return None
-        return _within(self.request.at, start, end)
-
-    def _actors(self, value: object, _effect: bool) -> bool | None:
-        results: list[bool | None] = []
-        for actor in items(value):
-            custodian = any(
-                c.get("system") == PARTICIPATION_TYPE and c.get("code") == CUSTODIAN
-                for c in codings(actor.get("role"))
-            )
-            reference = actor.get("reference")
-            identifier = reference.get("identifier") if isinstance(reference, Mapping) else None
-            if (
-                custodian
-                and isinstance(identifier, Mapping)
-                and identifier.get("system") == NODE_SYSTEM
-            ):
-                results.append(identifier.get("value") == self.request.node)
-            else:
-                results.append(None)
-        return _any(results)
-
-    def _actions(self, value: object, _effect: bool) -> bool | None:
-        results: list[bool | None] = []
-        for concept in items(value):
-            for coding in codings(concept):
-                if coding.get("system") == CONSENT_ACTION and coding.get("code") in KNOWN_ACTIONS:
-                    results.append(coding.get("code") in USE_ACTIONS)
-                else:
-                    results.append(None)
-        return _any(results)
-
-    def _resource_types(self, value: object, _effect: bool) -> bool | None:
-        results: list[bool | None] = []
-        for coding in items(value):
-            if coding.get("system") in (None, FHIR_TYPES):
-                results.append(coding.get("code") == self.request.resource_type)
-            else:
-                results.append(None)
-        return _any(results)
-
-    def _codes(self, value: object, _effect: bool) -> bool | None:
-        wanted = {_plain(c) for c in self.request.conditions}
-        for concept in items(value):
-            names = [concept.get("text")] + [
-                n for c in codings(concept) for n in (c.get("code"), c.get("display"))
-            ]
-            if any(isinstance(n, str) and _plain(n) in wanted for n in names):
-                return True
-        return None  # another vocabulary may name the same condition: unsure
-
-    def _data(self, value: object, _effect: bool) -> bool | None:
-        results: list[bool | None] = []
-        for item in items(value):
-            reference = item.get("reference")
-            identifier = reference.get("identifier") if isinstance(reference, Mapping) else None
-            if isinstance(identifier, Mapping) and identifier.get("system") == DATASET_SYSTEM:
-                results.append(identifier.get("value") == self.request.dataset)
-            else:
-                results.append(None)
-        return _any(results)
-
-    def _purposes(self, value: object, effect_permit: bool) -> bool | None:
-        kinds: dict[str, list[bool | None]] = {"purpose": [], "use": [], "condition": []}
-        for coding in items(value):
-            kind, covered = self._purpose(coding)
-            kinds[kind].append(covered)
-        if not effect_permit:  # a denial: any one purpose is enough
-            return _any([r for results in kinds.values() for r in results])
-        return _all(
-            [
-                _any(kinds["purpose"]) if kinds["purpose"] else True,
-                _any(kinds["use"]) if kinds["use"] else True,
-                _all(kinds["condition"]),
-            ]
-        )
-
-    def _purpose(self, coding: Mapping[str, Any]) -> tuple[str, bool | None]:
-        """The kind of a purpose coding (an EHDS purpose, a DUO use, a DUO condition) and
-        whether the request falls under it."""
-        system, code = coding.get("system"), coding.get("code")
-        if not isinstance(code, str):
-            return "purpose", None
-        if system == EHDS_PURPOSE_SYSTEM:
-            return "purpose", (self._ehds(code) if code in EHDS_PURPOSES else None)
-        if system == ACT_REASON:
-            if code in ACT_REASON_NEVER:
-                return "purpose", False
-            mapped = ACT_REASON_PURPOSES.get(code)
-            return "purpose", (self._ehds(mapped) if mapped else None)
-        if system == DUO_SYSTEM:
-            term = duo.normalise_code(code)
-            if term in duo.BY_CODE and duo.is_permission(term):
-                return "use", self._use_covered(term)
-            if term in duo.BY_CODE and duo.is_modifier(term):
-                return "condition", self._meets(term)
-        return "purpose", None
-
-    def _ehds(self, code: str) -> bool:
-        purpose = self.request.purpose
-        return purpose == code or purpose in NARROWER_PURPOSES.get(code, frozenset())
-
-    def _use_covered(self, permission: str) -> bool | None:
-        if not self._permissions:
-            if permission == duo.NRES:
-                return True
-            if permission == duo.GRU and self.request.purpose in RESEARCH_PURPOSES:
-                return True
-            return None
-        return all(p == permission or permission in broader_uses(p) for p in self._permissions)
-
-    def _meets(self, modifier: str) -> bool:
-        above = duo.ancestors(modifier) - {duo.MODIFIER}
-        return modifier in self._normalised or bool(above & self._normalised)
-
-
-_CRITERIA = {
-    "period": Evaluator._period,
-    "actor": Evaluator._actors,
-    "action": Evaluator._actions,
-    "resourceType": Evaluator._resource_types,
-    "code": Evaluator._codes,
-    "data": Evaluator._data,
-    "purpose": Evaluator._purposes,
-}
-
-
-def _all(results: Iterable[bool | None]) -> bool | None:
-    results = list(results)
-    if False in results:
-        return False
-    return None if None in results else True
-
-
-def _any(results: Iterable[bool | None]) -> bool | None:
-    results = list(results)
-    if True in results:
-        return True
-    return None if None in results else False
-
-
-def _plain(text: str) -> str:
-    return " ".join(text.casefold().split())

@@ -15,11 +15,12 @@ per distinct rule set (``rules_digest``).
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import F, Min, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -197,67 +198,101 @@ class _Cohort:
     datasets: list[Dataset]
     totals: dict[int, int]
     consented: dict[int, dict[str, list[ConsentFacts]]]
+    subjects: dict[int, set[str]]
+
+
+# Every subject of some datasets.
+_SUBJECTS = "SELECT DISTINCT dataset_id, subject FROM {study} WHERE dataset_id IN ({datasets})"
+# The current versions of the citizens who linked a pseudonym at some nodes, one row per
+# (link, consent). Raw SQL: for a cohort of 100,000 subjects the ORM's row handling costs more
+# than the query (tests/benchmarks/test_consent_bench.py).
+_CURRENT_OF_LINKED = """
+SELECT l.node_id, l.subject, r.id, v.version, v.status, v.decision, v.period_start,
+       v.period_end, v.last_updated, v.rules_digest
+FROM {link} l
+JOIN {record} r ON r.owner_id = l.citizen_id
+JOIN {version} v ON v.record_id = r.id AND v.version = r.current_version
+WHERE l.node_id IN ({nodes})
+"""
+
+
+def _aware(value: object) -> datetime | None:
+    """A timestamp from a raw row: PostgreSQL's driver gives datetimes, SQLite's text."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _rules(digests: set[str]) -> dict[str, list[Any]]:
+    """The provisions of each rule set, read from one version that has it."""
+    first = (
+        ConsentVersion.objects.filter(rules_digest__in=digests)
+        .values("rules_digest")
+        .annotate(first=Min("pk"))
+        .values("first")
+    )
+    found = ConsentVersion.objects.filter(pk__in=first).values_list(
+        "rules_digest", "resource__provision"
+    )
+    return {digest: rules if isinstance(rules, list) else [] for digest, rules in found}
 
 
 def _cohort(datasets: Iterable[Dataset | int]) -> _Cohort:
-    """Five queries: the datasets, their subject counts, their linked subjects, those
-    citizens' current versions, and one set of rules per distinct rule set."""
-    ids = [d.pk if isinstance(d, Dataset) else d for d in datasets]
-    found = list(Dataset.objects.filter(pk__in=ids).select_related("node"))
-    studies = Study.objects.filter(dataset_id__in=ids)
-    totals = dict(
-        studies.values("dataset_id")
-        .annotate(n=Count("subject", distinct=True))
-        .values_list("dataset_id", "n")
-    )
-    node_ids = {d.node_id for d in found}
-    donors = DonorLink.objects.filter(
-        node_id__in=node_ids, citizen__consent_records__isnull=False
-    ).distinct()
-    linked = (
-        studies.filter(
-            Exists(donors.filter(node_id=OuterRef("dataset__node_id"), subject=OuterRef("subject")))
-        )
-        .values_list("dataset_id", "subject")
-        .distinct()
-    )
-    owner_of = dict(
-        ((n, s), c) for n, s, c in donors.values_list("node_id", "subject", "citizen_id")
-    )
-    current = ConsentVersion.objects.filter(
-        version=F("record__current_version"),
-        record__owner_id__in=DonorLink.objects.filter(node_id__in=node_ids).values("citizen_id"),
-    )
-    rules = dict(
-        ConsentVersion.objects.filter(
-            pk__in=current.values("rules_digest").annotate(first=Min("pk")).values("first")
-        ).values_list("rules_digest", "resource__provision")
-    )
-    facts: dict[int, list[ConsentFacts]] = defaultdict(list)
-    shared: dict[str, list[Any]] = {d: r if isinstance(r, list) else [] for d, r in rules.items()}
-    for row in current.values_list(
-        "record_id", "record__owner_id", "version", "status", "decision", "period_start",
-        "period_end", "last_updated", "rules_digest",
-    ):  # fmt: skip
-        record_id, owner_id, number, status, decision, start, end, updated, digest = row
-        facts[owner_id].append(
+    """Four queries: the datasets, their subjects, the current versions of the citizens who
+    linked a pseudonym at their nodes, and the provisions of each distinct rule set."""
+    wanted = [d.pk if isinstance(d, Dataset) else d for d in datasets]
+    found = list(Dataset.objects.filter(pk__in=wanted).select_related("node"))
+    datasets_at: dict[int, list[int]] = defaultdict(list)
+    for dataset in found:
+        datasets_at[dataset.node_id].append(dataset.pk)
+    members: dict[int, set[str]] = defaultdict(set)
+    rows: list[tuple[Any, ...]] = []
+    if found:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _SUBJECTS.format(study=Study._meta.db_table, datasets=_marks(found)),
+                [d.pk for d in found],
+            )
+            for dataset_id, subject in cursor.fetchall():
+                members[dataset_id].add(subject)
+            cursor.execute(
+                _CURRENT_OF_LINKED.format(
+                    link=DonorLink._meta.db_table,
+                    record=ConsentRecord._meta.db_table,
+                    version=ConsentVersion._meta.db_table,
+                    nodes=_marks(datasets_at),
+                ),
+                list(datasets_at),
+            )
+            rows = cursor.fetchall()
+    shared = _rules({row[9] for row in rows})
+    if connection.vendor != "postgresql":  # PostgreSQL's driver gives aware datetimes
+        rows = [(*row[:6], _aware(row[6]), _aware(row[7]), _aware(row[8]), row[9]) for row in rows]
+    by_pair: dict[tuple[int, str], list[ConsentFacts]] = defaultdict(list)
+    for node_id, subject, record_id, number, status, decision, start, end, updated, digest in rows:
+        by_pair[(node_id, subject)].append(
             ConsentFacts(
-                ref=f"Consent/{record_id}/_history/{number}",
-                status=status,
-                decision=decision,
-                start=start,
-                end=end,
-                recorded=updated,
-                provisions=shared.get(digest, []),
+                f"Consent/{record_id}/_history/{number}",
+                status,
+                decision,
+                start,
+                end,
+                updated,
+                shared.get(digest, []),
             )
         )
-    node_of = {d.pk: d.node_id for d in found}
     consented: dict[int, dict[str, list[ConsentFacts]]] = defaultdict(dict)
-    for dataset_id, subject in linked:
-        owner = owner_of.get((node_of[dataset_id], subject))
-        if owner is not None and facts.get(owner):
-            consented[dataset_id][subject] = facts[owner]
-    return _Cohort(found, totals, consented)
+    for (node_id, subject), facts in by_pair.items():
+        for dataset_id in datasets_at[node_id]:
+            if subject in members[dataset_id]:
+                consented[dataset_id][subject] = facts
+    totals = {dataset_id: len(subjects) for dataset_id, subjects in members.items()}
+    return _Cohort(found, totals, consented, members)
+
+
+def _marks(values: Iterable[object]) -> str:
+    return ", ".join("%s" for _ in values)
 
 
 def _evaluator(
@@ -298,7 +333,7 @@ def allowed_counts(
         evaluator = _evaluator(dataset, purpose, duo_codes, at, permit_approved_at)
         consented = cohort.consented.get(dataset.pk, {})
         total = cohort.totals.get(dataset.pk, 0)
-        allowed = sum(evaluator.verdict(f).permit for f in consented.values())
+        allowed = sum(evaluator.permits(f) for f in consented.values())
         if evaluator.default_permit:
             allowed += total - len(consented)
         counts[dataset.pk] = SubjectCount(allowed=allowed, total=total)
@@ -319,22 +354,16 @@ def not_allowed(
     at = at or timezone.now()
     cohort = _cohort(datasets)
     refused: dict[int, dict[str, Verdict]] = {}
-    everyone: dict[int, list[str]] = defaultdict(list)
-    if not default_permit():
-        pairs = Study.objects.filter(dataset_id__in=[d.pk for d in cohort.datasets])
-        for dataset_id, subject in pairs.values_list("dataset_id", "subject").distinct():
-            everyone[dataset_id].append(subject)
     for dataset in cohort.datasets:
         evaluator = _evaluator(dataset, purpose, duo_codes, at, permit_approved_at)
         consented = cohort.consented.get(dataset.pk, {})
         here = {}
         for subject, facts in consented.items():
-            verdict = evaluator.verdict(facts)
-            if not verdict.permit:
-                here[subject] = verdict
+            if not evaluator.permits(facts):
+                here[subject] = evaluator.verdict(facts)
         if not evaluator.default_permit:
             unconsented = evaluator.verdict([])
-            for subject in everyone[dataset.pk]:
+            for subject in cohort.subjects.get(dataset.pk, ()):
                 if subject not in consented:
                     here[subject] = unconsented
         refused[dataset.pk] = here

@@ -143,6 +143,12 @@ def _add_months(start: datetime, months: int) -> datetime:
     return start.replace(year=year, month=month, day=day)
 
 
+def within(at: datetime, start: datetime | None, end: datetime | None) -> bool:
+    """Whether ``at`` is in the period from ``start`` to just before ``end`` (open sides:
+    ``None``)."""
+    return (start is None or start <= at) and (end is None or at < end)
+
+
 def period_bounds(period: object) -> tuple[datetime | None, datetime | None]:
     """A FHIR Period as ``(start, end)``: the first instant in it and the first instant after
     it; ``None`` for an open side. ``ValueError`` for a period that cannot be read."""

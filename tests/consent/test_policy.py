@@ -8,7 +8,7 @@ import pytest
 
 from catalogue import duo
 from consent import fhir, policy
-from consent.terms import DUO_SYSTEM, EHDS_PURPOSE_SYSTEM
+from consent.terms import DATASET_SYSTEM, DUO_SYSTEM, EHDS_PURPOSE_SYSTEM
 from tests.consent.r5_examples import example
 
 RECORDED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -221,10 +221,10 @@ def test_a_consent_the_portal_cannot_read_denies():
 
 def test_a_provision_naming_the_dataset_or_its_condition_applies_to_it():
     base = {"resourceType": "Consent", "id": "c", "status": "active", "decision": "permit"}
-    dataset = {"reference": {"identifier": {"system": policy.DATASET_SYSTEM, "value": "ds-1"}}}
+    dataset = {"reference": {"identifier": {"system": DATASET_SYSTEM, "value": "ds-1"}}}
     without_dataset = [{**base, "provision": [{"data": [dataset]}]}]
     assert not ask(without_dataset).permit
-    other = {"reference": {"identifier": {"system": policy.DATASET_SYSTEM, "value": "ds-2"}}}
+    other = {"reference": {"identifier": {"system": DATASET_SYSTEM, "value": "ds-2"}}}
     assert ask([{**base, "provision": [{"data": [other]}]}]).permit
     only_breast = {
         **base,
