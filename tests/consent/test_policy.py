@@ -132,6 +132,13 @@ def test_a_withdrawn_donation_denies_everything_from_its_withdrawal_for_every_pe
     assert not ask(given, purpose="education").permit
 
 
+def test_a_consent_withdrawn_at_an_unknown_time_denies_everything():
+    given = [{**donation(), "status": "inactive"}]  # written elsewhere, without a period end
+    refused = ask(given, approved=RECORDED)
+    assert not refused.permit and refused.provision.endswith("#status")
+    assert refused.applies_to_earlier_permits
+
+
 def test_an_opt_out_applies_to_permits_approved_from_then_on():
     given = [opt_out()]
     later = ask(given, approved=RECORDED)

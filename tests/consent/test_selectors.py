@@ -135,6 +135,22 @@ def test_an_opt_out_counts_only_against_later_permits(donor):
     assert not verdict.applies_to_earlier_permits
 
 
+def test_opt_outs_before_and_after_a_permit_count_apart(donor, another_citizen):
+    DonorLink.objects.create(
+        citizen=another_citizen, node=donor.oslo, subject="oslo-8", linked_at=timezone.now()
+    )
+    first = services.opt_out_record(citizen=donor.citizen)  # oslo-7
+    approved = timezone.now()
+    second = services.opt_out_record(citizen=another_citizen)  # oslo-8, after the permit
+    assert first.period_start <= approved < second.period_start
+    breast, _lung = counts(donor, purpose="research", permit_approved_at=approved)
+    assert breast.allowed == 2  # oslo-8 and oslo-9
+    refused = selectors.not_allowed(
+        datasets=[donor.breast], purpose="research", permit_approved_at=approved
+    )
+    assert set(refused[donor.breast.pk]) == {"oslo-7"}
+
+
 def test_a_withdrawal_is_refused_for_every_permit(donor):
     record = donate(donor).record
     services.donation_withdraw(record=record, citizen=donor.citizen)
