@@ -204,6 +204,42 @@ def donation(
     return resource
 
 
+@dataclass(frozen=True)
+class DonationChoices:
+    """What a donor chose, as :func:`donation` takes it (nodes by token audience)."""
+
+    nodes: tuple[str, ...]
+    categories: tuple[str, ...]
+    purposes: tuple[str, ...]
+    duo_codes: tuple[str, ...]
+    until: date | None
+
+
+def donation_choices(resource: Mapping[str, Any]) -> DonationChoices | None:
+    """The choices behind a donation the portal wrote (for a form that changes it); ``None``
+    for a Consent of another shape, such as one a client wrote to the FHIR API."""
+    provisions = resource.get("provision")
+    if resource.get("decision") != "permit" or not isinstance(provisions, list):
+        return None
+    if len(provisions) != 1 or set(provisions[0]) != {"provision"}:
+        return None
+    if len(provisions[0]["provision"]) != 1:
+        return None
+    donated = provisions[0]["provision"][0]
+    nodes = tuple(audience for _path, audience in node_references({"provision": [donated]}))
+    types = {c.get("code") for c in donated.get("resourceType") or []}
+    categories = tuple(c for c, of in CATEGORY_TYPES.items() if types >= set(of))
+    purposes = tuple(
+        c["code"] for c in donated.get("purpose") or [] if c.get("system") == EHDS_PURPOSE_SYSTEM
+    )
+    codes = [c["code"] for c in donated.get("purpose") or [] if c.get("system") == DUO_SYSTEM]
+    for denial in donated.get("provision") or []:
+        codes += [c for c, denied in DONOR_PROHIBITIONS.items() if denial == {"purpose": denied}]
+    end = (resource.get("period") or {}).get("end")
+    until = date.fromisoformat(end) if isinstance(end, str) and len(end) == 10 else None
+    return DonationChoices(nodes, categories, purposes, tuple(codes), until)
+
+
 def opt_out(
     *, consent_id: str, pseudonym: str, at: datetime, controller: Controller
 ) -> dict[str, Any]:

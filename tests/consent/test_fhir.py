@@ -80,6 +80,23 @@ def test_it_accepts_consents_written_to_the_r5_specification(name):
     assert model.model_dump(mode="json")["id"] == resource["id"]
 
 
+def test_the_choices_behind_a_donation_are_read_back():
+    choices = fhir.donation_choices(donation())
+    assert choices == fhir.DonationChoices(
+        nodes=("urn:ecii:node:oslo",),
+        categories=("imaging",),
+        purposes=("research",),
+        duo_codes=("DUO:0000006", "DUO:0000046", "DUO:0000044"),
+        until=date(2030, 12, 31),
+    )
+    open_ended = donation(until=None, categories=["imaging", "clinical"], duo_codes=["DUO:0000015"])
+    assert fhir.donation_choices(open_ended).until is None
+    assert fhir.donation_choices(open_ended).categories == ("imaging", "clinical")
+    assert fhir.donation_choices(open_ended).duo_codes == ("DUO:0000015",)
+    assert fhir.donation_choices(example("not-this")) is None
+    assert fhir.donation_choices(example("opt-out")) is None
+
+
 def test_the_columns_are_copied_from_the_resource():
     columns = fhir.columns(donation())
     assert columns.status == "active"
