@@ -98,6 +98,16 @@ def test_nobody_links_a_pseudonym_without_its_code(personas, issued, guess):
     assert not DonorLink.objects.exists()
 
 
+def test_operators_see_the_codes_issued_at_their_node_never_the_codes(personas, catalogue, issued):
+    from consent.selectors import link_codes_of
+
+    assert list(link_codes_of(personas["node_operator"], catalogue.own_node.pk)) == [issued[0]]
+    stranger = UserFactory(roles=[Role.NODE_OPERATOR])
+    for user in (stranger, personas["citizen"], personas["hdab_admin"]):
+        assert list(link_codes_of(user, catalogue.own_node.pk)) == []
+    assert not hasattr(issued[0], "code")
+
+
 def test_only_the_node_s_operators_issue_codes(personas, catalogue):
     other_operator = UserFactory(roles=[Role.NODE_OPERATOR])
     for actor in (other_operator, personas["citizen"], personas["hdab_admin"]):
