@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class ConsentConfig(AppConfig):
     name = "consent"
+
+    def ready(self) -> None:
+        from consent import audit_actions  # noqa: F401  (register with portal)

@@ -133,6 +133,11 @@ STATUS_LIST_TTL = envint("STATUS_LIST_TTL", 60)  # seconds a node may cache a st
 STATUS_LIST_SIZE = envint("STATUS_LIST_SIZE", 65536)  # entries per status list
 STUDY_MAP_TTL = envint("STUDY_MAP_TTL", 300)  # seconds before a node syncs its study map again
 STUDY_MAP_LIFETIME = envint("STUDY_MAP_LIFETIME", 86400)  # a study map's exp, after its iat
+# What the consent decision is for a person without a consent in force: permit under EHDS's
+# opt-out model, deny to make secondary use opt-in (docs/consent.md).
+CONSENT_DEFAULT = env("CONSENT_DEFAULT", "permit")
+if CONSENT_DEFAULT not in {"permit", "deny"}:
+    raise ImproperlyConfigured("CONSENT_DEFAULT must be permit or deny")
 # A retired signing key stays in the JWKS this long, so that what it signed still verifies.
 SIGNING_KEY_RETENTION = envint("SIGNING_KEY_RETENTION", 2 * 86400)
 if not 60 <= ACCESS_TOKEN_LIFETIME <= 3600:

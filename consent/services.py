@@ -1,0 +1,560 @@
+"""Writes on consents and donor links. Each write is checked whole before anything is stored,
+appends an immutable :class:`~consent.models.ConsentVersion` (for consents) and appends to the
+audit chain, in one transaction.
+
+Every Consent the portal stores passes the same checks (:func:`_store`): ``consent.fhir``'s
+validation (FHIR R5 structure, the bindings and rules fhir.resources leaves out), then what
+needs the database: the subject is the record's owner, the id is the record's, the base
+decision fits the record's kind (permit for a donation, deny for an opt-out), and every node
+the consent names as custodian exists. A refused write raises :class:`InvalidConsent`, whose
+``issues`` the FHIR API reports as an OperationOutcome, and leaves no record, version or audit
+event behind.
+"""
+
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalogue.models import Node
+from catalogue.purposes import Purpose
+from consent import fhir
+from consent.models import ConsentRecord, ConsentVersion, DonorLink, LinkCode
+from consent.terms import CATEGORY_TYPES
+from portal.audit import audit_record
+from portal.models import Role, User
+from portal.workflow import InvalidTransition, NotPermitted
+
+LINK_CODE_LIFETIME = timedelta(days=30)
+# Link codes: 16 characters of an alphabet without look-alikes (no I, O, 0 or 1), 80 bits.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 16
+# A pseudonym as DICOM carries it in PatientID (LO: at most 64 characters, no backslash).
+SUBJECT_PATTERN = re.compile(r"[^\\\x00-\x1f\x7f]{1,64}")
+
+
+class InvalidConsent(ValidationError):
+    """A Consent refused. ``issues`` are :class:`consent.fhir.Issue` (where and what), which
+    the FHIR API answers as an OperationOutcome (400)."""
+
+    def __init__(self, issues: Iterable[fhir.Issue]) -> None:
+        self.issues = list(issues)
+        super().__init__(
+            [f"{i.expression}: {i.message}" if i.expression else i.message for i in self.issues]
+        )
+
+
+class ConsentConflict(InvalidTransition):
+    """A write the consent's current state does not allow: a second consent of a kind, a
+    changed base decision, a withdrawal of what is not in force, or a stale version
+    (``code == "version"``: the FHIR API answers 412 to an If-Match that no longer holds)."""
+
+    def __init__(self, message: str, *, code: str = "conflict") -> None:
+        super().__init__(message)
+        self.code = code
+        self.issues = [fhir.Issue("Consent", message, "conflict" if code != "duplicate" else code)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Storing a version
+
+
+def _controller() -> fhir.Controller:
+    return fhir.Controller(settings.HDAB_NAME, settings.HDAB_URL)
+
+
+def _require_citizen(person: User) -> None:
+    if not person.has_role(Role.CITIZEN):
+        raise NotPermitted(_("Only citizens record consents for their own data."))
+
+
+def _database_issues(record: ConsentRecord, resource: dict[str, Any]) -> list[fhir.Issue]:
+    """What needs the database: whose and which consent it is, and the nodes it names."""
+    issues = []
+    if resource.get("id") != record.id:
+        issues.append(fhir.Issue("Consent.id", f"The id of this Consent is {record.id}."))
+    subject = (resource.get("subject") or {}).get("reference")
+    if subject != f"Patient/{record.owner.pseudonym}":
+        issues.append(
+            fhir.Issue(
+                "Consent.subject",
+                "A consent is the person's own: its subject is Patient/<their pseudonym>.",
+                "business-rule",
+            )
+        )
+    expected = "permit" if record.kind == ConsentRecord.Kind.DONATION else "deny"
+    if resource.get("decision") != expected:
+        issues.append(
+            fhir.Issue(
+                "Consent.decision",
+                f"This consent is a {record.get_kind_display().lower()}: its decision is "
+                f"{expected}.",
+                "business-rule",
+            )
+        )
+    named = fhir.node_references(resource)
+    known = set(
+        Node.objects.filter(audience__in={a for _, a in named}).values_list("audience", flat=True)
+    )
+    issues += [
+        fhir.Issue(path, f"No imaging node has the audience {audience!r}.", "not-found")
+        for path, audience in named
+        if audience not in known
+    ]
+    return issues
+
+
+def _store(
+    record: ConsentRecord,
+    resource: dict[str, Any],
+    *,
+    actor: User,
+    action: str,
+    now: datetime,
+    new: bool,
+) -> ConsentVersion:
+    """Validate ``resource`` as the next version of ``record``, then store both and record
+    ``action`` in the audit chain; nothing is stored when anything is wrong."""
+    number = record.current_version + 1
+    resource = fhir.with_meta(resource, version=number, at=now)
+    _model, issues = fhir.validate(resource)
+    issues += _database_issues(record, resource) if not issues else []
+    if issues:
+        raise InvalidConsent(issues)
+    columns = fhir.columns(resource)
+    record.current_version = number
+    if new:
+        record.save(force_insert=True)
+    else:
+        record.save(update_fields=["current_version"])
+    version = ConsentVersion(
+        record=record,
+        version=number,
+        resource=resource,
+        status=columns.status,
+        decision=columns.decision,
+        date=columns.date,
+        period_start=columns.period_start,
+        period_end=columns.period_end,
+        purposes=columns.purposes,
+        duo_codes=columns.duo_codes,
+        categories=columns.categories,
+        node_ids=columns.node_ids,
+        rules_digest=columns.rules_digest,
+        last_updated=now,
+        written_by=actor,
+    )
+    version.save(force_insert=True)
+    audit_record(
+        action,
+        actor=actor,
+        obj=record,
+        details={"kind": record.kind, "version": number, "status": columns.status},
+    )
+    return version
+
+
+def _lock_person(person: User) -> User:
+    """Serialise the writes of one person's consents (a second record of a kind is refused,
+    not raced)."""
+    return User.objects.select_for_update().get(pk=person.pk)
+
+
+def _lock_record(record: ConsentRecord, person: User) -> ConsentRecord:
+    locked = ConsentRecord.objects.select_for_update().select_related("owner").get(pk=record.pk)
+    if locked.owner_id != person.pk:
+        raise NotPermitted(_("This consent is not yours."))
+    return locked
+
+
+def _current(record: ConsentRecord) -> ConsentVersion:
+    return ConsentVersion.objects.get(record=record, version=record.current_version)
+
+
+# ---------------------------------------------------------------------------------------------
+# Donations
+
+
+def _donation_choices(
+    citizen: User,
+    *,
+    nodes: Sequence[Node],
+    categories: Sequence[str],
+    purposes: Sequence[str],
+    duo_codes: Sequence[str],
+    until: date | None,
+) -> None:
+    """Refuse a donation the citizen could not mean, naming every problem by field."""
+    errors: dict[str, list[str]] = {}
+    linked = set(DonorLink.objects.filter(citizen=citizen).values_list("node_id", flat=True))
+    if not nodes:
+        errors["nodes"] = [_("Choose at least one hospital or node that holds your images.")]
+    elif unlinked := [n.name for n in nodes if n.pk not in linked]:
+        errors["nodes"] = [
+            _("Link your images at %(nodes)s with the hospital's code first.")
+            % {"nodes": ", ".join(unlinked)}
+        ]
+    if not categories:
+        errors["categories"] = [_("Choose at least one kind of data.")]
+    elif unknown := [c for c in categories if c not in CATEGORY_TYPES]:
+        errors["categories"] = [_("Unknown kinds of data: %s.") % ", ".join(unknown)]
+    if not purposes:
+        errors["purposes"] = [_("Choose at least one purpose.")]
+    elif unknown := [p for p in purposes if p not in Purpose.values]:
+        errors["purposes"] = [_("Unknown purposes: %s.") % ", ".join(unknown)]
+    if unknown := [c for c in duo_codes if c not in fhir.DONOR_DUO]:
+        errors["duo_codes"] = [_("Conditions a donation cannot carry: %s.") % ", ".join(unknown)]
+    if until is not None and until < timezone.localdate():
+        errors["until"] = [_("The end of a donation cannot be in the past.")]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _donation_resource(
+    record: ConsentRecord,
+    citizen: User,
+    now: datetime,
+    *,
+    nodes: Sequence[Node],
+    categories: Sequence[str],
+    purposes: Sequence[str],
+    duo_codes: Sequence[str],
+    until: date | None,
+) -> dict[str, Any]:
+    _donation_choices(
+        citizen,
+        nodes=nodes,
+        categories=categories,
+        purposes=purposes,
+        duo_codes=duo_codes,
+        until=until,
+    )
+    return fhir.donation(
+        consent_id=record.id,
+        pseudonym=citizen.pseudonym,
+        at=now,
+        until=until,
+        nodes=[fhir.NodeRef(n.audience, n.name) for n in nodes],
+        categories=list(dict.fromkeys(categories)),
+        purposes=list(dict.fromkeys(purposes)),
+        duo_codes=list(dict.fromkeys(duo_codes)),
+        controller=_controller(),
+    )
+
+
+@transaction.atomic
+def donation_create(
+    *,
+    citizen: User,
+    nodes: Sequence[Node],
+    categories: Sequence[str],
+    purposes: Sequence[str],
+    duo_codes: Sequence[str] = (),
+    until: date | None = None,
+) -> ConsentVersion:
+    """Record a citizen's donation: their images (and clinical data) at ``nodes``, where they
+    linked their pseudonym, for ``purposes`` (EHDS Art 53), ``categories`` of data and the DUO
+    terms of ``fhir.DONOR_DUO``, until the end of ``until`` (open when ``None``).
+
+    A citizen has one donation: a second one is refused (change it instead, also after a
+    withdrawal).
+    """
+    _require_citizen(citizen)
+    _lock_person(citizen)
+    if ConsentRecord.objects.filter(owner=citizen, kind=ConsentRecord.Kind.DONATION).exists():
+        raise ConsentConflict(
+            _("You have already donated: change your donation instead."), code="duplicate"
+        )
+    now = timezone.now()
+    record = ConsentRecord(
+        owner=citizen, kind=ConsentRecord.Kind.DONATION, current_version=0, created_at=now
+    )
+    resource = _donation_resource(
+        record,
+        citizen,
+        now,
+        nodes=nodes,
+        categories=categories,
+        purposes=purposes,
+        duo_codes=duo_codes,
+        until=until,
+    )
+    return _store(
+        record, resource, actor=citizen, action="consent.donation.created", now=now, new=True
+    )
+
+
+@transaction.atomic
+def donation_change(
+    *,
+    record: ConsentRecord,
+    citizen: User,
+    nodes: Sequence[Node],
+    categories: Sequence[str],
+    purposes: Sequence[str],
+    duo_codes: Sequence[str] = (),
+    until: date | None = None,
+) -> ConsentVersion:
+    """Narrow or widen a donation (or give it again after a withdrawal): a new version, in
+    force from now, with the choices of :func:`donation_create`."""
+    _require_citizen(citizen)
+    record = _lock_record(record, citizen)
+    if record.kind != ConsentRecord.Kind.DONATION:
+        raise ConsentConflict(_("This consent is not a donation."))
+    now = timezone.now()
+    resource = _donation_resource(
+        record,
+        citizen,
+        now,
+        nodes=nodes,
+        categories=categories,
+        purposes=purposes,
+        duo_codes=duo_codes,
+        until=until,
+    )
+    return _store(
+        record, resource, actor=citizen, action="consent.donation.changed", now=now, new=False
+    )
+
+
+def _end(record: ConsentRecord, citizen: User, kind: str, action: str) -> ConsentVersion:
+    record = _lock_record(record, citizen)
+    current = _current(record)
+    if record.kind != kind or current.status != "active":
+        raise ConsentConflict(_("This consent is not in force."))
+    now = timezone.now()
+    return _store(
+        record,
+        fhir.ended(current.resource, now),
+        actor=citizen,
+        action=action,
+        now=now,
+        new=False,
+    )
+
+
+@transaction.atomic
+def donation_withdraw(*, record: ConsentRecord, citizen: User) -> ConsentVersion:
+    """Withdraw a donation in one step: a new version, ``inactive``, its decision unchanged,
+    its period ending now. From then on it denies every use under every permit."""
+    _require_citizen(citizen)
+    return _end(record, citizen, ConsentRecord.Kind.DONATION, "consent.donation.withdrawn")
+
+
+# ---------------------------------------------------------------------------------------------
+# Opt-outs (EHDS Art 71)
+
+
+@transaction.atomic
+def opt_out_record(*, citizen: User) -> ConsentVersion:
+    """Record the citizen's opt-out from secondary use (EHDS Art 71): a Consent whose decision
+    is deny, in force from now, for permits approved from now on (Art 71(3)). Recording it
+    again after revoking it makes a new version of the same consent."""
+    _require_citizen(citizen)
+    _lock_person(citizen)
+    record = ConsentRecord.objects.filter(owner=citizen, kind=ConsentRecord.Kind.OPT_OUT).first()
+    now = timezone.now()
+    new = record is None
+    if record is None:
+        record = ConsentRecord(
+            owner=citizen, kind=ConsentRecord.Kind.OPT_OUT, current_version=0, created_at=now
+        )
+    elif _current(record).status == "active":
+        raise ConsentConflict(_("You have already opted out."))
+    resource = fhir.opt_out(
+        consent_id=record.id, pseudonym=citizen.pseudonym, at=now, controller=_controller()
+    )
+    return _store(
+        record, resource, actor=citizen, action="consent.opt_out.recorded", now=now, new=new
+    )
+
+
+@transaction.atomic
+def opt_out_revoke(*, record: ConsentRecord, citizen: User) -> ConsentVersion:
+    """Undo an opt-out: a new version, ``inactive``, its period ending now."""
+    _require_citizen(citizen)
+    return _end(record, citizen, ConsentRecord.Kind.OPT_OUT, "consent.opt_out.revoked")
+
+
+# ---------------------------------------------------------------------------------------------
+# Any Consent, as the FHIR API receives it
+
+
+@transaction.atomic
+def consent_write_fhir(
+    *,
+    resource: object,
+    actor: User,
+    record: ConsentRecord | None = None,
+    if_match: int | None = None,
+) -> ConsentVersion:
+    """Create (``record`` ``None``) or update a Consent written by a client, R5 as the
+    specification has it, kept as written (the portal sets only ``id`` on create and
+    ``meta.versionId`` and ``meta.lastUpdated``).
+
+    The subject is the writer: ``Patient/<their pseudonym>``. The base decision makes it a
+    donation (permit) or an opt-out (deny), one of each per person, and an update may not
+    change it. An update carries the record's id, and ``if_match`` (a version number) must
+    still be the current version.
+    """
+    _model, issues = fhir.validate(resource)
+    if issues:
+        raise InvalidConsent(issues)
+    assert isinstance(resource, dict)
+    _require_citizen(actor)
+    subject = resource["subject"]["reference"].removeprefix("Patient/")
+    if subject != actor.pseudonym:
+        raise NotPermitted(_("You may write only your own consents."))
+    kind = (
+        ConsentRecord.Kind.DONATION
+        if resource["decision"] == "permit"
+        else ConsentRecord.Kind.OPT_OUT
+    )
+    now = timezone.now()
+    if record is None:
+        _lock_person(actor)
+        existing = ConsentRecord.objects.filter(owner=actor, kind=kind).first()
+        if existing is not None:
+            raise ConsentConflict(
+                f"This person already has a consent of this kind (Consent/{existing.id}): "
+                "update it instead.",
+                code="duplicate",
+            )
+        record = ConsentRecord(owner=actor, kind=kind, current_version=0, created_at=now)
+        written = {**resource, "id": record.id}
+        return _store(
+            record, written, actor=actor, action="consent.resource.created", now=now, new=True
+        )
+    record = _lock_record(record, actor)
+    if "id" not in resource:
+        raise InvalidConsent([fhir.Issue("Consent.id", "An update carries the Consent's id.")])
+    if if_match is not None and if_match != record.current_version:
+        raise ConsentConflict(
+            f"Version {if_match} is not the current version ({record.current_version}).",
+            code="version",
+        )
+    if kind != record.kind:
+        raise ConsentConflict(
+            "The decision of a consent cannot change: record a new consent instead."
+        )
+    return _store(
+        record, dict(resource), actor=actor, action="consent.resource.updated", now=now, new=False
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Donor links
+
+
+def hash_code(code: str) -> str:
+    """SHA-256 of a link code as typed (upper case, without spaces or dashes)."""
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def _normalise_code(code: str) -> str:
+    return re.sub(r"[\s\-]", "", code).upper()
+
+
+@transaction.atomic
+def link_code_issue(*, node: Node, subject: str, actor: User) -> tuple[LinkCode, str]:
+    """Issue a one-time code for the pseudonym ``subject`` at ``node``, to hand to the patient.
+    Only the node's operators may; a pseudonym already linked to an account gets none. The
+    code works once, for 30 days; an earlier code for the same pseudonym stops working. Only
+    its hash is kept: the returned text is the only copy."""
+    if not actor.has_role(Role.NODE_OPERATOR) or not node.operators.filter(pk=actor.pk).exists():
+        raise NotPermitted(_("Only the node's operators issue link codes."))
+    subject = subject.strip()
+    if not SUBJECT_PATTERN.fullmatch(subject):
+        raise ValidationError(
+            {"subject": _("A pseudonym is 1 to 64 characters, without backslashes.")}
+        )
+    if DonorLink.objects.filter(node=node, subject=subject).exists():
+        raise ValidationError({"subject": _("This pseudonym is already linked to an account.")})
+    now = timezone.now()
+    LinkCode.objects.filter(
+        node=node, subject=subject, redeemed_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    link_code = LinkCode(
+        node=node,
+        subject=subject,
+        code_hash=hash_code(code),
+        issued_by=actor,
+        issued_at=now,
+        expires_at=now + LINK_CODE_LIFETIME,
+    )
+    link_code.save(force_insert=True)
+    audit_record(
+        "consent.link_code.issued",
+        actor=actor,
+        obj=link_code,
+        details={"node": node.slug, "subject": subject, "expires_at": link_code.expires_at},
+    )
+    return link_code, "-".join(code[i : i + 4] for i in range(0, CODE_LENGTH, 4))
+
+
+@transaction.atomic
+def link_code_redeem(*, citizen: User, code: str) -> DonorLink:
+    """Link the pseudonym a code was issued for to the citizen's account. The code must be
+    known, unused, not replaced and not expired; the pseudonym not linked yet."""
+    _require_citizen(citizen)
+    typed = _normalise_code(code)
+    invalid = ValidationError({"code": _("This is not a valid link code.")})
+    if len(typed) != CODE_LENGTH or set(typed) - set(CODE_ALPHABET):
+        raise invalid
+    link_code = (
+        LinkCode.objects.select_for_update()
+        .select_related("node")
+        .filter(code_hash=hash_code(typed))
+        .first()
+    )
+    if link_code is None:
+        raise invalid
+    now = timezone.now()
+    if link_code.redeemed_at or link_code.revoked_at:
+        raise ValidationError(
+            {"code": _("This code was already used or replaced: ask the hospital for a new one.")}
+        )
+    if link_code.expires_at <= now:
+        raise ValidationError({"code": _("This code has expired: ask the hospital for a new one.")})
+    if DonorLink.objects.filter(node=link_code.node, subject=link_code.subject).exists():
+        raise ValidationError({"code": _("These images are already linked to an account.")})
+    link = DonorLink(citizen=citizen, node=link_code.node, subject=link_code.subject, linked_at=now)
+    link.save(force_insert=True)
+    link_code.redeemed_at = now
+    link_code.redeemed_by = citizen
+    link_code.save(update_fields=["redeemed_at", "redeemed_by"])
+    audit_record(
+        "consent.link.created",
+        actor=citizen,
+        obj=link,
+        details={"node": link.node.slug, "subject": link.subject},
+    )
+    return link
+
+
+@transaction.atomic
+def link_remove(*, citizen: User, link: DonorLink) -> None:
+    """Unlink a pseudonym from the citizen's account (their choice). Their consents no longer
+    reach the images it names."""
+    locked = DonorLink.objects.select_for_update().select_related("node").get(pk=link.pk)
+    if locked.citizen_id != citizen.pk:
+        raise NotPermitted(_("This link is not yours."))
+    details = {"node": locked.node.slug, "subject": locked.subject}
+    pk = locked.pk
+    locked.delete()
+    audit_record(
+        "consent.link.removed",
+        actor=citizen,
+        object_type="consent.donorlink",
+        object_id=pk,
+        details=details,
+    )

@@ -1,0 +1,246 @@
+"""The consent decision for a cohort of 100,000 subjects on PostgreSQL (issue 10, item 7).
+
+Four datasets at two nodes hold 100,000 subjects. 90,000 of them are linked to citizens, whose
+consents are generated in bulk from the resources the services write: donations of different
+scopes (some withdrawn), opt-outs (some revoked), and linked citizens without a consent; the
+other 10,000 subjects nobody linked. Measured:
+
+- the counts a committee sees: ``consent.selectors.allowed_counts`` for a research use, per
+  dataset;
+- the exclusion set: ``consent.selectors.not_allowed`` for the same use, the subjects it is not
+  allowed for, per dataset, with their verdicts (what an exclusion list is built from);
+
+each beside a plain query over the same rows in the same run (a count of the subjects whose
+current consent is an active donation naming the purpose, and the same rows fetched), and
+printed as ratios. Target: the cohort in under a second. Timings are printed, never asserted.
+"""
+
+import json
+import statistics
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from catalogue import duo
+from catalogue.models import Dataset, Node
+from catalogue.services import dataset_create, node_create
+from consent import fhir, selectors
+from consent.models import ConsentRecord, ConsentVersion, DonorLink
+from portal.models import User
+from tests.conftest import dataset_fields
+
+SUBJECTS = 100_000
+UNLINKED = 10_000
+RUNS = 5
+HDAB = fhir.Controller("HDAB", "https://portal.example.org/")
+
+
+def _templates(oslo: Node, valencia: Node):
+    """The resources a citizen's current consent may be, by share of the linked citizens:
+    ``(share, kind, version, resource)`` (``resource`` None: no consent)."""
+    now = timezone.now() - timedelta(days=30)
+    ended = now + timedelta(days=10)
+
+    def donation(**choices):
+        chosen = {
+            "nodes": [fhir.NodeRef(oslo.audience, oslo.name)],
+            "categories": ["imaging"],
+            "purposes": ["research"],
+            "duo_codes": [duo.HMB],
+            "until": None,
+        }
+        chosen.update(choices)
+        resource = fhir.donation(consent_id="x", pseudonym="p-x", at=now, controller=HDAB, **chosen)
+        return fhir.with_meta(resource, version=1, at=now)
+
+    opt_out = fhir.with_meta(
+        fhir.opt_out(consent_id="x", pseudonym="p-x", at=now, controller=HDAB), version=1, at=now
+    )
+    both = [fhir.NodeRef(n.audience, n.name) for n in (oslo, valencia)]
+    return [
+        (20, "donation", 1, donation()),
+        (10, "donation", 1, donation(nodes=both, duo_codes=[duo.GRU, duo.NCU])),
+        (8, "donation", 1, donation(nodes=both, purposes=["research", "education"])),
+        (7, "donation", 1, donation(purposes=["public_health"], categories=["clinical"])),
+        (5, "donation", 1, donation(nodes=both, duo_codes=[duo.GRU, duo.NPOA, duo.NMDS])),
+        (10, "donation", 2, fhir.with_meta(fhir.ended(donation(), ended), version=2, at=ended)),
+        (10, "opt_out", 1, opt_out),
+        (5, "opt_out", 2, fhir.with_meta(fhir.ended(opt_out, ended), version=2, at=ended)),
+        (25, None, 0, None),
+    ]
+
+
+def _populate():
+    oslo, valencia = (
+        node_create(
+            actor=None,
+            name=f"{name.title()} bench node",
+            slug=f"bench-{name}",
+            organisation=f"{name.title()} hospital",
+            country=country,
+            contact_email=f"{name}@example.org",
+            dicomweb_base_url=f"https://{name}.example.org/dicom-web",
+            audience=f"urn:ecii:node:bench-{name}",
+        )
+        for name, country in (("oslo", "NO"), ("valencia", "ES"))
+    )
+    datasets = [
+        dataset_create(node=node, actor=None, status="published", **dataset_fields(title=title))
+        for node, title in (
+            (oslo, "Breast MRI A"), (oslo, "Breast MRI B"),
+            (valencia, "Lung CT A"), (valencia, "Lung CT B"),
+        )
+    ]  # fmt: skip
+    tables = {
+        m.__name__: m._meta.db_table
+        for m in (User, ConsentRecord, ConsentVersion, DonorLink, Dataset)
+    }
+    ids = [d.pk for d in datasets]
+    node_of = [d.node_id for d in datasets]
+    linked = SUBJECTS - UNLINKED
+    with connection.cursor() as cursor:
+        # Subject n is in dataset n % 4, at that dataset's node; 1 to 3 studies each.
+        cursor.execute(
+            "INSERT INTO catalogue_study (dataset_id, study_instance_uid, subject) "
+            "SELECT (%s::bigint[])[1 + n %% 4], '1.2.826.0.2.' || n || '.' || k, 's-' || n "
+            "FROM generate_series(0, %s - 1) AS n, generate_series(1, 1 + n %% 3) AS k",
+            [ids, SUBJECTS],
+        )
+        cursor.execute(
+            f"INSERT INTO {tables['User']} (password, is_superuser, username, first_name, "
+            "last_name, email, is_staff, is_active, date_joined, pseudonym, organisation) "
+            "SELECT '!', false, 'bench-' || n, '', '', '', false, true, now(), "
+            "'p-bench' || n, '' FROM generate_series(0, %s - 1) AS n",
+            [linked],
+        )
+        cursor.execute(
+            f"INSERT INTO {tables['DonorLink']} (citizen_id, node_id, subject, linked_at) "
+            f"SELECT u.id, (%s::bigint[])[1 + n %% 4], 's-' || n, now() "
+            f"FROM generate_series(0, %s - 1) AS n "
+            f"JOIN {tables['User']} u ON u.username = 'bench-' || n",
+            [node_of, linked],
+        )
+        start = 0
+        for share, kind, version, resource in _templates(oslo, valencia):
+            count = linked * share // 100
+            if resource is not None:
+                _insert(cursor, tables, start, count, kind, version, resource)
+            start += count
+        cursor.execute("ANALYZE")
+    return datasets
+
+
+def _insert(cursor, tables, start, count, kind, version, resource):
+    """``count`` citizens from ``start`` get this consent (its versions up to ``version``,
+    each the resource with the citizen's id and subject)."""
+    cursor.execute(
+        f"INSERT INTO {tables['ConsentRecord']} (id, owner_id, kind, current_version, created_at) "
+        f"SELECT gen_random_uuid()::text, u.id, %s, %s, now() "
+        f"FROM generate_series(%s, %s - 1) AS n "
+        f"JOIN {tables['User']} u ON u.username = 'bench-' || n",
+        [kind, version, start, start + count],
+    )
+    columns = fhir.columns(resource)
+    for number in range(1, version + 1):
+        cursor.execute(
+            f"INSERT INTO {tables['ConsentVersion']} (record_id, version, resource, status, "
+            "decision, date, period_start, period_end, purposes, duo_codes, categories, "
+            "node_ids, rules_digest, last_updated) "
+            "SELECT r.id, %s, jsonb_set(jsonb_set(jsonb_set(%s::jsonb, '{id}', to_jsonb(r.id)),"
+            " '{subject,reference}', to_jsonb('Patient/' || u.pseudonym)),"
+            " '{meta,versionId}', to_jsonb(%s::text)), "
+            "%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s "
+            "FROM generate_series(%s, %s - 1) AS n "
+            f"JOIN {tables['User']} u ON u.username = 'bench-' || n "
+            f"JOIN {tables['ConsentRecord']} r ON r.owner_id = u.id AND r.kind = %s",
+            [
+                number, json.dumps(resource), str(number), columns.status, columns.decision,
+                columns.date, columns.period_start, columns.period_end,
+                json.dumps(columns.purposes), json.dumps(columns.duo_codes),
+                json.dumps(columns.categories), json.dumps(columns.node_ids),
+                columns.rules_digest, columns.last_updated, start, start + count, kind,
+            ],
+        )  # fmt: skip
+
+
+PLAIN_COUNT = """
+SELECT s.dataset_id, count(DISTINCT s.subject)
+FROM catalogue_study s
+JOIN catalogue_dataset d ON d.id = s.dataset_id
+LEFT JOIN consent_donorlink l ON l.node_id = d.node_id AND l.subject = s.subject
+LEFT JOIN consent_consentrecord r ON r.owner_id = l.citizen_id AND r.kind = 'donation'
+LEFT JOIN consent_consentversion v ON v.record_id = r.id AND v.version = r.current_version
+WHERE s.dataset_id = ANY(%s)
+  AND (v.id IS NULL OR (v.status = 'active' AND v.purposes ? 'research'))
+GROUP BY s.dataset_id
+"""
+PLAIN_ROWS = """
+SELECT DISTINCT s.dataset_id, s.subject, v.status, v.decision, v.period_start, v.period_end
+FROM catalogue_study s
+JOIN catalogue_dataset d ON d.id = s.dataset_id
+JOIN consent_donorlink l ON l.node_id = d.node_id AND l.subject = s.subject
+JOIN consent_consentrecord r ON r.owner_id = l.citizen_id
+JOIN consent_consentversion v ON v.record_id = r.id AND v.version = r.current_version
+WHERE s.dataset_id = ANY(%s) AND NOT (v.status = 'active' AND v.purposes ? 'research')
+"""
+
+
+def _plain(sql, ids):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ids])
+        return cursor.fetchall()
+
+
+def _median(function) -> tuple[float, object]:
+    result = function()  # warm up
+    times = []
+    for _ in range(RUNS):
+        began = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), result
+
+
+@pytest.mark.benchmark
+@pytest.mark.django_db
+def test_consent_decisions_for_a_cohort():
+    if connection.vendor != "postgresql":
+        pytest.skip("the consent benchmark needs PostgreSQL (DATABASE_URL)")
+    began = time.perf_counter()
+    datasets = _populate()
+    ids = [d.pk for d in datasets]
+    versions = ConsentVersion.objects.count()
+    print(
+        f"\npopulated {SUBJECTS:,} subjects ({SUBJECTS - UNLINKED:,} linked), "
+        f"{versions:,} consent versions in {time.perf_counter() - began:.1f} s"
+    )
+    use = {"purpose": "research", "duo_codes": frozenset({duo.HMB, duo.NCU})}
+
+    counted, counts = _median(lambda: selectors.allowed_counts(datasets=datasets, **use))
+    excluded, refused = _median(lambda: selectors.not_allowed(datasets=datasets, **use))
+    plain_count, _rows = _median(lambda: _plain(PLAIN_COUNT, ids))
+    plain_rows, _rows = _median(lambda: _plain(PLAIN_ROWS, ids))
+
+    with CaptureQueriesContext(connection) as queries:
+        selectors.not_allowed(datasets=datasets, **use)
+    total = sum(c.total for c in counts.values())
+    allowed = sum(c.allowed for c in counts.values())
+    assert total == SUBJECTS
+    assert allowed + sum(len(r) for r in refused.values()) == total
+    print(
+        f"cohort: {total:,} subjects, {allowed:,} allowed for research (HMB, NCU), "
+        f"{len(queries.captured_queries)} queries"
+    )
+    for label, seconds, plain, plain_label in (
+        ("counts per dataset (allowed_counts)", counted, plain_count, "plain count query"),
+        ("exclusion set per dataset (not_allowed)", excluded, plain_rows, "plain row query"),
+    ):
+        print(
+            f"{label:42} {seconds * 1000:8.1f} ms   {plain_label} {plain * 1000:7.1f} ms   "
+            f"ratio {seconds / plain:5.2f}   target < 1 s: "
+            f"{'met' if seconds < 1 else 'NOT met'}"
+        )
