@@ -12,6 +12,7 @@ register(
     AuditAction("consent.opt_out.revoked", _("A citizen undid their opt-out")),
     AuditAction("consent.resource.created", _("A consent was recorded through the FHIR API")),
     AuditAction("consent.resource.updated", _("A consent was changed through the FHIR API")),
+    AuditAction("consent.resource.read", _("Someone other than its owner read a consent")),
     AuditAction("consent.link_code.issued", _("A hospital issued a code to link images")),
     AuditAction("consent.link.created", _("A citizen linked their images at a node")),
     AuditAction("consent.link.removed", _("A citizen unlinked their images at a node")),

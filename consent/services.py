@@ -450,6 +450,29 @@ def consent_write_fhir(
     )
 
 
+def consent_reads_record(
+    *, reader: User, records: Sequence[ConsentRecord], interaction: str, version: int | None = None
+) -> None:
+    """Record in the audit chain that ``reader`` read ``records`` through the FHIR API
+    (``interaction``: read, vread, history-instance or search-type): one event per request,
+    naming the consents read. A citizen reading their own consents leaves no event."""
+    read = [r for r in records if r.owner_id != reader.pk]
+    if not read:
+        return
+    details: dict[str, object] = {"interaction": interaction}
+    if version is not None:
+        details["version"] = version
+    if len(read) == 1 and interaction != "search-type":
+        audit_record("consent.resource.read", actor=reader, obj=read[0], details=details)
+        return
+    audit_record(
+        "consent.resource.read",
+        actor=reader,
+        object_type=ConsentRecord._meta.label_lower,
+        details={**details, "consents": [r.pk for r in read]},
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Donor links
 

@@ -28,8 +28,11 @@ Outside the API views, so that no path through Django ends in an HTML page for a
 - ``ApiErrorsMiddleware``: with ``DEBUG`` on, Django answers 404 and 500 with its technical HTML
   pages without calling the handlers; this middleware turns any error response under ``/api/``
   that is not JSON (those pages, or a refusal by another middleware) into the same JSON.
+  Under ``/fhir/`` (the FHIR API, whose views answer OperationOutcome themselves) it turns them
+  into an OperationOutcome.
 """
 
+import json
 import logging
 from http import HTTPStatus
 
@@ -50,11 +53,20 @@ from portal.workflow import Incomplete, InvalidTransition
 
 API_PREFIX = "/api/"
 PROBLEM_JSON = "application/problem+json"
+FHIR_PREFIX = "/fhir/"
+FHIR_JSON = "application/fhir+json; fhirVersion=5.0"
+# OperationOutcome issue types for the errors that reach the middleware.
+FHIR_ISSUE_TYPES = {400: "invalid", 403: "forbidden", 404: "not-found", 413: "too-long"}
 
 
 def is_api(request: HttpRequest) -> bool:
     """True for a request to the JSON API (any path under ``/api/``)."""
     return request.path_info.startswith(API_PREFIX)
+
+
+def is_fhir(request: HttpRequest) -> bool:
+    """True for a request to the FHIR API (any path under ``/fhir/``)."""
+    return request.path_info.startswith(FHIR_PREFIX)
 
 
 def _is_json(response: HttpResponse) -> bool:
@@ -220,6 +232,23 @@ def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
     return defaults.server_error(request, template_name)
 
 
+def fhir_outcome(status_code: int, diagnostics: str = "") -> HttpResponse:
+    """A FHIR OperationOutcome saying what ``status_code`` means (outside the FHIR views)."""
+    server_fault = status_code >= 500
+    if server_fault:
+        diagnostics = _("Something went wrong. The error was recorded.")
+    issue = {
+        "severity": "fatal" if server_fault else "error",
+        "code": FHIR_ISSUE_TYPES.get(status_code, "exception" if server_fault else "processing"),
+        "diagnostics": diagnostics or f"{_title(status_code)}.",
+    }
+    return HttpResponse(
+        json.dumps({"resourceType": "OperationOutcome", "issue": [issue]}),
+        status=status_code,
+        content_type=FHIR_JSON,
+    )
+
+
 # --- Whatever else answers: DEBUG pages, other middleware -----------------------------------
 
 
@@ -233,9 +262,14 @@ class ApiErrorsMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if response.status_code < 400 or not is_api(request) or _is_json(response):
+        if response.status_code < 400 or _is_json(response):
             return response
-        answer = problem(response.status_code)
+        if is_fhir(request):
+            answer = fhir_outcome(response.status_code)
+        elif is_api(request):
+            answer = problem(response.status_code)
+        else:
+            return response
         for header in ("Allow", "Retry-After"):
             if response.has_header(header):
                 answer[header] = response[header]

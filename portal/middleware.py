@@ -23,6 +23,8 @@ from django.urls import Resolver404, resolve
 from django.utils.csp import build_policy
 from django.utils.translation import gettext as _
 
+from portal.api_errors import FHIR_PREFIX, fhir_outcome
+
 
 def body_cap(path_info: str) -> int:
     """The largest body, in bytes, that the route at ``path_info`` accepts."""
@@ -58,6 +60,8 @@ def too_large(path_info: str, cap: int) -> HttpResponse:
         response = HttpResponse(
             json.dumps({"detail": message}), status=413, content_type="application/json"
         )
+    elif path_info.startswith(FHIR_PREFIX):
+        response = fhir_outcome(413, message)
     else:
         response = HttpResponse(
             render_to_string("413.html", {"message": message}),

@@ -35,6 +35,7 @@ urlpatterns = [
     path("api/access/", include("access.api.urls")),
     path("access/", include("access.urls")),
     path("", include("access.urls_oauth")),  # /.well-known/ and /oauth/
+    path("fhir/", include("consent.fhir_api.urls")),  # FHIR R5 (docs/consent.md)
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
