@@ -104,9 +104,11 @@ CASES = [
 # Imported here, below the helpers they use.
 from tests.access.api_permission_cases import ACCESS_API_CASES, access_api_url_kwargs  # noqa: E402
 from tests.access.permission_cases import ACCESS_PAGE_CASES, access_url_kwargs  # noqa: E402
+from tests.consent.fhir_permission_cases import FHIR_CASES, fhir_url_kwargs  # noqa: E402
 
 CASES += ACCESS_API_CASES
 CASES += ACCESS_PAGE_CASES
+CASES += FHIR_CASES
 
 
 @pytest.fixture
@@ -114,6 +116,7 @@ def url_kwargs(personas, catalogue, access):
     return {
         **access_api_url_kwargs(access),
         **access_url_kwargs(access),
+        **fhir_url_kwargs(personas, catalogue.own_node),
         "published": {"pk": catalogue.published.pk},
         "draft": {"pk": catalogue.draft.pk},
         "other_published": {"pk": catalogue.other_published.pk},
