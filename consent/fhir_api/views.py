@@ -195,7 +195,7 @@ def _written(
     return _answer(version, status=status, headers=headers)
 
 
-def _write(request: HttpRequest, **kwargs: Any) -> ConsentVersion:
+def _write(**kwargs: Any) -> ConsentVersion:
     try:
         return services.consent_write_fhir(**kwargs)
     except services.InvalidConsent as refusal:
@@ -215,7 +215,7 @@ def create(request: HttpRequest) -> HttpResponse:
     as FHIR has it: the server names what it creates)."""
     user = _citizen(signed_in(request))
     resource = read_resource(request)
-    version = _write(request, resource=resource, actor=user)
+    version = _write(resource=resource, actor=user)
     return _written(request, version, status=201, message=f"Created {version}.")
 
 
@@ -250,7 +250,7 @@ def update(request: HttpRequest, id: str) -> HttpResponse:
                 )
             ],
         )
-    version = _write(request, resource=resource, actor=user, record=record, if_match=if_match)
+    version = _write(resource=resource, actor=user, record=record, if_match=if_match)
     return _written(request, version, status=200, message=f"Stored {version}.")
 
 

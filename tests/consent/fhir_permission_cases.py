@@ -33,7 +33,8 @@ FHIR_CASES = [
     ("fhir:consents", None, "post",
      {**everyone(403), "citizen": UNSUPPORTED}),  # only citizens create
     ("fhir:consent", "fhir_consent", "get", fhir_only(*READERS)),
-    ("fhir:consent", "fhir_consent", "put", fhir_only("citizen", ok=UNSUPPORTED, readers_write=403)),
+    ("fhir:consent", "fhir_consent", "put",
+     fhir_only("citizen", ok=UNSUPPORTED, readers_write=403)),
     ("fhir:history", "fhir_consent", "get", fhir_only(*READERS)),
     ("fhir:vread", "fhir_version", "get", fhir_only(*READERS)),
 ]  # fmt: skip
