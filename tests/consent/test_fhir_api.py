@@ -447,3 +447,15 @@ def test_reads_by_others_than_the_owner_are_in_the_audit_chain(created, client_f
     ]
     assert events[0].object_id == created["id"]
     assert events[1].details["consents"] == [created["id"]]
+
+
+def test_a_body_over_the_size_limit_is_refused_unread_with_an_operation_outcome(
+    donor, client_for, settings
+):
+    settings.REQUEST_BODY_MAX_BYTES = 1000
+    body = example("research", patient=donor.citizen.pseudonym)
+    body["text"] = {"status": "generated", "div": f"<div>{'x' * 2000}</div>"}
+    response = post(client_for("citizen"), body)
+    assert response.status_code == 413
+    assert issues(response)[0]["code"] == "too-long"
+    assert stored_nothing()

@@ -154,6 +154,11 @@ def test_it_caps_the_body_of_every_route(db, client_for, path, name):
     if path.startswith("/api/"):
         assert response["Content-Type"] == "application/json"
         assert json.loads(response.content)["detail"].startswith("The request is larger")
+    elif path.startswith("/fhir/"):  # FHIR's error resource
+        assert response["Content-Type"] == "application/fhir+json; fhirVersion=5.0"
+        (issue,) = json.loads(response.content)["issue"]
+        assert issue["code"] == "too-long"
+        assert issue["diagnostics"].startswith("The request is larger")
     else:
         assert response["Content-Type"].startswith("text/html")
 
