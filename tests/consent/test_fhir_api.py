@@ -391,6 +391,9 @@ def test_history_lists_the_versions_newest_first(created, client_for):
     paged = client.get(f"/fhir/Consent/{created['id']}/_history?_count=1&_page=2").json()
     assert [e["resource"]["meta"]["versionId"] for e in paged["entry"]] == ["1"]
     assert {link["relation"] for link in paged["link"]} == {"self", "first", "previous", "last"}
+    since = client.get(f"/fhir/Consent/{created['id']}/_history?_since=2999").json()
+    assert since["total"] == 0 and "entry" not in since
+    assert client.get(f"/fhir/Consent/{created['id']}/_history?_since=x").status_code == 400
 
 
 # ---------------------------------------------------------------------------------------------
