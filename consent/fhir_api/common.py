@@ -224,8 +224,9 @@ def signed_in(request: HttpRequest) -> User:
 
 
 def endpoint(handlers: Mapping[str, Handler], *, public: bool = False) -> Handler:
-    """A view answering each method of ``handlers`` (``handler(request, **url_kwargs)``), the
-    checks of the module's docstring first. ``public`` routes need no session. Refusals come
+    """A view answering each method of ``handlers`` (``handler(request, user, **url_kwargs)``,
+    ``user`` the signed-in person, or ``None`` on ``public`` routes, which need no session),
+    the checks of the module's docstring first. Refusals come
     as OperationOutcome: ``FhirError`` as it says, 404 for what does not exist or is not the
     caller's, 403 for what they may see but not change."""
 
@@ -240,9 +241,8 @@ def endpoint(handlers: Mapping[str, Handler], *, public: bool = False) -> Handle
                     headers={"Allow": ", ".join(handlers)},
                 )
             negotiate(request)
-            if not public:
-                signed_in(request)
-            return handler(request, **kwargs)
+            user = None if public else signed_in(request)
+            return handler(request, user, **kwargs)
         except FhirError as error:
             return outcome_response(error)
         except Http404:

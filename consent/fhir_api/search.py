@@ -65,8 +65,8 @@ class Query:
 
 
 def _lenient(request: HttpRequest) -> bool:
-    prefer = request.headers.get("Prefer", "")
-    return any(p.strip().replace(" ", "") == "handling=lenient" for p in prefer.split(";"))
+    preferences = re.split(r"[,;]", request.headers.get("Prefer", ""))
+    return any(p.replace(" ", "") == "handling=lenient" for p in preferences)
 
 
 def _whole_number(name: str, value: str, low: int) -> int:

@@ -7,6 +7,7 @@ audit chain); anyone else gets 404, as for a consent that does not exist. Commit
 consent: they see only the counts of allowed subjects on the review page.
 """
 
+import re
 from typing import Any
 
 from django.db.models import F
@@ -22,7 +23,6 @@ from consent.fhir_api.common import (
     endpoint,
     fhir_response,
     read_resource,
-    signed_in,
     version_headers,
 )
 from consent.fhir_api.search import (
@@ -63,7 +63,7 @@ def _answer(
 # Capabilities
 
 
-def metadata(request: HttpRequest) -> HttpResponse:
+def metadata(request: HttpRequest, _user: None) -> HttpResponse:
     base = request.build_absolute_uri(reverse("fhir:metadata")).removesuffix("/metadata")
     return fhir_response(capability_statement(base))
 
@@ -72,16 +72,14 @@ def metadata(request: HttpRequest) -> HttpResponse:
 # Reading
 
 
-def read(request: HttpRequest, id: str) -> HttpResponse:
-    user = signed_in(request)
+def read(request: HttpRequest, user: User, id: str) -> HttpResponse:
     record = selectors.access_consent(user, id)
     version = selectors.current_version(record)
     services.consent_reads_record(reader=user, records=[record], interaction="read")
     return _answer(version)
 
 
-def vread(request: HttpRequest, id: str, vid: str) -> HttpResponse:
-    user = signed_in(request)
+def vread(request: HttpRequest, user: User, id: str, vid: str) -> HttpResponse:
     record = selectors.access_consent(user, id)
     number = int(vid)
     if not 1 <= number <= MAX_VERSION:
@@ -103,9 +101,8 @@ def _bundle(kind: str, base: str, query: Query, total: int) -> dict[str, Any]:
     }
 
 
-def history(request: HttpRequest, id: str) -> HttpResponse:
+def history(request: HttpRequest, user: User, id: str) -> HttpResponse:
     """The versions of one consent, newest first, paged like a search."""
-    user = signed_in(request)
     record = selectors.access_consent(user, id)
     query = parse(request, HISTORY_PARAMETERS)
     versions = selectors.versions_of(record).filter(query.where)
@@ -136,10 +133,9 @@ def history(request: HttpRequest, id: str) -> HttpResponse:
     return fhir_response(bundle, headers={"Cache-Control": "no-store"})
 
 
-def search(request: HttpRequest) -> HttpResponse:
+def search(request: HttpRequest, user: User) -> HttpResponse:
     """The current versions of the consents the caller may see that match, newest update
     first; two queries whatever the page size (the total and the page)."""
-    user = signed_in(request)
     query = parse(request, SEARCH_PARAMETERS)
     versions = (
         ConsentVersion.objects.filter(
@@ -173,7 +169,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 def _prefer_return(request: HttpRequest) -> str:
-    for part in request.headers.get("Prefer", "").split(";"):
+    for part in re.split(r"[,;]", request.headers.get("Prefer", "")):
         name, _, value = part.strip().partition("=")
         if name.strip() == "return" and value.strip() in ("minimal", "OperationOutcome"):
             return value.strip()
@@ -210,10 +206,10 @@ def _citizen(user: User) -> User:
     return user
 
 
-def create(request: HttpRequest) -> HttpResponse:
+def create(request: HttpRequest, user: User) -> HttpResponse:
     """A new consent of the signed-in citizen (``id`` and ``meta`` of the body are ignored,
     as FHIR has it: the server names what it creates)."""
-    user = _citizen(signed_in(request))
+    _citizen(user)
     resource = read_resource(request)
     version = _write(resource=resource, actor=user)
     return _written(request, version, status=201, message=f"Created {version}.")
@@ -229,10 +225,9 @@ def _if_match(request: HttpRequest) -> int | None:
     return int(value)
 
 
-def update(request: HttpRequest, id: str) -> HttpResponse:
+def update(request: HttpRequest, user: User, id: str) -> HttpResponse:
     """A new version of the citizen's own consent ``id``: the body's ``id`` is the same,
     and ``If-Match`` (when sent) names the current version."""
-    user = signed_in(request)
     record: ConsentRecord = selectors.access_consent(user, id, for_write=True)
     if_match = _if_match(request)
     resource = read_resource(request)

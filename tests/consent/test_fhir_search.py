@@ -189,7 +189,7 @@ def test_unknown_parameters_are_refused_unless_the_client_prefers_lenience(
         client.get(
             "/fhir/Consent",
             {name: "x", "status": "inactive"},
-            headers={"Prefer": "handling=lenient"},
+            headers={"Prefer": "return=representation, handling=lenient"},
         )
     )
     assert lenient["total"] == 2
