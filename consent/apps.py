@@ -5,4 +5,4 @@ class ConsentConfig(AppConfig):
     name = "consent"
 
     def ready(self) -> None:
-        from consent import audit_actions  # noqa: F401  (register with portal)
+        from consent import audit_actions, dashboards  # noqa: F401  (register with portal)

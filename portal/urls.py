@@ -34,6 +34,7 @@ urlpatterns = [
     path("api/catalogue/", include("catalogue.api_urls")),
     path("api/access/", include("access.api.urls")),
     path("access/", include("access.urls")),
+    path("consent/", include("consent.urls")),
     path("", include("access.urls_oauth")),  # /.well-known/ and /oauth/
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -12,7 +12,7 @@ from portal.dashboards import Dashboard
 
 def test_each_role_has_one_dashboard_served_by_its_app():
     assert {d.slug: (d.role, d.template) for d in dashboards.dashboards()} == {
-        "citizen": ("citizen", "portal/dashboard_citizen.html"),
+        "citizen": ("citizen", "consent/dashboard_citizen.html"),
         "researcher": ("researcher", "access/dashboard_researcher.html"),
         "committee": ("committee_member", "access/dashboard_committee.html"),
         "node": ("node_operator", "catalogue/dashboard_node.html"),
