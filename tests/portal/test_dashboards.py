@@ -43,7 +43,7 @@ def _navigation(page: str) -> list[str]:
     [
         ("researcher", ["Research", "Catalogue", "Basket", "My applications", "My permits"]),
         ("hdab_admin", ["Access body", "Catalogue", "Committees", "Permits", "Audit log"]),
-        ("node_operator", ["My nodes", "Catalogue"]),
+        ("node_operator", ["My nodes", "Catalogue", "Link codes"]),
     ],
 )
 def test_the_navigation_lists_dashboards_then_the_apps_links_then_portals(
