@@ -14,6 +14,28 @@ from tests.e2e.conftest import axe_violations, login
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+# (persona, page) — the page by its name in the ``donor_world`` fixture.
+CONSENT_PAGES = [
+    ("citizen", "donation"),
+    ("citizen", "withdraw"),
+    ("citizen", "opt_out"),
+    ("citizen", "history"),
+    ("citizen", "links"),
+    ("citizen", "unlink"),
+    ("node_operator", "link_code_nodes"),
+    ("node_operator", "link_codes"),
+]
+
+
+@pytest.mark.parametrize(("persona", "name"), CONSENT_PAGES)
+def test_it_meets_accessibility_rules_on_the_consent_pages(page, donor_world, persona, name):
+    login(page, persona)
+    response = page.goto(donor_world.urls[name])
+    assert response.status == 200
+    assert axe_violations(page) == []
+    assert page.csp_errors == []
+
+
 def _main(page) -> str:
     return " ".join(page.locator("main").inner_text().split())
 
@@ -33,7 +55,7 @@ def _issue_code(browser, live_server, node_pk: int, subject: str) -> str:
         code = operator.locator("#link-code").inner_text()
         assert "it is shown only this once" in _main(operator)
         assert axe_violations(operator) == []
-        operator.reload()  # the list shows the code issued, never the code itself
+        operator.goto(operator.url)  # the list shows the code issued, never the code itself
         assert subject in _main(operator) and code not in operator.content()
         return code
     finally:
