@@ -36,7 +36,7 @@ PURPOSES: dict[str, Promise] = {
     Purpose.STATISTICS: gettext_lazy("Official health statistics (Art 53(1)(c))"),
     Purpose.EDUCATION: gettext_lazy("Teaching health professionals and students (Art 53(1)(d))"),
     Purpose.RESEARCH: gettext_lazy(
-        "Scientific research on health or care, including the two kinds below (Art 53(1)(e))"
+        "Scientific research on health or care, of every kind (Art 53(1)(e))"
     ),
     Purpose.RESEARCH_INNOVATION: gettext_lazy(
         "Research to develop new medical products or services (Art 53(1)(e)(i))"
@@ -171,7 +171,7 @@ def summarise(version: ConsentVersion, names: Mapping[str, str]) -> Summary:
     elif in_force:
         headline = _("You donate your data as described below.")
     elif version.status == "inactive":
-        headline = _("Donation withdrawn: your data may not be used under it.")
+        headline = _("Donation withdrawn: your data may not be used.")
     elif version.status == "active":
         headline = _("Donation not in force at present (outside its dates).")
     else:

@@ -155,8 +155,8 @@ def donation_withdraw(request: HttpRequest) -> HttpResponse:
     confirmation = Confirmation(
         question=_("Withdraw your donation?"),
         consequences=[
-            _("From now on, nobody may use your data under your donation, under any permit, "
-              "including permits approved before today."),
+            _("From now on, nobody may use your data, under any permit, including permits "
+              "approved before today."),
             _("Uses that already happened, such as published results, cannot be undone."),
             _("Your donation stays in your history, with today's date as its end."),
         ],
@@ -169,7 +169,7 @@ def donation_withdraw(request: HttpRequest) -> HttpResponse:
 
     return _ending(
         request, ConsentRecord.Kind.DONATION, confirmation, act,
-        _("Your donation is withdrawn. Your data may no longer be used under it."),
+        _("Your donation is withdrawn. Your data may no longer be used."),
         _("You have no donation in force to withdraw."),
     )  # fmt: skip
 

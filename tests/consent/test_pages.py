@@ -203,7 +203,7 @@ def test_withdrawing_asks_first_then_withdraws(citizen_client, donor):
     assert ConsentVersion.objects.get(version=2).status == "inactive"
     text = _text(citizen_client.get(DASHBOARD))
     assert "Your donation is withdrawn." in text
-    assert "Donation withdrawn: your data may not be used under it." in text
+    assert "Donation withdrawn: your data may not be used." in text
     assert "Donate again" in text
 
 

@@ -85,7 +85,7 @@ def test_a_citizen_links_donates_narrows_withdraws_and_opts_out(
     page.get_by_label("Oslo imaging node (your images there are named oslo-7)").check()
     page.get_by_label("Images: scans").check()
     page.get_by_label("Clinical data:").check()
-    page.get_by_label("Scientific research on health or care").check()
+    page.get_by_label("Scientific research on health or care, of every kind").check()
     page.get_by_label("Health or medical research only").check()
     page.get_by_label("Not for commercial use").check()
     page.get_by_role("button", name="Donate").click()
@@ -119,7 +119,7 @@ def test_a_citizen_links_donates_narrows_withdraws_and_opts_out(
     page.get_by_role("button", name="Withdraw my donation").click()
     text = _main(page)
     assert "Your donation is withdrawn." in text
-    assert "Donation withdrawn: your data may not be used under it." in text
+    assert "Donation withdrawn: your data may not be used." in text
     assert page.get_by_role("link", name="Donate again").is_visible()
 
     # Opt out (EHDS Art 71), then revoke it.
