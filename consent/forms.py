@@ -67,7 +67,7 @@ class DonationForm(forms.Form):
             "The last day your donation covers. Leave it empty to donate until you withdraw."
         ),
         required=False,
-        widget=forms.DateInput({"type": "date"}),
+        widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d"),
     )
 
     def __init__(self, *args: Any, links: Sequence[DonorLink], **kwargs: Any) -> None:

@@ -381,3 +381,17 @@ def test_other_nodes_codes_are_not_found(client_for, catalogue):
     assert client.get(url).status_code == 404
     assert client.post(url, {"subject": "val-9"}).status_code == 404
     assert LinkCode.objects.count() == 0
+
+
+def test_the_dashboard_takes_a_bounded_number_of_queries(
+    citizen_client, donor, django_assert_max_num_queries
+):
+    services.donation_create(
+        citizen=donor.citizen, nodes=[donor.oslo, donor.valencia], categories=["imaging"],
+        purposes=["research"], duo_codes=[duo.HMB],
+    )  # fmt: skip
+    services.opt_out_record(citizen=donor.citizen)
+    with django_assert_max_num_queries(10):
+        response = citizen_client.get(DASHBOARD)
+    assert "You opted out of the secondary use of your data." in _text(response)
+
