@@ -394,4 +394,3 @@ def test_the_dashboard_takes_a_bounded_number_of_queries(
     with django_assert_max_num_queries(10):
         response = citizen_client.get(DASHBOARD)
     assert "You opted out of the secondary use of your data." in _text(response)
-
