@@ -24,11 +24,14 @@ from portal.permissions import role_required
 from portal.workflow import InvalidTransition
 
 HISTORY_PAGE_SIZE = 20
-DASHBOARD = "/dashboard/citizen/"
 
 
 def _dashboard() -> HttpResponse:
-    return redirect("role_dashboard", "citizen")
+    return redirect(_dashboard_url())
+
+
+def _dashboard_url() -> str:
+    return reverse("role_dashboard", args=["citizen"])
 
 
 def _posted(request: HttpRequest):
@@ -146,7 +149,7 @@ def _ending(
         else:
             messages.success(request, done)
         return _dashboard()
-    return confirmation_page(request, confirmation, action=request.path, back=DASHBOARD)
+    return confirmation_page(request, confirmation, action=request.path, back=_dashboard_url())
 
 
 @role_required(Role.CITIZEN)
@@ -209,7 +212,7 @@ def opt_out_record(request: HttpRequest) -> HttpResponse:
         button=_("Opt out"),
         warning=_("You can revoke your opt-out at any time."),
     )  # fmt: skip
-    return confirmation_page(request, confirmation, action=request.path, back=DASHBOARD)
+    return confirmation_page(request, confirmation, action=request.path, back=_dashboard_url())
 
 
 @role_required(Role.CITIZEN)
