@@ -168,7 +168,7 @@ def donor_world(personas, catalogue):
     )
     urls = {
         "donation": reverse("consent:donation_form"),
-        "withdraw": reverse("consent:donation_withdraw"),
+        "donation_withdraw": reverse("consent:donation_withdraw"),
         "opt_out": reverse("consent:opt_out_record"),
         "history": reverse("consent:history"),
         "links": reverse("consent:links"),

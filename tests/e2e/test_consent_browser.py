@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # (persona, page) — the page by its name in the ``donor_world`` fixture.
 CONSENT_PAGES = [
     ("citizen", "donation"),
-    ("citizen", "withdraw"),
+    ("citizen", "donation_withdraw"),
     ("citizen", "opt_out"),
     ("citizen", "history"),
     ("citizen", "links"),

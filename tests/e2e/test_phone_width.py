@@ -12,8 +12,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PAGES = {
     "anonymous": ["/", "/accounts/login/", "/accounts/password-reset/", "/catalogue/",
                   "dataset"],
-    "citizen": ["/dashboard/citizen/", "invitation", "donation", "withdraw", "opt_out", "history",
-                "links", "unlink"],
+    "citizen": ["/dashboard/citizen/", "invitation", "donation", "donation_withdraw", "opt_out",
+                "history", "links", "unlink"],
     "researcher": ["/dashboard/researcher/", "/catalogue/basket/", "applications",
                    "new_application", "edit_draft", "submitted", "decided", "withdraw", "permits",
                    "permit", "dataset"],
