@@ -151,6 +151,7 @@ def donation(
     purposes: Sequence[str],
     duo_codes: Sequence[str],
     controller: Controller,
+    disease: str = "",
 ) -> dict[str, Any]:
     """The portal's donation: a Consent whose base decision is permit, confined by its
     provisions to what the donor chose.
@@ -158,9 +159,10 @@ def donation(
     Nested provisions negate the level above, so the donation reads: permit (root), except
     everything (``provision[0]``, which states no criterion), except what is donated
     (``provision[0].provision[0]``: the nodes as custodians, the use, the EHDS purposes with the
-    DUO permission and conditions, the resource types of the categories), except the DUO
-    prohibitions (each a deny nested in it). Its period runs from ``at`` to the end of
-    ``until`` (open when ``None``).
+    DUO permission and conditions, the resource types of the categories, and for research on
+    one disease (DUO DS) that disease as its ``code``, which the policy engine matches against
+    a dataset's conditions), except the DUO prohibitions (each a deny nested in it). Its
+    period runs from ``at`` to the end of ``until`` (open when ``None``).
     """
     resource = _common(
         consent_id=consent_id,
@@ -196,6 +198,8 @@ def donation(
             {"system": FHIR_TYPES, "code": t} for c in categories for t in CATEGORY_TYPES[c]
         ],
     }
+    if disease:
+        donated["code"] = [{"text": disease}]
     prohibitions = [{"purpose": DONOR_PROHIBITIONS[c]} for c in codes if c in DONOR_PROHIBITIONS]
     if prohibitions:
         donated["provision"] = prohibitions
@@ -213,6 +217,7 @@ class DonationChoices:
     purposes: tuple[str, ...]
     duo_codes: tuple[str, ...]
     until: date | None
+    disease: str = ""
 
 
 def donation_choices(resource: Mapping[str, Any]) -> DonationChoices | None:
@@ -237,7 +242,9 @@ def donation_choices(resource: Mapping[str, Any]) -> DonationChoices | None:
         codes += [c for c, denied in DONOR_PROHIBITIONS.items() if denial == {"purpose": denied}]
     end = (resource.get("period") or {}).get("end")
     until = date.fromisoformat(end) if isinstance(end, str) and len(end) == 10 else None
-    return DonationChoices(nodes, categories, purposes, tuple(codes), until)
+    diseases = [c.get("text") for c in donated.get("code") or []]
+    disease = diseases[0] if len(diseases) == 1 and isinstance(diseases[0], str) else ""
+    return DonationChoices(nodes, categories, purposes, tuple(codes), until, disease)
 
 
 def opt_out(

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from catalogue import duo
 from catalogue.models import Node
 from catalogue.purposes import Purpose
 from consent import fhir
@@ -39,6 +40,10 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 16
 # A pseudonym as DICOM carries it in PatientID (LO: at most 64 characters, no backslash).
 SUBJECT_PATTERN = re.compile(r"[^\\\x00-\x1f\x7f]{1,64}")
+# The disease a donation for research on one disease (DUO DS) names, as datasets name their
+# conditions ("breast cancer"): plain text, matched without regard to case or spacing.
+DISEASE_MAX_LENGTH = 100
+DISEASE_PATTERN = re.compile(r"[^\x00-\x1f\x7f<>]+")
 
 
 class InvalidConsent(ValidationError):
@@ -191,6 +196,7 @@ def _donation_choices(
     purposes: Sequence[str],
     duo_codes: Sequence[str],
     until: date | None,
+    disease: str,
 ) -> None:
     """Refuse a donation the citizen could not mean, naming every problem by field."""
     errors: dict[str, list[str]] = {}
@@ -212,6 +218,17 @@ def _donation_choices(
         errors["purposes"] = [_("Unknown purposes: %s.") % ", ".join(unknown)]
     if unknown := [c for c in duo_codes if c not in fhir.DONOR_DUO]:
         errors["duo_codes"] = [_("Conditions a donation cannot carry: %s.") % ", ".join(unknown)]
+    if duo.DS in duo_codes and not disease:
+        errors["disease"] = [_("Name the disease the research must be about.")]
+    elif disease and duo.DS not in duo_codes:
+        errors["disease"] = [
+            _("A disease limits only research on one disease: choose that, or leave it empty.")
+        ]
+    elif len(disease) > DISEASE_MAX_LENGTH or not DISEASE_PATTERN.fullmatch(disease or "x"):
+        errors["disease"] = [
+            _("Name the disease in at most %(n)s characters of plain text.")
+            % {"n": DISEASE_MAX_LENGTH}
+        ]
     if until is not None and until < timezone.localdate():
         errors["until"] = [_("The end of a donation cannot be in the past.")]
     if errors:
@@ -228,7 +245,9 @@ def _donation_resource(
     purposes: Sequence[str],
     duo_codes: Sequence[str],
     until: date | None,
+    disease: str,
 ) -> dict[str, Any]:
+    disease = " ".join(disease.split())
     _donation_choices(
         citizen,
         nodes=nodes,
@@ -236,6 +255,7 @@ def _donation_resource(
         purposes=purposes,
         duo_codes=duo_codes,
         until=until,
+        disease=disease,
     )
     return fhir.donation(
         consent_id=record.id,
@@ -247,6 +267,7 @@ def _donation_resource(
         purposes=list(dict.fromkeys(purposes)),
         duo_codes=list(dict.fromkeys(duo_codes)),
         controller=_controller(),
+        disease=disease,
     )
 
 
@@ -259,6 +280,7 @@ def donation_create(
     purposes: Sequence[str],
     duo_codes: Sequence[str] = (),
     until: date | None = None,
+    disease: str = "",
 ) -> ConsentVersion:
     """Record a citizen's donation: their images (and clinical data) at ``nodes``, where they
     linked their pseudonym, for ``purposes`` (EHDS Art 53), ``categories`` of data and the DUO
@@ -286,6 +308,7 @@ def donation_create(
         purposes=purposes,
         duo_codes=duo_codes,
         until=until,
+        disease=disease,
     )
     return _store(
         record, resource, actor=citizen, action="consent.donation.created", now=now, new=True
@@ -302,6 +325,7 @@ def donation_change(
     purposes: Sequence[str],
     duo_codes: Sequence[str] = (),
     until: date | None = None,
+    disease: str = "",
 ) -> ConsentVersion:
     """Narrow or widen a donation (or give it again after a withdrawal): a new version, in
     force from now, with the choices of :func:`donation_create`."""
@@ -319,6 +343,7 @@ def donation_change(
         purposes=purposes,
         duo_codes=duo_codes,
         until=until,
+        disease=disease,
     )
     return _store(
         record, resource, actor=citizen, action="consent.donation.changed", now=now, new=False

@@ -74,8 +74,5 @@ def links() -> list[Link]:
     return [*_LINKS, *PORTAL_LINKS]
 
 
-# Portal's own: the citizen's page (consent will fill it) and the audit log.
-register_dashboard(
-    Dashboard(Role.CITIZEN, "citizen", _("My data donation"), "portal/dashboard_citizen.html")
-)
+# Portal's own: the audit log.
 PORTAL_LINKS = [Link(Role.HDAB_ADMIN, _("Audit log"), "audit_log")]

@@ -34,6 +34,7 @@ urlpatterns = [
     path("api/catalogue/", include("catalogue.api_urls")),
     path("api/access/", include("access.api.urls")),
     path("access/", include("access.urls")),
+    path("consent/", include("consent.urls")),
     path("", include("access.urls_oauth")),  # /.well-known/ and /oauth/
     path("fhir/", include("consent.fhir_api.urls")),  # FHIR R5 (docs/consent.md)
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

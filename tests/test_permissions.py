@@ -105,10 +105,12 @@ CASES = [
 from tests.access.api_permission_cases import ACCESS_API_CASES, access_api_url_kwargs  # noqa: E402
 from tests.access.permission_cases import ACCESS_PAGE_CASES, access_url_kwargs  # noqa: E402
 from tests.consent.fhir_permission_cases import FHIR_CASES, fhir_url_kwargs  # noqa: E402
+from tests.consent.permission_cases import CONSENT_PAGE_CASES, consent_url_kwargs  # noqa: E402
 
 CASES += ACCESS_API_CASES
 CASES += ACCESS_PAGE_CASES
 CASES += FHIR_CASES
+CASES += CONSENT_PAGE_CASES
 
 
 @pytest.fixture
@@ -117,6 +119,7 @@ def url_kwargs(personas, catalogue, access):
         **access_api_url_kwargs(access),
         **access_url_kwargs(access),
         **fhir_url_kwargs(personas, catalogue.own_node),
+        **consent_url_kwargs(personas, catalogue),
         "published": {"pk": catalogue.published.pk},
         "draft": {"pk": catalogue.draft.pk},
         "other_published": {"pk": catalogue.other_published.pk},
@@ -124,6 +127,7 @@ def url_kwargs(personas, catalogue, access):
         "own_node": {"pk": catalogue.own_node.pk},
         "own_node_pk": {"node_pk": catalogue.own_node.pk},
         "other_node_pk": {"node_pk": catalogue.other_node.pk},
+        "other_node": {"pk": catalogue.other_node.pk},
         None: {},
         "reset": {"uidb64": "MQ", "token": "set-password"},
         "citizen": {"slug": "citizen"},

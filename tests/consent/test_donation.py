@@ -142,6 +142,10 @@ def test_a_second_donation_is_refused(donor):
         ({"purposes": ["marketing"]}, "purposes"),
         ({"duo_codes": [duo.MOR]}, "duo_codes"),  # a moratorium needs terms a donor cannot set
         ({"until": date.today() - timedelta(days=2)}, "until"),
+        ({"duo_codes": [duo.DS]}, "disease"),  # research on one disease names it
+        ({"disease": "breast cancer"}, "disease"),  # a disease without DS limits nothing
+        ({"duo_codes": [duo.DS], "disease": "x" * 101}, "disease"),
+        ({"duo_codes": [duo.DS], "disease": "<b>breast</b>"}, "disease"),
     ],
 )
 def test_a_donation_the_citizen_could_not_mean_stores_nothing(donor, choices, field):
@@ -211,3 +215,27 @@ def test_a_donation_and_an_opt_out_are_two_consents(donor):
         services.donation_withdraw(record=opt_out.record, citizen=donor.citizen)
     with pytest.raises(services.ConsentConflict):
         services.opt_out_revoke(record=donation.record, citizen=donor.citizen)
+
+
+def test_a_donation_for_research_on_one_disease_permits_only_that_disease(donor):
+    """The disease becomes the donated provision's ``code``, which the policy engine matches
+    against a dataset's conditions: breast MRI yes, lung CT no, and no wider use either."""
+    from consent.selectors import decide_for_subject
+
+    version = donate(
+        donor, nodes=[donor.oslo, donor.valencia], duo_codes=[duo.DS], disease=" Breast  Cancer "
+    )
+    assert fhir.validate(version.resource)[1] == []
+    donated = version.resource["provision"][0]["provision"][0]
+    assert donated["code"] == [{"text": "Breast Cancer"}]
+    assert fhir.donation_choices(version.resource).disease == "Breast Cancer"
+
+    def verdict(node, subject, dataset, codes):
+        return decide_for_subject(
+            node_pk=node.pk, subject=subject, dataset=dataset, purpose="research",
+            duo_codes=frozenset(codes),
+        ).permit  # fmt: skip
+
+    assert verdict(donor.oslo, "oslo-7", donor.breast, {duo.DS})
+    assert not verdict(donor.valencia, "val-3", donor.lung, {duo.DS})
+    assert not verdict(donor.oslo, "oslo-7", donor.breast, {duo.HMB})

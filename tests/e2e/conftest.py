@@ -145,3 +145,35 @@ def world(access, personas):
         "invitation": reverse("access:invitation", args=[invitation.token]),
     }
     return SimpleNamespace(urls=urls, oslo_review=oslo, permit=permit, access=access)
+
+
+@pytest.fixture
+def donor_world(personas, catalogue):
+    """The citizen's images at Oslo (``oslo-7``) linked to their account, and their donation
+    of them. Gives the URLs of the consent pages by name."""
+    from django.urls import reverse
+
+    from consent import services
+
+    _link_code, code = services.link_code_issue(
+        node=catalogue.own_node, subject="oslo-7", actor=personas["node_operator"]
+    )
+    link = services.link_code_redeem(citizen=personas["citizen"], code=code)
+    services.donation_create(
+        citizen=personas["citizen"],
+        nodes=[catalogue.own_node],
+        categories=["imaging"],
+        purposes=["research"],
+        duo_codes=["DUO:0000006", "DUO:0000046"],
+    )
+    urls = {
+        "donation": reverse("consent:donation_form"),
+        "donation_withdraw": reverse("consent:donation_withdraw"),
+        "opt_out": reverse("consent:opt_out_record"),
+        "history": reverse("consent:history"),
+        "links": reverse("consent:links"),
+        "unlink": reverse("consent:link_remove", args=[link.pk]),
+        "link_code_nodes": reverse("consent:link_code_nodes"),
+        "link_codes": reverse("consent:link_codes", args=[catalogue.own_node.pk]),
+    }
+    return SimpleNamespace(urls=urls, link=link)

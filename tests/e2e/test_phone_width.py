@@ -12,14 +12,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PAGES = {
     "anonymous": ["/", "/accounts/login/", "/accounts/password-reset/", "/catalogue/",
                   "dataset"],
-    "citizen": ["/dashboard/citizen/", "invitation"],
+    "citizen": ["/dashboard/citizen/", "invitation", "donation", "donation_withdraw", "opt_out",
+                "history", "links", "unlink"],
     "researcher": ["/dashboard/researcher/", "/catalogue/basket/", "applications",
                    "new_application", "edit_draft", "submitted", "decided", "withdraw", "permits",
                    "permit", "dataset"],
     "committee_member": ["/dashboard/committee/", "submitted", "permits"],
     "committee_chair": ["/dashboard/committee/", "submitted", "decided", "permit"],
     "node_operator": ["/dashboard/node/", "dataset", "dataset_edit", "dataset_ingest", "node",
-                      "draft_dataset"],
+                      "draft_dataset", "link_code_nodes", "link_codes"],
     "hdab_admin": ["/dashboard/hdab/", "/audit/", "submitted", "committees", "committee",
                    "new_committee", "permits", "permit"],
 }  # fmt: skip
@@ -33,9 +34,10 @@ def _wider_than_the_screen(page) -> dict:
 
 
 @pytest.mark.parametrize("persona", list(PAGES))
-def test_it_never_scrolls_sideways_on_a_phone(phone, world, catalogue, persona):
+def test_it_never_scrolls_sideways_on_a_phone(phone, world, donor_world, catalogue, persona):
     urls = {
         **world.urls,
+        **donor_world.urls,
         "dataset": reverse("catalogue:dataset_detail", args=[catalogue.published.pk]),
         "draft_dataset": reverse("catalogue:dataset_detail", args=[catalogue.draft.pk]),
         "dataset_edit": reverse("catalogue:dataset_edit", args=[catalogue.published.pk]),

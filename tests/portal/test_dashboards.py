@@ -12,7 +12,7 @@ from portal.dashboards import Dashboard
 
 def test_each_role_has_one_dashboard_served_by_its_app():
     assert {d.slug: (d.role, d.template) for d in dashboards.dashboards()} == {
-        "citizen": ("citizen", "portal/dashboard_citizen.html"),
+        "citizen": ("citizen", "consent/dashboard_citizen.html"),
         "researcher": ("researcher", "access/dashboard_researcher.html"),
         "committee": ("committee_member", "access/dashboard_committee.html"),
         "node": ("node_operator", "catalogue/dashboard_node.html"),
@@ -43,7 +43,7 @@ def _navigation(page: str) -> list[str]:
     [
         ("researcher", ["Research", "Catalogue", "Basket", "My applications", "My permits"]),
         ("hdab_admin", ["Access body", "Catalogue", "Committees", "Permits", "Audit log"]),
-        ("node_operator", ["My nodes", "Catalogue"]),
+        ("node_operator", ["My nodes", "Catalogue", "Link codes"]),
     ],
 )
 def test_the_navigation_lists_dashboards_then_the_apps_links_then_portals(
