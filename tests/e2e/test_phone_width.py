@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PAGES = {
     "anonymous": ["/", "/accounts/login/", "/accounts/password-reset/", "/catalogue/",
                   "dataset"],
-    "citizen": ["/dashboard/citizen/", "invitation"],
+    "citizen": ["/dashboard/citizen/", "invitation", "donor_uses"],
     "researcher": ["/dashboard/researcher/", "/catalogue/basket/", "applications",
                    "new_application", "edit_draft", "submitted", "decided", "withdraw", "permits",
                    "permit", "dataset"],
