@@ -19,7 +19,7 @@ from access.models import NodeAccessEvent, Permit
 from access.node.portal_link import sign_report
 from access.node.reasons import Reason
 from access.node.reports import AccessEvent, batch_claims
-from access.selectors_donor import EVENTS_PER_PAGE, REASON_WORDS, reason_words
+from access.selectors_donor import EVENTS_PER_PAGE, PERMITS_PER_PAGE, REASON_WORDS, reason_words
 from catalogue.models import Study
 from catalogue.services import dataset_create
 from consent import services as consent_services
@@ -304,3 +304,18 @@ def test_every_reason_code_has_plain_words():
 def test_citizens_find_it_in_their_navigation(client_for, donor):
     html = client_for("citizen").get(reverse("role_dashboard", args=["citizen"])).content.decode()
     assert f'href="{URL}"' in html and "Who used my data" in html
+
+
+def test_it_pages_the_permits_newest_first_and_keeps_the_requests_page(client_for, donor, personas):
+    for i in range(PERMITS_PER_PAGE):
+        _permit(personas, [donor.prostate], title=f"Prostate {i}", organisation=f"Institute {i}")
+    first = _page(client_for, query="?permits=1&page=1")
+    second = _page(client_for, query="?permits=2&page=1")
+    assert first.count("Permit EHDS-") == PERMITS_PER_PAGE and second.count("Permit EHDS-") == 1
+    # Newest first: the last one issued leads; the donor's first permit is alone on page 2.
+    assert f"Institute {PERMITS_PER_PAGE - 1}" in first and donor.covering.number in second
+    html = client_for("citizen").get(URL + "?page=1").content.decode()
+    assert 'href="?permits=2&amp;page=1#permits" rel="next"' in html
+    # A page that is not a number shows the first; one past the end, the last.
+    assert _page(client_for, query="?permits=x") == _page(client_for)
+    assert _page(client_for, query="?permits=99") == second
