@@ -50,7 +50,7 @@ REASON_WORDS: dict[str, Promise] = {
     Reason.STUDY_MAP_UNAVAILABLE: _(
         "the node did not have an up-to-date list of which studies belong to which dataset"
     ),
-    Reason.REVOKED: _("the access token or its permit had been revoked"),
+    Reason.REVOKED: _("the access token or its permit had been revoked, or the permit had ended"),
     Reason.SUSPENDED: _("the permit was suspended"),
     Reason.STATUS_UNAVAILABLE: _("the node could not check that the permit was still valid"),
     Reason.UNTRUSTED_STATUS_LIST: _("the node could not check that the permit was still valid"),
@@ -265,7 +265,7 @@ class DonorOverview:
 def donor_overview(
     citizen: User, *, permits_page: object = 1, events_page: object = 1
 ) -> DonorOverview:
-    """The citizen's :class:`DonorOverview` in a fixed number of queries (at most eight)."""
+    """The citizen's :class:`DonorOverview` in a fixed number of queries (at most nine)."""
     links = list(donor_links_of(citizen))
     if not links:
         empty = Paginator([], PERMITS_PER_PAGE).get_page(1)

@@ -2,7 +2,6 @@
 images, and each access to their studies that nodes reported."""
 
 from django.shortcuts import render
-from django.utils import timezone
 
 from access.selectors_donor import donor_overview
 from portal.models import Role
@@ -23,7 +22,6 @@ def donor_uses(request):
         "access/donor_uses.html",
         {
             "overview": overview,
-            "today": timezone.localdate(),
             "permits_page": request.GET.get("permits", ""),
             "events_page": request.GET.get("page", ""),
         },

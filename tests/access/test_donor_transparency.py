@@ -19,7 +19,13 @@ from access.models import NodeAccessEvent, Permit
 from access.node.portal_link import sign_report
 from access.node.reasons import Reason
 from access.node.reports import AccessEvent, batch_claims
-from access.selectors_donor import EVENTS_PER_PAGE, PERMITS_PER_PAGE, REASON_WORDS, reason_words
+from access.selectors_donor import (
+    EVENTS_PER_PAGE,
+    PERMITS_PER_PAGE,
+    REASON_WORDS,
+    donor_overview,
+    reason_words,
+)
 from catalogue.models import Study
 from catalogue.services import dataset_create
 from consent import services as consent_services
@@ -207,12 +213,14 @@ def test_it_shows_allowed_and_refused_requests_for_the_donors_studies_only(clien
     number = donor.covering.number
     sent = (
         f"Oslo imaging node sent one of your imaging studies to a researcher working under "
-        f"permit {number} of Instituto de Oncologia."
+        f"permit {number} of Instituto de Oncologia, for: (e)(ii) Research: training, testing "
+        "and evaluating algorithms, including AI."
     )
     refused = (
         f"Oslo imaging node refused to send one of your imaging studies to a researcher working "
-        f"under permit {number} of Instituto de Oncologia, because the permit does not cover "
-        f"the dataset that holds this study."
+        f"under permit {number} of Instituto de Oncologia (for: (e)(ii) Research: training, "
+        "testing and evaluating algorithms, including AI), because the permit does not cover "
+        "the dataset that holds this study."
     )
     no_token = (
         "Oslo imaging node refused a request for one of your imaging studies, because the "
@@ -290,6 +298,8 @@ def test_its_queries_do_not_grow_with_links_studies_permits_or_events(
     )
     with django_assert_max_num_queries(len(few.captured_queries)):
         text = _page(client_for)
+    with django_assert_max_num_queries(9):  # as donor_overview promises
+        donor_overview(personas["citizen"], permits_page=2, events_page=3)
     assert "Prostate Institute" in text and "Second Institute" in text
     assert text.count("On ") == EVENTS_PER_PAGE
 
