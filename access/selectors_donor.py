@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -103,11 +103,11 @@ def donor_access_events(citizen: User) -> QuerySet[NodeAccessEvent]:
 def donor_datasets(citizen: User) -> list[Dataset]:
     """The datasets holding at least one of the citizen's studies, each with ``your_studies``
     (how many), by node and title (one query)."""
+    # Filtered before the count, so the count reads the citizen's studies only (and the
+    # database reaches them from the citizen's links, not by counting every study).
     return list(
-        Dataset.objects.annotate(
-            your_studies=Count("studies", filter=Q(studies__in=donor_studies(citizen)))
-        )
-        .filter(your_studies__gt=0)
+        Dataset.objects.filter(studies__in=donor_studies(citizen))
+        .annotate(your_studies=Count("studies"))
         .select_related("node")
         .order_by("node__name", "title", "pk")
     )
