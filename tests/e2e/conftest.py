@@ -151,7 +151,8 @@ def world(access, personas):
 
 def _donor_world(personas, permit) -> None:
     """The citizen linked at the node of ``permit``'s first dataset, with a study in it, and a
-    served and a refused request for that study reported by the node."""
+    served and a refused request for that study reported by the node (the token that was
+    served is revoked since)."""
     import time
 
     from joserfc.jwk import ECKey
@@ -181,3 +182,5 @@ def _donor_world(personas, permit) -> None:
     claims = batch_claims(node=node.audience, events=events, iat=now)
     signed = sign_report(claims, {**key.as_dict(private=True), "kid": "e2e"})
     services.access_report_receive(node=node, document=signed.encode())
+    # Done with: the permit page's own token tests start from no valid token.
+    services.token_revoke(token=token, actor=personas["researcher"], reason="Study read.")
