@@ -97,5 +97,6 @@ register_dashboard(
 )
 register_link(Link(Role.RESEARCHER, _("My applications"), "access:application_list"))
 register_link(Link(Role.RESEARCHER, _("My permits"), "access:permit_list"))
+register_link(Link(Role.CITIZEN, _("Who used my data"), "access:donor_uses"))
 register_link(Link(Role.HDAB_ADMIN, _("Committees"), "access:committee_list"))
 register_link(Link(Role.HDAB_ADMIN, _("Permits"), "access:permit_list"))

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from access.views import applications, committees, documents, nodes, page, permits, reviews, tokens
+from access.views import (
+    applications,
+    committees,
+    documents,
+    donor,
+    nodes,
+    page,
+    permits,
+    reviews,
+    tokens,
+)
 
 app_name = "access"
 
@@ -50,6 +60,8 @@ urlpatterns = [
     # Access tokens: issued from the permit page, revoked from it
     path("permits/<int:pk>/tokens/", tokens.token_issue, name="token_issue"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
+    # What a donor sees of the use of their data
+    path("my-data/", donor.donor_uses, name="donor_uses"),
     # Published for nodes (anyone may fetch them)
     path("status-lists/<int:list_id>", documents.status_list, name="status_list"),
     # Asked by nodes, with their own credentials

@@ -53,6 +53,8 @@ ACCESS_PAGE_CASES = [
      {**only("researcher"), **dict.fromkeys(PERMIT_READERS_NOT_NAMED, 403)}),
     ("access:token_revoke", "page_token", "post",
      only("researcher", "committee_chair", "hdab_admin", ok=302)),
+    # What a donor sees of the use of their data: citizens only, each their own
+    ("access:donor_uses", None, "get", only("citizen")),
     # Published for anyone; asked by nodes with their own credentials (none here: 401)
     ("access:status_list", "page_status_list", "get", everyone(200)),
     ("jwks", None, "get", everyone(200)),

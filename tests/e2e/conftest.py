@@ -130,6 +130,7 @@ def world(access, personas):
         visible_to_applicant=True, committee=access.oslo,
     )  # fmt: skip
     oslo = Review.objects.get(application=access.submitted, committee=access.oslo)
+    _donor_world(personas, permit)
     urls = {
         "applications": reverse("access:application_list"),
         "new_application": reverse("access:application_create"),
@@ -143,6 +144,7 @@ def world(access, personas):
         "committee": reverse("access:committee_detail", args=[access.oslo.pk]),
         "new_committee": reverse("access:committee_create"),
         "invitation": reverse("access:invitation", args=[invitation.token]),
+        "donor_uses": reverse("access:donor_uses"),
     }
     return SimpleNamespace(urls=urls, oslo_review=oslo, permit=permit, access=access)
 
@@ -177,3 +179,40 @@ def donor_world(personas, catalogue):
         "link_codes": reverse("consent:link_codes", args=[catalogue.own_node.pk]),
     }
     return SimpleNamespace(urls=urls, link=link)
+
+
+def _donor_world(personas, permit) -> None:
+    """The citizen linked at the node of ``permit``'s first dataset, with a study in it, and a
+    served and a refused request for that study reported by the node (the token that was
+    served is revoked since)."""
+    import time
+
+    from joserfc.jwk import ECKey
+
+    from access import services
+    from access.node.portal_link import sign_report
+    from access.node.reasons import Reason
+    from access.node.reports import AccessEvent, batch_claims
+    from catalogue.models import Study
+    from consent import services as consent_services
+
+    dataset = permit.datasets.select_related("node").first()
+    node, operator = dataset.node, personas["node_operator"]
+    uid = "1.2.826.0.1.3680043.8.498.900"
+    Study.objects.create(dataset=dataset, study_instance_uid=uid, subject="DONOR-E2E")
+    node.operators.add(operator)
+    _code, text = consent_services.link_code_issue(node=node, subject="DONOR-E2E", actor=operator)
+    consent_services.link_code_redeem(citizen=personas["citizen"], code=text)
+    token = services.token_issue(permit=permit, node=node, actor=personas["researcher"]).record
+    key = ECKey.generate_key("P-256", private=True)
+    services.node_key_register(node=node, jwk={**key.as_dict(private=False), "kid": "e2e"})
+    now = int(time.time())
+    events = [
+        AccessEvent.recorded(jti=token.jti, study=uid, time=now - 60, reason=None),
+        AccessEvent.recorded(jti=None, study=uid, time=now, reason=Reason.MISSING_TOKEN),
+    ]
+    claims = batch_claims(node=node.audience, events=events, iat=now)
+    signed = sign_report(claims, {**key.as_dict(private=True), "kid": "e2e"})
+    services.access_report_receive(node=node, document=signed.encode())
+    # Done with: the permit page's own token tests start from no valid token.
+    services.token_revoke(token=token, actor=personas["researcher"], reason="Study read.")

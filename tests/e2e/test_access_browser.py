@@ -27,6 +27,7 @@ ACCESS_PAGES = [
     ("hdab_admin", "committee"),
     ("hdab_admin", "new_committee"),
     ("citizen", "invitation"),
+    ("citizen", "donor_uses"),
 ]
 
 

@@ -47,6 +47,7 @@ def test_it_offers_a_skip_link_as_the_first_tab_stop(page, personas):
         ("hdab_admin", "/dashboard/hdab/"),
         ("hdab_admin", "/audit/"),
         ("citizen", "/dashboard/citizen/"),
+        ("citizen", "/access/my-data/"),  # not linked yet: how to link
     ],
 )
 def test_it_meets_accessibility_rules_without_csp_violations(page, catalogue, persona, path):

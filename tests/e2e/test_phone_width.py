@@ -13,7 +13,7 @@ PAGES = {
     "anonymous": ["/", "/accounts/login/", "/accounts/password-reset/", "/catalogue/",
                   "dataset"],
     "citizen": ["/dashboard/citizen/", "invitation", "donation", "donation_withdraw", "opt_out",
-                "history", "links", "unlink"],
+                "history", "links", "unlink", "donor_uses"],
     "researcher": ["/dashboard/researcher/", "/catalogue/basket/", "applications",
                    "new_application", "edit_draft", "submitted", "decided", "withdraw", "permits",
                    "permit", "dataset"],
