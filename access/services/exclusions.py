@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from access.models import ExclusionEntry, ExclusionListState, Permit
-from access.node.exclusions import LIST_TYPE, Entries, delta_claims, entries_of
+from access.node.exclusions import LIST_TYPE, Entries, ExclusionList, delta_claims, entries_of
 from access.services import keys
 from catalogue.duo import IRB, NCU
 from catalogue.models import Node
@@ -244,6 +244,24 @@ def exclusions_rebuild(*, node: Node, at: datetime | None = None) -> int:
     return _sync(node, Q(), wanted)
 
 
+def consent_refusal(
+    node: Node, *, permit: str, permit_iat: int | None, dataset: str, subject: str
+) -> str:
+    """Why the node's standing list refuses ``subject``'s study in ``dataset`` under
+    ``permit`` (a reason code of ``access.node.reasons``), or "" when it does not: what the
+    node's gatekeeper decides from its copy, for the checks the portal answers online."""
+    rows = ExclusionEntry.objects.filter(node=node, removed_in__isnull=True).filter(
+        Q(kind=ExclusionEntry.Kind.PERMIT, permit=permit)
+        | Q(kind=ExclusionEntry.Kind.SUBJECT, subject=subject)
+        | Q(kind=ExclusionEntry.Kind.EXCLUDED, permit=permit, dataset=dataset, subject=subject)
+    )
+    exclusions = ExclusionList.of(node.audience, 0, _entries(rows.values_list(*_COLUMNS)))
+    reason = exclusions.refusal(
+        permit=permit, permit_iat=permit_iat, dataset=dataset, subject=subject
+    )
+    return reason.value if reason is not None else ""
+
+
 def follow_consent_change(pairs: Iterable[tuple[int, str]], **_kwargs: Any) -> None:
     """The receiver of ``consent.signals.subjects_changed``."""
     by_node: dict[int, set[str]] = defaultdict(set)
@@ -279,6 +297,12 @@ def _entries(rows: Iterable[tuple[str, str, str, str, int, bool]]) -> Entries:
 
 
 _COLUMNS = ("kind", "permit", "dataset", "subject", "since", "earlier_permits")
+
+
+def current_entries(node: Node) -> Entries:
+    """The node's standing entries (what a node holding the latest version has)."""
+    rows = ExclusionEntry.objects.filter(node=node, removed_in__isnull=True)
+    return _entries(rows.values_list(*_COLUMNS))
 
 
 @dataclass(frozen=True)
