@@ -460,3 +460,24 @@ def denies_every_use(
     if opt_outs:
         return min(opt_outs), False
     return None
+
+
+# Why a subject is not allowed, in four words a committee reads (``cause_of``).
+WITHDRAWN = "withdrawn"
+OPTED_OUT = "opted_out"
+OUTSIDE_DONATION = "outside_donation"
+NO_CONSENT = "no_consent"
+
+
+def cause_of(verdict: Verdict) -> str:
+    """The kind of a denial: the person withdrew their consent (:data:`WITHDRAWN`), opted out
+    of secondary use (:data:`OPTED_OUT`), has no consent in force under an opt-in default
+    (:data:`NO_CONSENT`), or donated for other uses, places or times, or in terms the portal
+    cannot apply (:data:`OUTSIDE_DONATION`). Read from the provision that decided."""
+    if verdict.provision == "default":
+        return NO_CONSENT
+    if verdict.provision.endswith("#status"):
+        return WITHDRAWN
+    if verdict.reason.startswith("The person opted out"):
+        return OPTED_OUT
+    return OUTSIDE_DONATION

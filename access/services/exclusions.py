@@ -36,8 +36,8 @@ from django.utils import timezone
 
 from access.models import ExclusionEntry, ExclusionListState, Permit
 from access.node.exclusions import LIST_TYPE, Entries, ExclusionList, delta_claims, entries_of
+from access.selectors import use_codes
 from access.services import keys
-from catalogue.duo import IRB, NCU
 from catalogue.models import Node
 from consent import selectors as consent_selectors
 from consent.policy import denies_every_use
@@ -60,13 +60,7 @@ class Use:
 
 def use_of(permit: Permit) -> Use:
     """The use a permit grants (see the module's docstring)."""
-    application = permit.application
-    codes = set(application.duo_codes or [])
-    if not application.commercial:
-        codes.add(NCU)
-    if application.ethics_approval:
-        codes.add(IRB)
-    return Use(permit.purpose, frozenset(codes), permit.issued_at)
+    return Use(permit.purpose, use_codes(permit.application), permit.issued_at)
 
 
 def _seconds(moment: datetime) -> int:
