@@ -12,6 +12,7 @@ of each version give its status, period and decision, and the rules (provisions)
 per distinct rule set (``rules_digest``).
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -224,8 +225,28 @@ def _aware(value: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# One version per rule set, found through the digest's index (PostgreSQL).
+_RULES_PG = """
+SELECT d.digest, (SELECT v.resource -> 'provision' FROM {version} v
+                  WHERE v.rules_digest = d.digest LIMIT 1)
+FROM unnest(%s::text[]) AS d(digest)
+"""
+
+
 def _rules(digests: set[str]) -> dict[str, list[Any]]:
     """The provisions of each rule set, read from one version that has it."""
+    if not digests:
+        return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _RULES_PG.format(version=ConsentVersion._meta.db_table), [sorted(digests)]
+            )
+            rows = cursor.fetchall()
+        loaded = {d: json.loads(r) if isinstance(r, str) else r for d, r in rows}
+        return {
+            digest: rules if isinstance(rules, list) else [] for digest, rules in loaded.items()
+        }
     first = (
         ConsentVersion.objects.filter(rules_digest__in=digests)
         .values("rules_digest")

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -137,6 +137,31 @@ def _permit_entries(
     return wanted
 
 
+_INSERTED = ("kind", "permit", "dataset", "subject", "since", "earlier_permits")
+
+
+def _insert(node: Node, version: int, rows: list[tuple[str, str, str, str, int, bool]]) -> None:
+    """New entries of ``node`` added in ``version``: with COPY on PostgreSQL (a whole list is
+    tens of thousands of rows, which COPY writes some ten times faster than INSERT)."""
+    if connection.vendor != "postgresql":
+        ExclusionEntry.objects.bulk_create(
+            [
+                ExclusionEntry(
+                    node=node, added_in=version, **dict(zip(_INSERTED, row, strict=True))
+                )
+                for row in rows
+            ],
+            batch_size=2000,
+        )
+        return
+    columns = ", ".join(("node_id", "added_in", *_INSERTED))
+    with connection.cursor() as cursor:
+        sql = f"COPY {ExclusionEntry._meta.db_table} ({columns}) FROM STDIN"
+        with cursor.cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row((node.pk, version, *row))
+
+
 def _sync(node: Node, scope: Q, wanted: dict[Key, Value]) -> int:
     """Make the standing entries of ``node`` within ``scope`` be ``wanted``: entries that
     differ are removed and added in a new version. How many entries changed."""
@@ -153,22 +178,7 @@ def _sync(node: Node, scope: Q, wanted: dict[Key, Value]) -> int:
         return 0
     version = state.version + 1
     ExclusionEntry.objects.filter(pk__in=gone).update(removed_in=version)
-    ExclusionEntry.objects.bulk_create(
-        [
-            ExclusionEntry(
-                node=node,
-                kind=kind,
-                permit=permit,
-                dataset=dataset,
-                subject=subject,
-                since=wanted[(kind, permit, dataset, subject)][0],
-                earlier_permits=wanted[(kind, permit, dataset, subject)][1],
-                added_in=version,
-            )
-            for kind, permit, dataset, subject in new
-        ],
-        batch_size=5000,
-    )
+    _insert(node, version, [(*key, *wanted[key]) for key in new])
     state.version = version
     state.changed_at = timezone.now()
     retention = settings.EXCLUSION_DELTA_RETENTION
