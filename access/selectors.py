@@ -517,11 +517,17 @@ def consent_counts(application: Application, reviews: Iterable[Review]) -> dict[
         .order_by("dataset__title")
     )
     datasets = {item.dataset_id: item.dataset for item in items}
-    use = {"purpose": application.purpose, "duo_codes": use_codes(application)}
-    counts = consent_selectors.allowed_counts(datasets=list(datasets), **use)
-    refused = consent_selectors.not_allowed(datasets=list(datasets), **use)
+    purpose, codes = application.purpose, use_codes(application)
+    counts = consent_selectors.allowed_counts(
+        datasets=list(datasets), purpose=purpose, duo_codes=codes
+    )
+    refused = consent_selectors.not_allowed(
+        datasets=list(datasets), purpose=purpose, duo_codes=codes
+    )
     found: dict[int, list[Any]] = defaultdict(list)
     for item in items:
+        if item.review_id is None:
+            continue
         count = counts.get(item.dataset_id)
         causes: dict[str, int] = defaultdict(int)
         for verdict in refused.get(item.dataset_id, {}).values():

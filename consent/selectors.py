@@ -270,7 +270,7 @@ def _linked_facts(
         version=ConsentVersion._meta.db_table,
         nodes=_marks(node_ids),
     )
-    params: list[object] = list(node_ids)
+    params: list[Any] = list(node_ids)
     if subjects is not None:
         sql += f" AND l.subject IN ({_marks(subjects)})"
         params += subjects
@@ -324,7 +324,7 @@ def _cohort(datasets: Iterable[Dataset | int], subjects: Iterable[str] | None = 
     if found and only != []:
         with connection.cursor() as cursor:
             sql = _SUBJECTS.format(study=Study._meta.db_table, datasets=_marks(found))
-            params: list[object] = [d.pk for d in found]
+            params: list[Any] = [d.pk for d in found]
             if only is not None:
                 sql += f" AND subject IN ({_marks(only)})"
                 params += only

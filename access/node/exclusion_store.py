@@ -212,8 +212,8 @@ class ExclusionStore:
         if status == 304:
             if held is None:
                 raise ExclusionsUnavailable("the portal answered 304 to a request for the list")
-            ttl = held.fresh_until - held.fetched_at
-            fresh_until = min(now + ttl, held.exp)
+            kept = held.fresh_until - held.fetched_at  # the ttl the copy came with
+            fresh_until = min(now + kept, held.exp)
             return _Held(held.exclusions, new_etag or held.etag, now, fresh_until, held.exp)
         try:
             claims = self.reader.read_signed(body, typ=LIST_TYPE, max_bytes=MAX_EXCLUSION_BYTES)

@@ -344,7 +344,7 @@ def _consent_refusal(node: Node, claims: AccessClaims, level: str, uid: str) -> 
     (see ``access.services.exclusions.consent_refusal``)."""
     model, field, path = _STUDY_OF[level]
     found = (
-        model.objects.filter(**{field: uid, f"{path}dataset__node": node})  # type: ignore[attr-defined]
+        model.objects.filter(**{field: uid, f"{path}dataset__node": node})
         .values_list(f"{path}dataset__identifier", f"{path}subject")
         .first()
     )
