@@ -15,9 +15,13 @@ class AccessConfig(AppConfig):
     def ready(self) -> None:
         from access import audit_actions, dashboards  # noqa: F401  (register with portal)
         from access.selectors import applications_including
+        from access.services.exclusions import follow_consent_change
         from catalogue.selectors import register_basket_claims
+        from consent.signals import subjects_changed
         from portal.demo import register_demo
 
         register_basket_claims(applications_including)
+        # Each node's consent exclusion list follows a consent's change in its transaction.
+        subjects_changed.connect(follow_consent_change, dispatch_uid="access.exclusions")
 
         register_demo(_demo)

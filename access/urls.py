@@ -67,5 +67,6 @@ urlpatterns = [
     # Asked by nodes, with their own credentials
     path("nodes/reports", nodes.access_reports, name="node_reports"),
     path("nodes/<path:audience>/study-map", nodes.study_map, name="study_map"),
+    path("nodes/<path:audience>/exclusions", nodes.exclusions, name="exclusions"),
     path("orthanc/validate", nodes.orthanc_validate, name="orthanc_validate"),
 ]

@@ -415,3 +415,69 @@ class Evaluator:
                 return result
             found = found or result
         return found if found is not None else (permit, prefix)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every use at once (the exclusion list's subject entries)
+
+
+def denies_every_use(
+    consents: Iterable[ConsentFacts], at: datetime
+) -> tuple[datetime, bool] | None:
+    """When a subject's consents deny every use whatever its purpose, dataset or node (so that
+    one entry can stand for every permit): ``(since, applies_to_earlier_permits)``, else None.
+
+    - a donation withdrawn (``inactive``) or whose period is over, or a consent the portal
+      cannot apply (``unreadable``), denies everything from its end, under every permit
+      (:meth:`Evaluator._not_in_force`, GDPR Art 7(3));
+    - an opt-out in force without provisions (the portal's own, ``fhir.opt_out``) denies every
+      purpose for permits approved from when it took effect (EHDS Art 71(3)).
+
+    A denial by any one consent stands whatever the others say (deny overrides permit). A
+    donation that has not begun yet is left to the decision per permit: it will change by
+    itself.
+    """
+    for_every_permit: list[datetime] = []
+    opt_outs: list[datetime] = []
+    for facts in consents:
+        if facts.decision not in DECISIONS or facts.status not in _IN_FORCE:
+            continue
+        took_effect = facts.start or facts.recorded or _BEFORE_EVERYTHING
+        if facts.unreadable:
+            for_every_permit.append(facts.recorded or _BEFORE_EVERYTHING)
+            continue
+        in_force = within(at, facts.start, facts.end) and (
+            facts.status == "active" or facts.end is not None
+        )
+        if facts.decision == PERMIT:
+            if in_force or (facts.start is not None and at < facts.start):
+                continue
+            for_every_permit.append(facts.end or facts.recorded or _BEFORE_EVERYTHING)
+        elif in_force and not facts.provisions:
+            opt_outs.append(took_effect)
+    if for_every_permit:
+        return min(for_every_permit), True
+    if opt_outs:
+        return min(opt_outs), False
+    return None
+
+
+# Why a subject is not allowed, in four words a committee reads (``cause_of``).
+WITHDRAWN = "withdrawn"
+OPTED_OUT = "opted_out"
+OUTSIDE_DONATION = "outside_donation"
+NO_CONSENT = "no_consent"
+
+
+def cause_of(verdict: Verdict) -> str:
+    """The kind of a denial: the person withdrew their consent (:data:`WITHDRAWN`), opted out
+    of secondary use (:data:`OPTED_OUT`), has no consent in force under an opt-in default
+    (:data:`NO_CONSENT`), or donated for other uses, places or times, or in terms the portal
+    cannot apply (:data:`OUTSIDE_DONATION`). Read from the provision that decided."""
+    if verdict.provision == "default":
+        return NO_CONSENT
+    if verdict.provision.endswith("#status"):
+        return WITHDRAWN
+    if verdict.reason.startswith("The person opted out"):
+        return OPTED_OUT
+    return OUTSIDE_DONATION

@@ -12,6 +12,7 @@ of each version give its status, period and decision, and the rules (provisions)
 per distinct rule set (``rules_digest``).
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -224,8 +225,28 @@ def _aware(value: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# One version per rule set, found through the digest's index (PostgreSQL).
+_RULES_PG = """
+SELECT d.digest, (SELECT v.resource -> 'provision' FROM {version} v
+                  WHERE v.rules_digest = d.digest LIMIT 1)
+FROM unnest(%s::text[]) AS d(digest)
+"""
+
+
 def _rules(digests: set[str]) -> dict[str, list[Any]]:
     """The provisions of each rule set, read from one version that has it."""
+    if not digests:
+        return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _RULES_PG.format(version=ConsentVersion._meta.db_table), [sorted(digests)]
+            )
+            rows = cursor.fetchall()
+        loaded = {d: json.loads(r) if isinstance(r, str) else r for d, r in rows}
+        return {
+            digest: rules if isinstance(rules, list) else [] for digest, rules in loaded.items()
+        }
     first = (
         ConsentVersion.objects.filter(rules_digest__in=digests)
         .values("rules_digest")
@@ -238,34 +259,23 @@ def _rules(digests: set[str]) -> dict[str, list[Any]]:
     return {digest: rules if isinstance(rules, list) else [] for digest, rules in found}
 
 
-def _cohort(datasets: Iterable[Dataset | int]) -> _Cohort:
-    """Four queries: the datasets, their subjects, the current versions of the citizens who
-    linked a pseudonym at their nodes, and the provisions of each distinct rule set."""
-    wanted = [d.pk if isinstance(d, Dataset) else d for d in datasets]
-    found = list(Dataset.objects.filter(pk__in=wanted).select_related("node"))
-    datasets_at: dict[int, list[int]] = defaultdict(list)
-    for dataset in found:
-        datasets_at[dataset.node_id].append(dataset.pk)
-    members: dict[int, set[str]] = defaultdict(set)
-    rows: list[tuple[Any, ...]] = []
-    if found:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _SUBJECTS.format(study=Study._meta.db_table, datasets=_marks(found)),
-                [d.pk for d in found],
-            )
-            for dataset_id, subject in cursor.fetchall():
-                members[dataset_id].add(subject)
-            cursor.execute(
-                _CURRENT_OF_LINKED.format(
-                    link=DonorLink._meta.db_table,
-                    record=ConsentRecord._meta.db_table,
-                    version=ConsentVersion._meta.db_table,
-                    nodes=_marks(datasets_at),
-                ),
-                list(datasets_at),
-            )
-            rows = cursor.fetchall()
+def _linked_facts(
+    cursor: Any, node_ids: list[int], subjects: list[str] | None
+) -> dict[tuple[int, str], list[ConsentFacts]]:
+    """The current consents (as :class:`ConsentFacts`) of the citizens who linked a pseudonym
+    at ``node_ids`` (only ``subjects`` when given), by ``(node id, pseudonym)``: two queries."""
+    sql = _CURRENT_OF_LINKED.format(
+        link=DonorLink._meta.db_table,
+        record=ConsentRecord._meta.db_table,
+        version=ConsentVersion._meta.db_table,
+        nodes=_marks(node_ids),
+    )
+    params: list[Any] = list(node_ids)
+    if subjects is not None:
+        sql += f" AND l.subject IN ({_marks(subjects)})"
+        params += subjects
+    cursor.execute(sql, params)
+    rows = cursor.fetchall()
     shared = _rules({row[9] for row in rows})
     if connection.vendor != "postgresql":  # PostgreSQL's driver gives aware datetimes
         rows = [(*row[:6], _aware(row[6]), _aware(row[7]), _aware(row[8]), row[9]) for row in rows]
@@ -282,6 +292,46 @@ def _cohort(datasets: Iterable[Dataset | int]) -> _Cohort:
                 shared.get(digest, []),
             )
         )
+    return by_pair
+
+
+def consent_facts(
+    node_ids: Iterable[int], subjects: Iterable[str] | None = None
+) -> dict[tuple[int, str], list[ConsentFacts]]:
+    """The current consents of the subjects linked at ``node_ids`` (only ``subjects`` when
+    given), by ``(node id, pseudonym)``, as the consent decision reads them; pairs nobody
+    linked are absent. Two queries."""
+    nodes = sorted(set(node_ids))
+    wanted = None if subjects is None else sorted(set(subjects))
+    if not nodes or wanted == []:
+        return {}
+    with connection.cursor() as cursor:
+        return _linked_facts(cursor, nodes, wanted)
+
+
+def _cohort(datasets: Iterable[Dataset | int], subjects: Iterable[str] | None = None) -> _Cohort:
+    """Four queries: the datasets, their subjects (only ``subjects`` when given), the current
+    versions of the citizens who linked a pseudonym at their nodes, and the provisions of each
+    distinct rule set."""
+    wanted = [d.pk if isinstance(d, Dataset) else d for d in datasets]
+    only = None if subjects is None else sorted(set(subjects))
+    found = list(Dataset.objects.filter(pk__in=wanted).select_related("node"))
+    datasets_at: dict[int, list[int]] = defaultdict(list)
+    for dataset in found:
+        datasets_at[dataset.node_id].append(dataset.pk)
+    members: dict[int, set[str]] = defaultdict(set)
+    by_pair: dict[tuple[int, str], list[ConsentFacts]] = {}
+    if found and only != []:
+        with connection.cursor() as cursor:
+            sql = _SUBJECTS.format(study=Study._meta.db_table, datasets=_marks(found))
+            params: list[Any] = [d.pk for d in found]
+            if only is not None:
+                sql += f" AND subject IN ({_marks(only)})"
+                params += only
+            cursor.execute(sql, params)
+            for dataset_id, subject in cursor.fetchall():
+                members[dataset_id].add(subject)
+            by_pair = _linked_facts(cursor, list(datasets_at), only)
     consented: dict[int, dict[str, list[ConsentFacts]]] = defaultdict(dict)
     for (node_id, subject), facts in by_pair.items():
         for dataset_id in datasets_at[node_id]:
@@ -347,12 +397,14 @@ def not_allowed(
     duo_codes: frozenset[str] = frozenset(),
     at: datetime | None = None,
     permit_approved_at: datetime | None = None,
+    subjects: Iterable[str] | None = None,
 ) -> dict[int, dict[str, Verdict]]:
     """For each dataset (by primary key): the subjects the consents do not allow for
     ``purpose`` and ``duo_codes``, each with the verdict (which says since when, and whether
-    it holds for permits approved earlier: what an exclusion list entry needs)."""
+    it holds for permits approved earlier: what an exclusion list entry needs). With
+    ``subjects``, only those are decided (what one consent's change needs)."""
     at = at or timezone.now()
-    cohort = _cohort(datasets)
+    cohort = _cohort(datasets, subjects)
     refused: dict[int, dict[str, Verdict]] = {}
     for dataset in cohort.datasets:
         evaluator = _evaluator(dataset, purpose, duo_codes, at, permit_approved_at)

@@ -29,6 +29,7 @@ from catalogue.models import Node
 from catalogue.purposes import Purpose
 from consent import fhir
 from consent.models import ConsentRecord, ConsentVersion, DonorLink, LinkCode
+from consent.signals import send_subjects_changed
 from consent.terms import CATEGORY_TYPES
 from portal.audit import audit_record
 from portal.models import Role, User
@@ -163,6 +164,9 @@ def _store(
         actor=actor,
         obj=record,
         details={"kind": record.kind, "version": number, "status": columns.status},
+    )
+    send_subjects_changed(
+        DonorLink.objects.filter(citizen_id=record.owner_id).values_list("node_id", "subject")
     )
     return version
 
@@ -586,6 +590,7 @@ def link_code_redeem(*, citizen: User, code: str) -> DonorLink:
         obj=link,
         details={"node": link.node.slug, "subject": link.subject},
     )
+    send_subjects_changed([(link.node_id, link.subject)])
     return link
 
 
@@ -597,8 +602,10 @@ def link_remove(*, citizen: User, link: DonorLink) -> None:
     if locked.citizen_id != citizen.pk:
         raise NotPermitted(_("This link is not yours."))
     details = {"node": locked.node.slug, "subject": locked.subject}
+    pair = (locked.node_id, locked.subject)
     pk = locked.pk
     locked.delete()
+    send_subjects_changed([pair])
     audit_record(
         "consent.link.removed",
         actor=citizen,

@@ -133,6 +133,12 @@ STATUS_LIST_TTL = envint("STATUS_LIST_TTL", 60)  # seconds a node may cache a st
 STATUS_LIST_SIZE = envint("STATUS_LIST_SIZE", 65536)  # entries per status list
 STUDY_MAP_TTL = envint("STUDY_MAP_TTL", 300)  # seconds before a node syncs its study map again
 STUDY_MAP_LIFETIME = envint("STUDY_MAP_LIFETIME", 86400)  # a study map's exp, after its iat
+# The consent exclusion list: a node uses its copy this long before asking again (the delay
+# before a withdrawal is enforced), its signed exp, and how many versions of changes are kept
+# for nodes that ask for a delta.
+EXCLUSION_LIST_TTL = envint("EXCLUSION_LIST_TTL", 60)
+EXCLUSION_LIST_LIFETIME = envint("EXCLUSION_LIST_LIFETIME", 86400)
+EXCLUSION_DELTA_RETENTION = envint("EXCLUSION_DELTA_RETENTION", 1000)
 # What the consent decision is for a person without a consent in force: permit under EHDS's
 # opt-out model, deny to make secondary use opt-in (docs/consent.md).
 CONSENT_DEFAULT = env("CONSENT_DEFAULT", "permit")
@@ -148,10 +154,23 @@ if not 8 <= STATUS_LIST_SIZE <= 1_048_576 or STATUS_LIST_SIZE % 4:
     raise ImproperlyConfigured("STATUS_LIST_SIZE must be a multiple of 4 from 8 to 1048576")
 if not 1 <= STUDY_MAP_TTL <= STUDY_MAP_LIFETIME:
     raise ImproperlyConfigured("STUDY_MAP_TTL must be at least 1 and at most STUDY_MAP_LIFETIME")
-if max(ACCESS_TOKEN_LIFETIME, 2 * STATUS_LIST_TTL, STUDY_MAP_LIFETIME) > SIGNING_KEY_RETENTION:
+if not 1 <= EXCLUSION_LIST_TTL <= min(3600, EXCLUSION_LIST_LIFETIME):
+    raise ImproperlyConfigured(
+        "EXCLUSION_LIST_TTL must be 1 to 3600 seconds and at most EXCLUSION_LIST_LIFETIME"
+    )
+if EXCLUSION_DELTA_RETENTION < 1:
+    raise ImproperlyConfigured("EXCLUSION_DELTA_RETENTION must be at least 1")
+_SIGNED_LIFETIMES = (
+    ACCESS_TOKEN_LIFETIME,
+    2 * STATUS_LIST_TTL,
+    STUDY_MAP_LIFETIME,
+    EXCLUSION_LIST_LIFETIME,
+)
+if max(_SIGNED_LIFETIMES) > SIGNING_KEY_RETENTION:
     raise ImproperlyConfigured(
         "SIGNING_KEY_RETENTION must cover everything a retired key signed: at least "
-        "ACCESS_TOKEN_LIFETIME, twice STATUS_LIST_TTL and STUDY_MAP_LIFETIME"
+        "ACCESS_TOKEN_LIFETIME, twice STATUS_LIST_TTL, STUDY_MAP_LIFETIME and "
+        "EXCLUSION_LIST_LIFETIME"
     )
 
 _redis_url = envsecret("REDIS_URL", required=False)

@@ -73,6 +73,29 @@ class ConflictOutput(serializers.ModelSerializer):
         fields = ["member", "note", "declared_at"]
 
 
+class ConsentCausesOutput(serializers.Serializer):
+    withdrawn = serializers.IntegerField(help_text="Withdrew their consent (every use).")
+    opted_out = serializers.IntegerField(
+        help_text="Opted out of secondary use (EHDS Art 71): permits approved after it."
+    )
+    outside_donation = serializers.IntegerField(
+        help_text="Donated, but not for this use, node or time."
+    )
+    no_consent = serializers.IntegerField(
+        help_text="No consent in force, where the portal's default is deny (opt-in)."
+    )
+
+
+class ConsentCountOutput(serializers.Serializer):
+    dataset = serializers.CharField(help_text="The dataset's identifier.")
+    title = serializers.CharField()
+    subjects = serializers.IntegerField(help_text="Subjects indexed in the dataset.")
+    allowed = serializers.IntegerField(
+        help_text="Subjects whose consents allow the application's use, if approved now."
+    )
+    not_allowed = ConsentCausesOutput()
+
+
 class ReviewDetailOutput(serializers.ModelSerializer):
     committee = CommitteeRefOutput()
     application = ApplicationDetailOutput()
@@ -85,13 +108,22 @@ class ReviewDetailOutput(serializers.ModelSerializer):
         help_text="Your votes that would on their own become the committee's final decision: "
         "choice → the outcome it settles (empty when no single vote of yours decides)."
     )
+    consent = serializers.SerializerMethodField(
+        help_text="For each dataset under review: how many of its subjects the consents allow "
+        "for the application's use (its EHDS purpose and DUO codes), and why the others not."
+    )
 
     class Meta:
         model = Review
         fields = [
             "id", "status", "committee", "application", "items", "tally", "votes", "conflicts",
-            "decisive_votes", "reason", "conditions", "decided_by", "decided_at",
+            "decisive_votes", "consent", "reason", "conditions", "decided_by", "decided_at",
         ]  # fmt: skip
+
+    @extend_schema_field(ConsentCountOutput(many=True))
+    def get_consent(self, obj) -> list:
+        counts = selectors.consent_counts(obj.application, [obj]).get(obj.pk, [])
+        return [count.as_json() for count in counts]
 
     def _tally(self, obj):
         if getattr(obj, "_tally", None) is None:

@@ -6,9 +6,9 @@ and only the services in ``access/services`` change status, under a row lock, wr
 event for every transition.
 
 One module per object: ``committees``, ``applications``, ``reviews``, ``permits``, ``tokens``
-(signing keys, token status lists, access tokens) and ``nodes`` (node credentials and the access
-reports nodes send back). This package exposes them all, so callers write
-``from access.models import Permit``.
+(signing keys, token status lists, access tokens), ``nodes`` (node credentials and the access
+reports nodes send back) and ``exclusions`` (each node's consent exclusion list). This package
+exposes them all, so callers write ``from access.models import Permit``.
 """
 
 from access.models.applications import (
@@ -18,6 +18,7 @@ from access.models.applications import (
     TeamMember,
 )
 from access.models.committees import Committee
+from access.models.exclusions import ExclusionEntry, ExclusionListState
 from access.models.nodes import NodeAccessEvent, NodeAccessReport, NodeCredential
 from access.models.permits import Permit
 from access.models.reviews import Clarification, Comment, ConflictOfInterest, Review, Vote
@@ -37,6 +38,8 @@ __all__ = [
     "Comment",
     "Committee",
     "ConflictOfInterest",
+    "ExclusionEntry",
+    "ExclusionListState",
     "InvalidTransition",
     "NodeAccessEvent",
     "NodeAccessReport",

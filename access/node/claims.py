@@ -17,6 +17,10 @@ Claims (RFC 7519, RFC 9068 and the portal's own):
 ``scope``  space-separated scopes; ``SCOPE_READ`` lets the holder read images
 ``datasets`` identifiers of the datasets at that node the permit grants
 ``status`` ``{"status_list": {"idx": int, "uri": str}}``, its entry in a Token Status List
+``permit_iat`` when the permit was approved (seconds since the epoch): an opt-out applies only
+           to permits approved at or after it (EHDS Art 71(3)), which the node reads from this
+           with the consent exclusion list. Optional for the shape; a token without it is read
+           as under a permit approved now (every opt-out applies: the strict reading).
 ========== ==================================================================================
 """
 
@@ -71,6 +75,7 @@ class AccessClaims:
     datasets: tuple[str, ...]
     status_idx: int
     status_uri: str
+    permit_iat: int | None = None
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -92,6 +97,7 @@ class AccessClaims:
             "scope": self.scope,
             "datasets": list(self.datasets),
             "status": {"status_list": {"idx": self.status_idx, "uri": self.status_uri}},
+            **({} if self.permit_iat is None else {"permit_iat": self.permit_iat}),
         }
 
     @classmethod
@@ -118,6 +124,7 @@ class AccessClaims:
         iat, nbf, exp = _time(claims, "iat"), _time(claims, "nbf"), _time(claims, "exp")
         if not iat <= exp or not nbf <= exp:
             raise InvalidClaims("exp must not come before iat or nbf")
+        permit_iat = _time(claims, "permit_iat") if "permit_iat" in claims else None
         return cls(
             iss=_text(claims, "iss"),
             sub=_text(claims, "sub"),
@@ -133,4 +140,5 @@ class AccessClaims:
             datasets=tuple(datasets),
             status_idx=idx,
             status_uri=_text(entry, "uri"),
+            permit_iat=permit_iat,
         )

@@ -14,6 +14,7 @@ The file (see ``docs/node.md`` and ``access/node/conf/gatekeeper.toml``)::
     jwks_url = "https://portal.example.org/.well-known/jwks.json"
     study_map_url = "https://portal.example.org/access/nodes/<audience>/study-map"
     reports_url = "https://portal.example.org/access/nodes/reports"
+    # exclusions_url: by default the study map's address ending in /exclusions
 
     [node]
     audience = "urn:ecii:node:example"        # the aud of tokens for this node; its client id
@@ -178,6 +179,10 @@ class Config:
     search_uid_list_max: int = 100
     timeout: float = 10.0
     operator_cache_seconds: float = 60.0
+    # The consent exclusion list: its address (beside the study map's by default), and how
+    # soon it may be fetched again for a token whose permit it does not know.
+    exclusions_url: str = ""
+    exclusions_refresh_floor: float = 10.0
 
 
 def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -201,6 +206,13 @@ def _number(
     if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
         raise ConfigError(f"{table}.{key} must be a number of at least {minimum}")
     return float(value)
+
+
+def _beside(url: str, name: str) -> str:
+    """The address ``name`` beside the last path segment of ``url`` (the study map's
+    ``.../access/nodes/<audience>/study-map`` gives ``.../access/nodes/<audience>/<name>``)."""
+    head, _slash, _last = url.rstrip("/").rpartition("/")
+    return f"{head}/{name}"
 
 
 def load(path: Path | str) -> Config:
@@ -229,13 +241,22 @@ def load(path: Path | str) -> Config:
     if not isinstance(signing_key, dict) or "d" not in signing_key or "kid" not in signing_key:
         raise ConfigError("node.signing_key_file must hold a private JWK with a kid (new-key)")
     prefix = "/" + gatekeeper.get("dicomweb_prefix", "/dicom-web").strip("/")
+    study_map_url = _portal_url(_text(portal, "portal", "study_map_url"), "portal.study_map_url")
+    exclusions_url = portal.get("exclusions_url") or _beside(study_map_url, "exclusions")
     return Config(
         listen=_listen(gatekeeper.get("listen", "127.0.0.1:8090")),
         state_dir=Path(_text(gatekeeper, "gatekeeper", "state_dir")),
         dicomweb_prefix=prefix,
         issuer=_text(portal, "portal", "issuer"),
         jwks_url=_portal_url(_text(portal, "portal", "jwks_url"), "portal.jwks_url"),
-        study_map_url=_portal_url(_text(portal, "portal", "study_map_url"), "portal.study_map_url"),
+        study_map_url=study_map_url,
+        exclusions_url=_portal_url(
+            _text({"exclusions_url": exclusions_url}, "portal", "exclusions_url"),
+            "portal.exclusions_url",
+        ),
+        exclusions_refresh_floor=_number(
+            gatekeeper, "gatekeeper", "exclusions_refresh_floor", 10, minimum=1
+        ),
         reports_url=_portal_url(_text(portal, "portal", "reports_url"), "portal.reports_url"),
         audience=_text(node, "node", "audience"),
         client_secret=read_secret_file(

@@ -18,6 +18,11 @@ authorise`) and study-level search (:meth:`Gatekeeper.search`), independent of H
   otherwise it is asked without them and the gatekeeper filters and takes the page itself.
   Either way the answer is filtered again, so no page ever holds a study the token does not
   cover, and page *n* + 1 starts where page *n* ended.
+- **Consent is enforced.** A study whose subject (by the study map) is on the portal's signed
+  consent exclusion list for the token's permit is refused (``subject_excluded``) and left out
+  of search results; without a fresh list no study is served (``exclusions_unavailable``), and
+  a token whose permit the list does not know, even fetched again, is refused
+  (``permit_not_in_exclusions``). See :mod:`.exclusion_store`.
 - **Node operators** use their own credentials (HTTP Basic, checked against scrypt hashes in the
   configuration, constant-time compare); they reach everything, the native REST API included.
 - **Every decision on a DICOMweb request is reported** to the portal (the token's ``jti`` when
@@ -42,6 +47,7 @@ from urllib.parse import parse_qsl, urlencode
 from . import config as node_config
 from . import reports
 from .claims import SCOPE_READ, AccessClaims
+from .exclusion_store import ExclusionStore
 from .portal_link import AccessReporter, PortalError, StudyMapStore, http_request
 from .reasons import Reason, http_answer, www_authenticate
 from .studies import StudyMap
@@ -218,10 +224,12 @@ class Gatekeeper:
         *,
         verifier: VerifierLike,
         study_maps: StudyMapStore,
+        exclusions: ExclusionStore,
         reporter: AccessReporter | None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config, self.verifier, self.study_maps = config, verifier, study_maps
+        self.exclusions = exclusions
         self.reporter, self.clock = reporter, clock
         self.operators = OperatorCache(config.operator_cache_seconds)
 
@@ -310,6 +318,10 @@ class Gatekeeper:
         if not decision.allowed:
             reason = decision.reason or Reason.STUDY_NOT_PERMITTED
             return self._report(decision, study, refusal(reason))
+        excluded = self.exclusions.refusal(decision.claims, study_map.studies[target.study])
+        if excluded is not None:
+            log.info("refused %s %s: %s", method, uri, excluded.value)
+            return self._report(decision, study, refusal(excluded))
         return self._report(decision, study, OK)
 
     # Study-level search
@@ -354,11 +366,28 @@ class Gatekeeper:
         study_map = self.study_maps.current()
         if study_map is None:
             return refusal(Reason.STUDY_MAP_UNAVAILABLE)
+        exclusions = self.exclusions.for_permit(claims.permit)
+        if exclusions is None:
+            return refusal(Reason.EXCLUSIONS_UNAVAILABLE)
+        if not exclusions.knows(claims.permit):
+            return refusal(Reason.PERMIT_NOT_IN_EXCLUSIONS)
         datasets = set(claims.datasets)
         permitted = {uid for uid, e in study_map.studies.items() if e.dataset in datasets}
         named = study_uids_in(pairs)
         if named is not None:
             permitted &= set(named)
+        # The studies of subjects whose consent does not allow the permit's use are not shown.
+        permitted = {
+            uid
+            for uid in permitted
+            if exclusions.refusal(
+                permit=claims.permit,
+                permit_iat=claims.permit_iat,
+                dataset=study_map.studies[uid].dataset,
+                subject=study_map.studies[uid].subject,
+            )
+            is None
+        }
         if not permitted:
             return dicom_json([])
         if len(permitted) <= self.config.search_uid_list_max:

@@ -28,6 +28,7 @@ from urllib.parse import unquote
 
 from . import config as node_config
 from .decisions import READ_METHODS, Answer, Gatekeeper, bad_request
+from .exclusion_store import ExclusionStore
 from .fetch import HttpFetcher
 from .portal_link import AccessReporter, PortalError, StudyMapStore, basic_credentials
 from .verifier import Verifier
@@ -112,7 +113,8 @@ def make_server(gatekeeper: Gatekeeper) -> ThreadingHTTPServer:
 
 
 def build(config: node_config.Config) -> Gatekeeper:
-    """The gatekeeper for ``config``: its verifier, study map store and access reporter."""
+    """The gatekeeper for ``config``: its verifier, study map store, consent exclusion list
+    and access reporter."""
     config.state_dir.mkdir(parents=True, exist_ok=True)
     authorization = basic_credentials(config.audience, config.client_secret)
     verifier = Verifier(
@@ -132,6 +134,14 @@ def build(config: node_config.Config) -> Gatekeeper:
         leeway=config.leeway,
         timeout=config.timeout,
     )
+    exclusions = ExclusionStore(
+        url=config.exclusions_url,
+        audience=config.audience,
+        authorization=authorization,
+        reader=verifier,
+        refresh_floor=config.exclusions_refresh_floor,
+        timeout=config.timeout,
+    )
     reporter = AccessReporter(
         url=config.reports_url,
         node=config.audience,
@@ -141,7 +151,13 @@ def build(config: node_config.Config) -> Gatekeeper:
         batch_max=config.report_batch_max,
         timeout=config.timeout,
     )
-    return Gatekeeper(config, verifier=verifier, study_maps=study_maps, reporter=reporter)
+    return Gatekeeper(
+        config,
+        verifier=verifier,
+        study_maps=study_maps,
+        exclusions=exclusions,
+        reporter=reporter,
+    )
 
 
 def _sync_study_map(gatekeeper: Gatekeeper, stop: threading.Event) -> None:

@@ -36,7 +36,14 @@ class Reason(StrEnum):
     STATUS_OUT_OF_RANGE = "status_out_of_range"
     INSUFFICIENT_SCOPE = "insufficient_scope"
     STUDY_NOT_PERMITTED = "study_not_permitted"
+    # The study's subject is on the consent exclusion list for the token's permit: they
+    # withdrew, opted out, or did not donate for this use.
     SUBJECT_EXCLUDED = "subject_excluded"
+    # The gatekeeper holds no exclusion list fresh within its ttl: it serves no study.
+    EXCLUSIONS_UNAVAILABLE = "exclusions_unavailable"
+    # The exclusion list, fetched again, does not know the token's permit: the node cannot
+    # tell whose consent allows its use, so it serves nothing under it.
+    PERMIT_NOT_IN_EXCLUSIONS = "permit_not_in_exclusions"
     # An unexpected failure inside the verifier: it refuses (fails closed) and logs it.
     VERIFIER_ERROR = "verifier_error"
 

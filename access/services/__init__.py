@@ -7,8 +7,9 @@ with the actor and reason. Racing requests therefore end in exactly one outcome:
 sees the state the first left and is refused with InvalidTransition.
 
 One module per object: ``applications``, ``reviews``, ``permits``, ``committees``, ``tokens``
-(access tokens and status lists), ``keys`` (signing keys) and ``nodes`` (node credentials,
-study maps, access reports, token checks for nodes), with what they share in ``common``. This
+(access tokens and status lists), ``keys`` (signing keys), ``nodes`` (node credentials,
+study maps, access reports, token checks for nodes) and ``exclusions`` (each node's consent
+exclusion list), with what they share in ``common``. This
 package exposes them all, so callers write ``services.application_submit``.
 """
 
@@ -40,6 +41,15 @@ from access.services.common import (
     IncompleteApplication,
     InvalidTransition,
     NotPermitted,
+)
+from access.services.exclusions import (
+    ExclusionDocument,
+    exclusion_list_document,
+    exclusion_list_etag,
+    exclusions_follow_permit,
+    exclusions_follow_subjects,
+    exclusions_rebuild,
+    use_of,
 )
 from access.services.keys import (
     Rotation,
@@ -97,6 +107,7 @@ __all__ = [
     "DECISION_PERIOD",
     "EXTENSION_PERIOD",
     "PERMIT_CHANGES",
+    "ExclusionDocument",
     "IncompleteApplication",
     "InvalidTransition",
     "IssuedToken",
@@ -128,6 +139,11 @@ __all__ = [
     "conflict_declare",
     "deadline_extend",
     "decisive_votes",
+    "exclusion_list_document",
+    "exclusion_list_etag",
+    "exclusions_follow_permit",
+    "exclusions_follow_subjects",
+    "exclusions_rebuild",
     "introspection",
     "missing_items",
     "node_authenticate",
@@ -153,5 +169,6 @@ __all__ = [
     "token_issue",
     "token_revoke",
     "tokens_follow_permit",
+    "use_of",
     "vote_cast",
 ]

@@ -33,6 +33,7 @@ from access.node.studies import MAP_TYPE, StudyEntry, StudyMap
 from access.selectors import published_signing_keys, study_map_rows
 from access.services import keys
 from access.services.common import InvalidTransition, _record
+from access.services.exclusions import consent_refusal
 from catalogue.models import Dataset, Instance, Node, Series, Study
 from portal.models import User
 
@@ -330,6 +331,35 @@ def _datasets_of_instance(uid: str) -> QuerySet[Instance, int]:
     )
 
 
+# The study (its dataset's identifier and its subject) of a dicom-uid at each level.
+_STUDY_OF: dict[str, tuple[type[Study] | type[Series] | type[Instance], str, str]] = {
+    "study": (Study, "study_instance_uid", ""),
+    "series": (Series, "series_instance_uid", "study__"),
+    "instance": (Instance, "sop_instance_uid", "series__study__"),
+}
+
+
+def _consent_refusal(node: Node, claims: AccessClaims, level: str, uid: str) -> str:
+    """What the node's exclusion list says of the study of ``uid`` under the token's permit
+    (see ``access.services.exclusions.consent_refusal``)."""
+    model, field, path = _STUDY_OF[level]
+    found = (
+        model.objects.filter(**{field: uid, f"{path}dataset__node": node})
+        .values_list(f"{path}dataset__identifier", f"{path}subject")
+        .first()
+    )
+    if found is None:
+        return "study_not_permitted"
+    dataset, subject = found
+    return consent_refusal(
+        node,
+        permit=claims.permit,
+        permit_iat=claims.permit_iat,
+        dataset=str(dataset),
+        subject=subject,
+    )
+
+
 # The levels of the Orthanc authorization plugin's calls whose dicom-uid this portal can place
 # in a study, and how to find the study's datasets from it.
 _UID_LEVELS: dict[str, Callable[[str], QuerySet[Any, int]]] = {
@@ -361,7 +391,8 @@ def orthanc_validate(
 ) -> OrthancAnswer:
     """The answer to the Orthanc authorization plugin's validation call from ``node``: granted
     only to a GET of a study, series or instance (``level`` and ``dicom-uid``) belonging to one
-    of the token's datasets at that node, published, with an active token. ``validity`` is
+    of the token's datasets at that node, published, with an active token, whose subject the
+    node's consent exclusion list does not exclude under the token's permit. ``validity`` is
     never longer than the token's remaining life nor than ``STATUS_LIST_TTL``, and never 0:
     with less than a second left the answer is a refusal. Searches (``level: system``) and
     the patient level are refused: this call cannot filter what a search returns."""
@@ -388,6 +419,9 @@ def orthanc_validate(
     ).exists()
     if not covered:
         return refuse("study not permitted")
+    excluded = _consent_refusal(node, check.claims, str(level), uid)
+    if excluded:
+        return refuse(excluded)
     validity = min(int(check.claims.exp - moment), ttl)
     if validity < 1:
         return refuse("expires within a second")

@@ -20,6 +20,7 @@ from access.permissions import (
     may_change_permit,
 )
 from access.services.common import InvalidTransition, NotPermitted, _record
+from access.services.exclusions import exclusions_follow_permit
 from access.services.tokens import tokens_follow_permit
 from portal.models import User
 
@@ -104,7 +105,8 @@ PERMIT_CHANGES = {
 @transaction.atomic
 def permit_change(*, permit: Permit, actor: User, change: str, reason: str = "") -> Permit:
     """Suspend, reactivate or revoke a permit (its committee's chair or the access body); its
-    tokens' status-list entries follow in the same transaction."""
+    tokens' status-list entries and its nodes' exclusion lists follow in the same
+    transaction."""
     spec = PERMIT_CHANGES.get(change)
     if spec is None:
         raise ValidationError(_("Unknown change %s.") % change)
@@ -124,6 +126,7 @@ def permit_change(*, permit: Permit, actor: User, change: str, reason: str = "")
     locked.status_reason = reason
     locked.save(update_fields=["status", "status_reason", "changed_at"])
     tokens = tokens_follow_permit(locked)
+    exclusions_follow_permit(permit=locked)
     _record(spec.action, actor, locked, reason=reason, previous=old, tokens=tokens)
     notifications.permit_changed(locked)
     return locked
@@ -145,6 +148,7 @@ def permits_expire(*, today: date | None = None) -> list[Permit]:
             old = permit.transition_to(Permit.Status.EXPIRED)
             permit.save(update_fields=["status", "changed_at"])
             tokens = tokens_follow_permit(permit)
+            exclusions_follow_permit(permit=permit)
             _record(
                 "access.permit.expired",
                 None,

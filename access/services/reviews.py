@@ -44,6 +44,7 @@ from access.services.common import (
     _lock,
     _record,
 )
+from access.services.exclusions import exclusions_follow_permit
 from access.services.permits import _permit_issue, check_permit_end
 from portal.models import User
 
@@ -369,4 +370,6 @@ def _conclude_if_decided(application: Application, actor: User) -> None:
         _permit_issue(application, review, actor)
         for review in application.reviews.filter(status=Review.Status.APPROVED)
     ]
+    for permit in permits:  # the nodes learn whose consent allows its use
+        exclusions_follow_permit(permit=permit)
     notifications.application_decided(application, permits)

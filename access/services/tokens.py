@@ -190,6 +190,8 @@ def token_issue(
             datasets=tuple(datasets),
             status_idx=index,
             status_uri=status_list_uri(list_id),
+            # The node applies opt-outs to permits approved from then on (EHDS Art 71(3)).
+            permit_iat=int(locked.issued_at.timestamp()),
         )
         token = signer.sign(claims.to_claims(), TOKEN_TYPE)
         record = AccessToken.objects.create(

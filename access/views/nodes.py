@@ -1,6 +1,7 @@
 """What a node asks the portal as itself, with its credentials (HTTP Basic,
-``client_secret_basic``): its study map, a token's introspection (RFC 7662), the Orthanc
-authorization plugin's validation call, and where it sends its access reports.
+``client_secret_basic``): its study map, its consent exclusion list, a token's introspection
+(RFC 7662), the Orthanc authorization plugin's validation call, and where it sends its access
+reports.
 
 These answer machines, in OAuth's terms: a request without valid node credentials gets 401
 with ``{"error": "invalid_client"}`` (RFC 6749 5.2) and ``WWW-Authenticate: Basic``. No
@@ -10,11 +11,13 @@ cookie is read, so there is no CSRF token to send.
 import json
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from access import services
+from access.node.exclusions import MEDIA_TYPE as EXCLUSIONS_MEDIA_TYPE
 from access.node.studies import MAP_TYPE
 from catalogue.models import Node
 
@@ -94,6 +97,38 @@ def study_map(request: HttpRequest, node: Node, audience: str) -> HttpResponse:
     except services.SigningUnavailable as error:
         return _unavailable(error)
     return _no_store(HttpResponse(document, content_type=f"application/{MAP_TYPE}"))
+
+
+@require_GET
+@node_required
+def exclusions(request: HttpRequest, node: Node, audience: str) -> HttpResponse:
+    """The node's own signed consent exclusion list (``exclusionlist+jwt``); another node's
+    answers 404. ``?since=<version>`` asks for the changes since that version (a signed delta,
+    or the whole list when they are no longer known); ``If-None-Match`` with the list's ETag
+    is answered 304 while nothing changed. Cacheable by the node for the list's ttl."""
+    if audience not in (node.audience, str(node.pk)):
+        raise Http404
+    raw = request.GET.get("since")
+    since = None
+    if raw is not None:
+        if not raw.isdigit() or len(raw) > 18:
+            return _error(400, "invalid_request", "since must be a list version (an integer).")
+        since = int(raw)
+    cache = f"private, max-age={settings.EXCLUSION_LIST_TTL}"
+    etag = services.exclusion_list_etag(node)
+    asked = [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]
+    if etag in asked:
+        response = HttpResponse(status=304)
+    else:
+        try:
+            made = services.exclusion_list_document(node, since=since)
+        except services.SigningUnavailable as error:
+            return _unavailable(error)
+        response = HttpResponse(made.document, content_type=EXCLUSIONS_MEDIA_TYPE)
+        etag = made.etag
+    response["ETag"] = etag
+    response["Cache-Control"] = cache
+    return response
 
 
 @csrf_exempt

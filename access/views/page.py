@@ -92,6 +92,18 @@ def _stuck_reasons(reviews) -> list[tuple[Review, str]]:
     return [(r, capacities[r.pk].why) for r in pending if capacities[r.pk].stuck]
 
 
+def _consent_counts(application: Application, reviews, viewer) -> list:
+    """What the subjects' consents allow, for the reviews the viewer takes part in (every
+    review for the access body): the same check as the reviews themselves."""
+    if not viewer.sees_internal:
+        return []
+    mine = [r for r in reviews if viewer.is_admin or r.committee_id in viewer.committees]
+    if not mine:
+        return []
+    counts = selectors.consent_counts(application, mine)
+    return [count for review in mine for count in counts.get(review.pk, [])]
+
+
 def _render_detail(request, application: Application, *, failed=None, missing=None):
     """The application page. ``failed`` holds bound forms a refused action sends back."""
     user = request.user
@@ -159,6 +171,7 @@ def _render_detail(request, application: Application, *, failed=None, missing=No
         ],
         # Why nobody may vote on or decide a review (the committees' side only).
         "stuck": _stuck_reasons(reviews) if sees_internal and is_open else [],
+        "consent_counts": _consent_counts(application, reviews, viewer),
     }
     return render(request, "access/application_detail.html", context)
 

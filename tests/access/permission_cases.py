@@ -62,6 +62,7 @@ ACCESS_PAGE_CASES = [
     ("oauth_introspect", None, "post", everyone(401)),
     ("access:orthanc_validate", None, "post", everyone(401)),
     ("access:study_map", "page_study_map", "get", everyone(401)),
+    ("access:exclusions", "page_study_map", "get", everyone(401)),
     ("access:node_reports", None, "post", everyone(401)),
 ]  # fmt: skip
 

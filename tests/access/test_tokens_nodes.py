@@ -179,6 +179,33 @@ def test_it_grants_the_permitted_study_for_no_longer_than_the_token_and_the_list
         assert answer.json() == {"granted": True, "validity": settings.STATUS_LIST_TTL}
 
 
+def test_it_refuses_a_withdrawn_subjects_study_at_every_level(
+    client, nodes, token, studies, catalogue, personas, settings
+):
+    from catalogue import duo
+    from consent import services as consent_services
+    from portal.models import Role
+    from tests.factories import UserFactory
+
+    citizen = UserFactory(username="donor", roles=[Role.CITIZEN])
+    _link, code = consent_services.link_code_issue(
+        node=catalogue.own_node, subject="SUBJ-0001", actor=personas["node_operator"]
+    )
+    consent_services.link_code_redeem(citizen=citizen, code=code)
+    donation = consent_services.donation_create(
+        citizen=citizen,
+        nodes=[catalogue.own_node],
+        categories=["imaging"],
+        purposes=["research"],
+        duo_codes=[duo.HMB],
+    )
+    assert _validate(client, nodes.oslo, token).json()["granted"] is True
+    consent_services.donation_withdraw(record=donation.record, citizen=citizen)
+    for level, uid in [("study", STUDY), ("series", SERIES), ("instance", INSTANCE)]:
+        answer = _validate(client, nodes.oslo, token, level=level, **{"dicom-uid": uid})
+        assert answer.json() == {"granted": False, "validity": settings.STATUS_LIST_TTL}
+
+
 def test_validity_is_what_is_left_of_the_token_when_that_is_shorter(
     client, nodes, permit, catalogue, personas, studies, settings, monkeypatch
 ):

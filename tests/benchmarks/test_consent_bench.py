@@ -9,6 +9,10 @@ other 10,000 subjects nobody linked. Measured:
   dataset;
 - the exclusion set: ``consent.selectors.not_allowed`` for the same use, the subjects it is not
   allowed for, per dataset, with their verdicts (what an exclusion list is built from);
+- the exclusion lists: a permit for the same use granting the four datasets, each node's list
+  built whole (``access.services.exclusions_rebuild`` from empty: the decisions, the subjects
+  who withdrew or opted out, the entries written), then signed (``exclusion_list_document``);
+  and one withdrawal followed (``exclusions_follow_subjects``) with the signed delta;
 
 each beside a plain query over the same rows in the same run (a count of the subjects whose
 current consent is an active donation naming the purpose, and the same rows fetched), and
@@ -25,13 +29,16 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from access import services as access_services
+from access.models import ExclusionEntry, ExclusionListState, Permit
 from catalogue import duo
 from catalogue.models import Dataset, Node
 from catalogue.services import dataset_create, node_create
 from consent import fhir, selectors
 from consent.models import ConsentRecord, ConsentVersion, DonorLink
-from portal.models import User
-from tests.conftest import dataset_fields
+from portal.models import Role, User
+from tests.conftest import complete_application_fields, dataset_fields
+from tests.factories import UserFactory
 
 SUBJECTS = 100_000
 UNLINKED = 10_000
@@ -244,3 +251,126 @@ def test_consent_decisions_for_a_cohort():
             f"ratio {seconds / plain:5.2f}   target < 1 s: "
             f"{'met' if seconds < 1 else 'NOT met'}"
         )
+
+
+def _permit(datasets) -> Permit:
+    """A permit for a research use (HMB, not commercial) of ``datasets``, as a committee
+    governing both nodes approves it."""
+    chair = UserFactory(username="bench-chair", roles=[Role.COMMITTEE_MEMBER])
+    researcher = UserFactory(username="bench-researcher", roles=[Role.RESEARCHER])
+    nodes = sorted({d.node for d in datasets}, key=lambda n: n.pk)
+    committee = access_services.committee_create(
+        actor=None, name="Bench DAC", decision_rule="chair", nodes=nodes
+    )
+    access_services.committee_add_member(committee=committee, user=chair, actor=None, chair=True)
+    application = access_services.application_create(
+        applicant=researcher, title="Bench study", datasets=datasets
+    )
+    fields = complete_application_fields(purpose="research", duo_codes=[duo.HMB])
+    application = access_services.application_update(
+        application=application, actor=researcher, **fields
+    )
+    application = access_services.application_submit(application=application, actor=researcher)
+    for review in application.reviews.all():
+        access_services.review_decide(review=review, actor=chair, approve=True)
+    return Permit.objects.get(application=application)
+
+
+def _timed(function, before=None) -> tuple[float, object]:
+    """The median of ``RUNS`` runs of ``function``, each after ``before`` (not timed)."""
+    times, result = [], None
+    for _ in range(RUNS):
+        if before is not None:
+            before()
+        began = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), result
+
+
+@pytest.mark.benchmark
+@pytest.mark.django_db
+def test_exclusion_lists_for_a_cohort():
+    if connection.vendor != "postgresql":
+        pytest.skip("the consent benchmark needs PostgreSQL (DATABASE_URL)")
+    datasets = _populate()
+    ids = [d.pk for d in datasets]
+    nodes = sorted({d.node for d in datasets}, key=lambda n: n.pk)
+    began = time.perf_counter()
+    permit = _permit(datasets)  # its approval builds its entries at both nodes
+    approved = time.perf_counter() - began
+
+    def empty():
+        ExclusionEntry.objects.all().delete()
+        ExclusionListState.objects.all().delete()
+
+    def build():
+        return sum(access_services.exclusions_rebuild(node=node) for node in nodes)
+
+    built, entries = _timed(build, before=empty)
+    signed, documents = _timed(
+        lambda: [access_services.exclusion_list_document(node) for node in nodes]
+    )
+    plain_rows, _rows = _median(lambda: _plain(PLAIN_ROWS, ids))
+
+    # One withdrawal: a subject linked at Oslo whose donation allows the use.
+    link = DonorLink.objects.filter(node=nodes[0], subject="s-0").get()
+    held = ExclusionListState.objects.get(node=nodes[0]).version
+    record = ConsentRecord.objects.get(owner_id=link.citizen_id)
+    current = ConsentVersion.objects.get(record=record, version=record.current_version)
+
+    def withdraw():
+        """What ``consent.services.donation_withdraw`` stores (versions are append-only)."""
+        now = timezone.now()
+        resource = fhir.with_meta(
+            fhir.ended(current.resource, now), version=current.version + 1, at=now
+        )
+        columns = fhir.columns(resource)
+        ConsentVersion.objects.create(
+            record=record,
+            version=current.version + 1,
+            resource=resource,
+            status=columns.status,
+            decision=columns.decision,
+            date=columns.date,
+            period_start=columns.period_start,
+            period_end=columns.period_end,
+            purposes=columns.purposes,
+            duo_codes=columns.duo_codes,
+            categories=columns.categories,
+            node_ids=columns.node_ids,
+            rules_digest=columns.rules_digest,
+            last_updated=now,
+        )
+        ConsentRecord.objects.filter(pk=record.pk).update(current_version=current.version + 1)
+        return access_services.exclusions_follow_subjects(node=nodes[0], subjects=["s-0"])
+
+    followed_began = time.perf_counter()
+    changed = withdraw()
+    followed = time.perf_counter() - followed_began
+    delta_began = time.perf_counter()
+    delta = access_services.exclusion_list_document(nodes[0], since=held)
+    delta_seconds = time.perf_counter() - delta_began
+
+    sizes = [len(d.document) for d in documents]
+    standing = ExclusionEntry.objects.filter(removed_in__isnull=True)
+    kinds = {kind: standing.filter(kind=kind).count() for kind in ExclusionEntry.Kind.values}
+    print(
+        f"\npermit {permit.number} approved (its entries at both nodes) in {approved:.2f} s; "
+        f"entries: {kinds}; signed lists {', '.join(f'{n / 1e6:.2f} MB' for n in sizes)}"
+    )
+    for label, seconds in (
+        ("exclusion lists built whole (both nodes)", built),
+        ("exclusion lists signed (both nodes)", signed),
+        ("built and signed", built + signed),
+    ):
+        print(
+            f"{label:42} {seconds * 1000:8.1f} ms   plain row query {plain_rows * 1000:7.1f} ms"
+            f"   ratio {seconds / plain_rows:5.2f}   target < 1 s: "
+            f"{'met' if seconds < 1 else 'NOT met'}"
+        )
+    print(
+        f"one withdrawal followed: {changed} entry changed in {followed * 1000:.1f} ms; "
+        f"its signed delta ({len(delta.document)} bytes) in {delta_seconds * 1000:.1f} ms"
+    )
+    assert entries + changed == sum(kinds.values()) and delta.delta and changed == 1

@@ -37,6 +37,7 @@ from joserfc.jwk import ECKey, KeySet
 from pydicom import dcmread
 
 from access.node import config as node_config
+from access.node import exclusions as exclusion_list
 from access.node.claims import MAX_LIFETIME, SCOPE_READ, TOKEN_TYPE
 from access.node.reports import REPORT_TYPE, read_batch
 from access.node.statuslist import LIST_TYPE, MEDIA_TYPE, StatusList, list_claims
@@ -243,6 +244,11 @@ class StandInPortal:
     refused_report_posts: int = 0
     study_map_fetches: int = 0
     study_map_override: str | None = None  # served instead of the signed map when set
+    # The consent exclusion list, served whole at every request: the permit of this portal's
+    # tokens, and the subjects the test excludes under it.
+    permit: str = "PERMIT-2026-0001"
+    excluded_subjects: set[str] = field(default_factory=set)
+    exclusions_version: int = 1
 
     def __post_init__(self):
         self.port = free_port()
@@ -251,6 +257,7 @@ class StandInPortal:
         self.jwks_url = f"{self.issuer}/.well-known/jwks.json"
         self.study_map_url = f"{self.issuer}/access/nodes/{self.audience}/study-map"
         self.reports_url = f"{self.issuer}/access/nodes/reports"
+        self.exclusions_url = f"{self.issuer}/access/nodes/{self.audience}/exclusions"
         self._next_idx = 0
         self.lock = threading.Lock()
         self.status_list.set(4095, 0)  # a list of fixed size, as the portal allocates it
@@ -275,7 +282,7 @@ class StandInPortal:
             "exp": now + min(lifetime, MAX_LIFETIME),
             "jti": str(uuid.uuid4()),
             "client_id": "ecii-portal",
-            "permit": "PERMIT-2026-0001",
+            "permit": self.permit,
             "purpose": "scientific_research",
             "scope": SCOPE_READ,
             "datasets": list(datasets),
@@ -306,6 +313,33 @@ class StandInPortal:
             **overrides,
         }
         return self.sign(claims, typ, key=key)
+
+    def exclude(self, subject: str) -> None:
+        """The subject withdraws: from the next version of the exclusion list on."""
+        with self.lock:
+            self.excluded_subjects.add(subject)
+            self.exclusions_version += 1
+
+    def exclusions(self) -> str:
+        now = int(time.time())
+        with self.lock:
+            entries = exclusion_list.entries_of(
+                permits=[self.permit],
+                excluded=[],
+                subjects={s: (now, True) for s in self.excluded_subjects},
+            )
+            version = self.exclusions_version
+        claims = {
+            "iss": self.issuer,
+            "sub": self.exclusions_url,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + 3600,
+            "ttl": self.ttl,
+            "version": version,
+            **entries.to_claims(),
+        }
+        return self.sign(claims, exclusion_list.LIST_TYPE)
 
     def status_list_token(self) -> str:
         now = int(time.time())
@@ -363,6 +397,12 @@ class StandInPortal:
                     portal.study_map_fetches += 1
                     document = portal.study_map_override or portal.study_map()
                     return self._answer(200, document.encode(), "application/jwt")
+                path = self.path.partition("?")[0]
+                if path == f"/access/nodes/{portal.audience}/exclusions":
+                    if not portal.node_authenticated(self.headers.get("Authorization")):
+                        return self._answer(401)
+                    document = portal.exclusions().encode()
+                    return self._answer(200, document, exclusion_list.MEDIA_TYPE)
                 return self._answer(404)
 
             def do_POST(self):

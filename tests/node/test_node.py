@@ -23,6 +23,7 @@ from dicomweb_client.api import DICOMwebClient
 
 from access.node import config as node_config
 from access.node.decisions import Gatekeeper
+from access.node.exclusion_store import ExclusionStore
 from access.node.portal_link import AccessReporter, PortalError, StudyMapStore, basic_credentials
 from access.node.reasons import Reason
 from access.node.reports import AccessEvent
@@ -489,7 +490,16 @@ def _in_process(node, **changes):
         authorization=basic_credentials(config.audience, config.client_secret),
         reader=verifier,
     )
-    return Gatekeeper(config, verifier=verifier, study_maps=store, reporter=None), store
+    exclusions = ExclusionStore(
+        url=config.exclusions_url,
+        audience=config.audience,
+        authorization=basic_credentials(config.audience, config.client_secret),
+        reader=verifier,
+    )
+    gatekeeper = Gatekeeper(
+        config, verifier=verifier, study_maps=store, exclusions=exclusions, reporter=None
+    )
+    return gatekeeper, store
 
 
 def test_without_a_study_map_no_study_is_served(node, token):

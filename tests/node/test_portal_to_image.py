@@ -31,15 +31,17 @@ from django.core.management import call_command
 from django.test import Client
 
 from access import services
-from access.models import NodeAccessEvent, NodeAccessReport, Permit
+from access.models import ExclusionEntry, NodeAccessEvent, NodeAccessReport, Permit
 from access.node import config as node_config
 from access.node.portal_link import AccessReporter, StudyMapStore, basic_credentials
 from access.node.reasons import Reason
 from access.node.reports import AccessEvent
 from access.node.verifier import Verifier
+from catalogue import duo
 from catalogue.ingest import ingest_paths
 from catalogue.models import Study as IndexedStudy
 from catalogue.services import dataset_create, node_create
+from consent import services as consent_services
 from portal.audit import verify_chain
 from portal.models import AuditEvent
 from tests.catalogue.dicom_factory import uid
@@ -114,6 +116,7 @@ def portal(image_node, live_server, settings, personas, tmp_path):
     another node, issued by a committee whose chair is ``committee_chair``."""
     settings.SITE_URL = live_server.url
     settings.STATUS_LIST_TTL = STATUS_TTL
+    settings.EXCLUSION_LIST_TTL = STATUS_TTL
     node = node_create(
         actor=None,
         operators=[personas["node_operator"]],
@@ -401,6 +404,85 @@ def test_after_the_chair_revokes_the_permit_the_node_refuses_within_the_status_l
     refused_from = min(asked for asked, ok in answers if not ok)
     assert all(not ok for asked, ok in answers if asked >= refused_from), answers
     assert _refused(client.search_for_studies).status_code == 401
+
+
+# --- Consent ----------------------------------------------------------------------------------
+
+
+def test_a_subject_who_withdraws_is_refused_at_the_node_within_the_lists_ttl(
+    portal, image_node, personas
+):
+    """A patient of the permitted dataset links their images to their account with the code
+    the node's operator gives them, donates, and withdraws: within the exclusion list's ttl the
+    node refuses their study at every level and leaves it out of search, while the other
+    subject's study stays; the refusal reaches the portal's access log with its reason."""
+    withdrawn, stays = image_node.studies["permitted"]
+    citizen, operator = personas["citizen"], personas["node_operator"]
+    _link, code = consent_services.link_code_issue(
+        node=portal.node, subject=withdrawn.subject, actor=operator
+    )
+    consent_services.link_code_redeem(citizen=citizen, code=code)
+    donation = consent_services.donation_create(
+        citizen=citizen,
+        nodes=[portal.node],
+        categories=["imaging"],
+        purposes=["research"],
+        duo_codes=[duo.HMB],
+    )
+    issued = _api_token(portal)
+    client = _client(image_node.dicomweb, issued["token"])
+    series, sop = withdrawn.instances[0]
+
+    def served() -> bool:
+        try:
+            client.retrieve_instance_metadata(withdrawn.uid, series, sop)
+        except requests.HTTPError as error:
+            challenge = error.response.headers["WWW-Authenticate"]
+            assert error.response.status_code == 403, challenge
+            assert 'error_description="subject_excluded"' in challenge, challenge
+            return False
+        return True
+
+    # The donation allows the permit's use: served, and the node holds the list now.
+    assert served()
+    assert _uids(client.search_for_studies()) == {withdrawn.uid, stays.uid}
+
+    consent_services.donation_withdraw(record=donation.record, citizen=citizen)
+    withdrew = time.monotonic()
+    standing = ExclusionEntry.objects.filter(node=portal.node, removed_in__isnull=True)
+    assert list(standing.filter(subject=withdrawn.subject).values_list("kind", flat=True)) == [
+        ExclusionEntry.Kind.SUBJECT
+    ]
+
+    answers = []  # (seconds after the withdrawal when asked, served)
+    while not answers or answers[-1][0] < STATUS_TTL + MARGIN:
+        answers.append((time.monotonic() - withdrew, served()))
+        time.sleep(0.1)
+    assert not any(ok for asked, ok in answers if asked >= STATUS_TTL + 0.2), answers
+    refused_from = min(asked for asked, ok in answers if not ok)
+    assert all(not ok for asked, ok in answers if asked >= refused_from), answers
+
+    # Refused at every level, absent from search; the other subject's study stays.
+    for call, args in (
+        (client.retrieve_study, (withdrawn.uid,)),
+        (client.search_for_series, (withdrawn.uid,)),
+        (client.retrieve_instance, (withdrawn.uid, series, sop)),
+    ):
+        assert _refused(call, *args).status_code == 403, call
+    assert _uids(client.search_for_studies()) == {stays.uid}
+    assert client.search_for_studies(search_filters={"PatientID": withdrawn.subject}) == []
+    kept = client.retrieve_study(stays.uid)
+    assert {i.PatientID for i in kept} == {stays.subject}
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        refusals = NodeAccessEvent.objects.filter(
+            token_jti=issued["jti"], study_instance_uid=withdrawn.uid, reason="subject_excluded"
+        )
+        if refusals.exists():
+            break
+        time.sleep(0.2)
+    assert refusals.exists(), "the node's refusal did not reach the portal's access log"
 
 
 # --- What the node tells the portal -----------------------------------------------------------

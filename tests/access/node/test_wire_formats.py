@@ -7,7 +7,6 @@ import zlib
 import pytest
 
 from access.node.claims import AccessClaims, InvalidClaims
-from access.node.exclusions import Exclusion, ExclusionList, InvalidExclusionList
 from access.node.reasons import Reason, http_answer, www_authenticate
 from access.node.statuslist import SUSPENDED, InvalidStatusList, StatusList
 from access.node.studies import InvalidStudyMap, StudyMap
@@ -152,22 +151,3 @@ def test_it_reads_a_study_map():
     assert studies.to_claims() == [["1.2.3", "d-1", "p-subject"]]
     with pytest.raises(InvalidStudyMap):
         StudyMap.from_claims({"aud": "n", "studies": [["1.2.3", "d-1"]]})
-
-
-def test_an_opt_out_spares_permits_granted_before_it():
-    """Art 71(3): an opt-out applies to permits granted afterwards; a withdrawal to all."""
-    exclusions = ExclusionList.from_claims(
-        {
-            "excluded": [
-                Exclusion("p-a", frozenset(), 1_000, applies_to_earlier_permits=False).to_claim(),
-                Exclusion("p-b", frozenset({"research_ai"}), 1_000).to_claim(),
-            ]
-        }
-    )
-    assert not exclusions.excludes("p-a", "research", permit_issued_at=999)
-    assert exclusions.excludes("p-a", "research", permit_issued_at=1_000)
-    assert exclusions.excludes("p-b", "research_ai", permit_issued_at=1)
-    assert not exclusions.excludes("p-b", "education", permit_issued_at=1)
-    assert not exclusions.excludes("p-c", "research_ai", permit_issued_at=1)
-    with pytest.raises(InvalidExclusionList):
-        ExclusionList.from_claims({"excluded": [{"subject": "p-a", "since": -1}]})
