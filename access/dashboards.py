@@ -14,6 +14,7 @@ from access.selectors import (
     visible_applications,
 )
 from catalogue.selectors import basket_entries
+from consent.panels import CitizenPanel, register_citizen_panel
 from portal import selectors as portal_selectors
 from portal.dashboards import Dashboard, Link, register_dashboard, register_link
 from portal.models import Role
@@ -98,5 +99,6 @@ register_dashboard(
 register_link(Link(Role.RESEARCHER, _("My applications"), "access:application_list"))
 register_link(Link(Role.RESEARCHER, _("My permits"), "access:permit_list"))
 register_link(Link(Role.CITIZEN, _("Who used my data"), "access:donor_uses"))
+register_citizen_panel(CitizenPanel("access/_citizen_uses_panel.html"))
 register_link(Link(Role.HDAB_ADMIN, _("Committees"), "access:committee_list"))
 register_link(Link(Role.HDAB_ADMIN, _("Permits"), "access:permit_list"))

@@ -60,6 +60,12 @@ REASON_WORDS: dict[str, Promise] = {
     Reason.SUBJECT_EXCLUDED: _(
         "your consent choices (a withdrawal or an opt-out) do not allow this use"
     ),
+    Reason.EXCLUSIONS_UNAVAILABLE: _(
+        "the node could not check that your consent choices still allowed this use"
+    ),
+    Reason.PERMIT_NOT_IN_EXCLUSIONS: _(
+        "the node could not yet check this permit against your consent choices"
+    ),
     Reason.VERIFIER_ERROR: _("the node's checks failed, and it refuses whenever that happens"),
 }
 

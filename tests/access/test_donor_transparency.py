@@ -316,6 +316,13 @@ def test_citizens_find_it_in_their_navigation(client_for, donor):
     assert f'href="{URL}"' in html and "Who used my data" in html
 
 
+def test_the_citizens_page_has_a_who_used_my_data_section(client_for, donor):
+    """Not only the navigation: the citizen's own page has a section that leads to it."""
+    html = client_for("citizen").get(reverse("role_dashboard", args=["citizen"])).content.decode()
+    section = html[html.index('id="uses-heading"') :]
+    assert f'href="{URL}"' in section.split("</section>")[0]
+
+
 def test_it_pages_the_permits_newest_first_and_keeps_the_requests_page(client_for, donor, personas):
     for i in range(PERMITS_PER_PAGE):
         _permit(personas, [donor.prostate], title=f"Prostate {i}", organisation=f"Institute {i}")
