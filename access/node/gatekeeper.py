@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import signal
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,7 +59,8 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in answer.headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(answer.body)))
-        self.send_header("Cache-Control", "no-store")
+        if not any(name == "X-Accel-Expires" for name, _value in answer.headers):
+            self.send_header("Cache-Control", "no-store")
         self.end_headers()
         if self.command != "HEAD" and answer.body:
             self.wfile.write(answer.body)
@@ -166,6 +168,66 @@ def _send_reports(gatekeeper: Gatekeeper, stop: threading.Event) -> None:
             log.exception("access reports not sent")
 
 
+REUSED = b"ecii-reused "  # the start of each message nginx sends (log_format ecii_reused)
+
+
+def reused_request(message: bytes) -> tuple[str, str, float] | None:
+    """The token id, study and time of one request nginx allowed by reusing an allow, from its
+    syslog message (``<pri>date ecii: ecii-reused <msec> <jti> <study>``); None if it is not
+    one (the event's fields are checked again when it is recorded)."""
+    _head, marker, rest = message.partition(REUSED)
+    fields = rest.decode("ascii", "replace").split()
+    if not marker or len(fields) != 3:
+        return None
+    at, jti, study = fields
+    try:
+        return jti, study, float(at)
+    except ValueError:
+        return None
+
+
+def open_decisions_socket(path: Path) -> socket.socket:
+    """The datagram socket nginx writes reused decisions to, writable by the group (add
+    nginx's user to the gatekeeper's group) and no one else."""
+    path.unlink(missing_ok=True)
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(str(path))
+    path.chmod(0o660)
+    receiver.settimeout(0.5)
+    return receiver
+
+
+def _record(gatekeeper: Gatekeeper, message: bytes) -> None:
+    reused = reused_request(message)
+    if reused is None:
+        log.warning("not a reused decision on the decisions socket: %r", message[:200])
+    else:
+        gatekeeper.record_reused(*reused)
+
+
+def _drain(gatekeeper: Gatekeeper, receiver: socket.socket) -> None:
+    receiver.setblocking(False)
+    while True:
+        try:
+            _record(gatekeeper, receiver.recv(4096))
+        except OSError:  # nothing more (BlockingIOError), or closed
+            return
+
+
+def _receive_reused(gatekeeper: Gatekeeper, receiver: socket.socket, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            message = receiver.recv(4096)
+        except TimeoutError:
+            continue
+        except OSError:
+            if stop.is_set():
+                return
+            log.exception("reused decisions not received")
+            continue
+        _record(gatekeeper, message)
+
+
 def serve(gatekeeper: Gatekeeper) -> None:
     """Serve until SIGTERM or SIGINT; then seal the pending access reports and try to send
     them (what cannot be sent waits in the spool for the next start)."""
@@ -180,12 +242,21 @@ def serve(gatekeeper: Gatekeeper) -> None:
     signal.signal(signal.SIGINT, shut_down)
     for work in (_sync_study_map, _send_reports):
         threading.Thread(target=work, args=(gatekeeper, stop), daemon=True).start()
+    receiver = None
+    if gatekeeper.config.decisions_socket is not None:
+        receiver = open_decisions_socket(gatekeeper.config.decisions_socket)
+        threading.Thread(
+            target=_receive_reused, args=(gatekeeper, receiver, stop), daemon=True
+        ).start()
     host, port = server.server_address[:2]
     log.info("gatekeeper listening on %s:%s for node %s", host, port, gatekeeper.config.audience)
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
         server.server_close()
+        if receiver is not None:
+            _drain(gatekeeper, receiver)  # the last reuses are reported before the spool seals
+            receiver.close()
         if gatekeeper.reporter is not None:
             gatekeeper.reporter.flush()
         log.info("gatekeeper stopped")

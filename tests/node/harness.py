@@ -17,10 +17,10 @@ import io
 import json
 import os
 import pwd
-import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -166,6 +166,12 @@ class Orthanc:
         assert status == 200, body
 
 
+def decisions_socket(gatekeeper_port: int) -> Path:
+    """Where nginx sends the requests it allowed by reusing an allow of the gatekeeper on that
+    port (a short path: a unix socket's is at most 108 bytes)."""
+    return Path(tempfile.gettempdir()) / f"ecii-reused-{gatekeeper_port}.sock"
+
+
 class Nginx:
     """nginx with the node's configuration, on a free loopback port."""
 
@@ -180,9 +186,14 @@ class Nginx:
         upstreams = (CONF / "nginx-http.conf").read_text()
         upstreams = upstreams.replace("127.0.0.1:8042", f"127.0.0.1:{orthanc_port}")
         upstreams = upstreams.replace("127.0.0.1:8090", f"127.0.0.1:{gatekeeper_port}")
+        upstreams = upstreams.replace("/var/cache/nginx/ecii-decisions", str(root / "decisions"))
         (root / "ecii-node-http.conf").write_text(upstreams)
         if locations is None:
-            shutil.copy(CONF / "nginx-locations.conf", root / "ecii-node-locations.conf")
+            node_locations = (CONF / "nginx-locations.conf").read_text()
+            node_locations = node_locations.replace(
+                "/run/ecii-gatekeeper/reused.sock", str(decisions_socket(gatekeeper_port))
+            )
+            (root / "ecii-node-locations.conf").write_text(node_locations)
         else:
             (root / "ecii-node-locations.conf").write_text(locations)
         user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
@@ -466,6 +477,7 @@ class GatekeeperProcess:
             "[gatekeeper]",
             f'listen = "127.0.0.1:{self.port}"',
             f'state_dir = "{root / "state"}"',
+            f'decisions_socket = "{decisions_socket(self.port)}"',
             *(f"{name} = {value}" for name, value in timing.items()),
             "[portal]",
             f'issuer = "{portal.issuer}"',
