@@ -136,7 +136,10 @@ class AccessClaims:
             _text({"aud": aud}, "aud")
             _text(entry, "uri")
         iss, sub, jti, client_id, permit, purpose, scope = texts[:7]
-        return cls(
+        # Every field is checked above: set them at once, without the frozen dataclass's
+        # __init__ (one guarded assignment per field, a large part of reading a token).
+        claims_object = object.__new__(cls)
+        claims_object.__dict__.update(
             iss=iss,
             sub=sub,
             aud=aud,
@@ -152,3 +155,4 @@ class AccessClaims:
             status_idx=idx,
             status_uri=uri,
         )
+        return claims_object
