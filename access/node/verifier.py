@@ -337,23 +337,25 @@ def load_jwks(document: bytes) -> dict[str, _Key]:
             keys.pop(kid, None)
             shared.add(kid)
             continue
-        public: dict[str, str | list[str]] = {}
+        jwk: dict[str, str | list[str]] = {}
         for name in members:
             value = item.get(name)
             if isinstance(value, str):
-                public[name] = value
+                jwk[name] = value
         try:
             key: ECKey | OKPKey
-            key = ECKey.import_key(public) if alg == "ES256" else OKPKey.import_key(public)
+            key = ECKey.import_key(jwk) if alg == "ES256" else OKPKey.import_key(jwk)
             registry.get_alg(alg).check_key(key)
-            public = key.get_op_key("verify")
-            if alg == "ES256":
-                if not isinstance(public, ec.EllipticCurvePublicKey) or not isinstance(
-                    public.curve, ec.SECP256R1
-                ):
+            op_key = key.get_op_key("verify")
+            public: ec.EllipticCurvePublicKey | Ed25519PublicKey
+            if isinstance(op_key, ec.EllipticCurvePublicKey) and alg == "ES256":
+                if not isinstance(op_key.curve, ec.SECP256R1):
                     raise TypeError("not a P-256 public key")
-            elif not isinstance(public, Ed25519PublicKey):
-                raise TypeError("not an Ed25519 public key")
+                public = op_key
+            elif isinstance(op_key, Ed25519PublicKey) and alg == "Ed25519":
+                public = op_key
+            else:
+                raise TypeError(f"not a public key for {alg}")
         except Exception as error:  # joserfc and cryptography raise several kinds
             logger.warning("JWKS key %r left out: %s", kid, error)
             continue

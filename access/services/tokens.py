@@ -11,6 +11,7 @@ revoking or expiring it, or revoking the token, marks them INVALID, in the same 
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -120,15 +121,17 @@ _NEXT_ENTRY = """
 """
 
 
-def _next_entry(sql: str, *, asynchronous: bool) -> tuple[int, int] | None:
+def _next_entry(sql: str, *, asynchronous: bool) -> tuple[Any, ...] | None:
     if not asynchronous:
         with connection.cursor() as cursor:
             cursor.execute(sql)
-            return cursor.fetchone()
+            row: tuple[Any, ...] | None = cursor.fetchone()
+            return row
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(sql)
-        return cursor.fetchone()
+        row = cursor.fetchone()
+        return row
 
 
 def _allocate_entry() -> tuple[int, int]:
