@@ -8,7 +8,7 @@ The file (see ``docs/node.md`` and ``access/node/conf/gatekeeper.toml``)::
     listen = "127.0.0.1:8090"          # loopback: nginx is the node's only public door
     state_dir = "/var/lib/ecii-gatekeeper"
     dicomweb_prefix = "/dicom-web"     # where nginx publishes DICOMweb
-    decisions_socket = "/run/ecii-gatekeeper/reused.sock"  # nginx reports reused allows here
+    reused_log = "/var/log/nginx/ecii-reused.log"  # nginx's log of the allows it reused
 
     [portal]
     issuer = "https://portal.example.org"
@@ -179,9 +179,9 @@ class Config:
     search_uid_list_max: int = 100
     timeout: float = 10.0
     operator_cache_seconds: float = 60.0
-    # The unix datagram socket nginx sends the requests it allowed by reusing an allow to
-    # (nginx-locations.conf); without it, no allow is reusable.
-    decisions_socket: Path | None = None
+    # The file nginx logs the requests it allowed by reusing an allow to (nginx-locations.conf),
+    # read for the access reports; without it, no allow is reusable.
+    reused_log: Path | None = None
 
 
 def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -262,17 +262,15 @@ def load(path: Path | str) -> Config:
         operator_cache_seconds=_number(
             gatekeeper, "gatekeeper", "operator_cache_seconds", 60, minimum=0
         ),
-        decisions_socket=_socket_path(gatekeeper.get("decisions_socket")),
+        reused_log=_absolute_path(gatekeeper.get("reused_log"), "gatekeeper.reused_log"),
     )
 
 
-def _socket_path(value: object) -> Path | None:
+def _absolute_path(value: object, name: str) -> Path | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value.startswith("/") or len(value.encode()) > 100:
-        raise ConfigError(
-            "gatekeeper.decisions_socket must be an absolute path of at most 100 bytes"
-        )
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ConfigError(f"{name} must be an absolute path")
     return Path(value)
 
 

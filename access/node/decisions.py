@@ -24,12 +24,12 @@ authorise`) and study-level search (:meth:`Gatekeeper.search`), independent of H
   the token is the portal's, else null; the study, null for a search; time; decision; reason),
   in signed batches. Operators' requests are logged here only.
 - **An allow may be reused, never beyond what it rests on.** When nginx can report reuses
-  (``decisions_socket``), an allowed study read answers with ``X-Accel-Expires``: the whole
-  seconds until the first of the token's ``exp``, the end of its status list's ``ttl`` and the
-  study map's next sync (:meth:`Gatekeeper.decision_valid_until`). nginx then answers the same
-  token, method and study without asking (``nginx-locations.conf``) and sends each such request
-  to the socket, where :meth:`Gatekeeper.record_reused` reports it like any other. Refusals are
-  never reused.
+  (``reused_log``), an allowed study read answers with ``X-Accel-Expires``: the whole seconds
+  until the first of the token's ``exp``, the end of its status list's ``ttl`` and the study
+  map's next sync (:meth:`Gatekeeper.decision_valid_until`). nginx then answers the same token,
+  method and study without asking (``nginx-locations.conf``) and logs each such request to that
+  file, from which :meth:`Gatekeeper.record_reused` reports it like any other (:mod:`.reused`).
+  Refusals are never reused.
 """
 
 import base64
@@ -331,7 +331,7 @@ class Gatekeeper:
         """The 200 for an allowed study read: reusable by nginx for the whole seconds it stands,
         with the token's ``jti`` for the reports, when nginx can report the reuses."""
         claims = decision.claims
-        if self.config.decisions_socket is None or claims is None:
+        if self.config.reused_log is None or claims is None:
             return OK
         seconds = int(self.decision_valid_until(decision) - self.clock())  # rounded down
         if seconds < 1:

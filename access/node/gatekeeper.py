@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import signal
-import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +30,7 @@ from . import config as node_config
 from .decisions import READ_METHODS, Answer, Gatekeeper, bad_request
 from .fetch import HttpFetcher
 from .portal_link import AccessReporter, PortalError, StudyMapStore, basic_credentials
+from .reused import ReusedLog
 from .verifier import Verifier
 
 __all__ = ["Gatekeeper", "build", "main", "make_server", "serve"]
@@ -168,64 +168,15 @@ def _send_reports(gatekeeper: Gatekeeper, stop: threading.Event) -> None:
             log.exception("access reports not sent")
 
 
-REUSED = b"ecii-reused "  # the start of each message nginx sends (log_format ecii_reused)
+REUSED_READ_EVERY = 0.2  # seconds between reads of nginx's log of reused allows
 
 
-def reused_request(message: bytes) -> tuple[str, str, float] | None:
-    """The token id, study and time of one request nginx allowed by reusing an allow, from its
-    syslog message (``<pri>date ecii: ecii-reused <msec> <jti> <study>``); None if it is not
-    one (the event's fields are checked again when it is recorded)."""
-    _head, marker, rest = message.partition(REUSED)
-    fields = rest.decode("ascii", "replace").split()
-    if not marker or len(fields) != 3:
-        return None
-    at, jti, study = fields
-    try:
-        return jti, study, float(at)
-    except ValueError:
-        return None
-
-
-def open_decisions_socket(path: Path) -> socket.socket:
-    """The datagram socket nginx writes reused decisions to, writable by the group (add
-    nginx's user to the gatekeeper's group) and no one else."""
-    path.unlink(missing_ok=True)
-    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    receiver.bind(str(path))
-    path.chmod(0o660)
-    receiver.settimeout(0.5)
-    return receiver
-
-
-def _record(gatekeeper: Gatekeeper, message: bytes) -> None:
-    reused = reused_request(message)
-    if reused is None:
-        log.warning("not a reused decision on the decisions socket: %r", message[:200])
-    else:
-        gatekeeper.record_reused(*reused)
-
-
-def _drain(gatekeeper: Gatekeeper, receiver: socket.socket) -> None:
-    receiver.setblocking(False)
-    while True:
+def _follow_reused(reused: ReusedLog, stop: threading.Event) -> None:
+    while not stop.wait(REUSED_READ_EVERY):
         try:
-            _record(gatekeeper, receiver.recv(4096))
-        except OSError:  # nothing more (BlockingIOError), or closed
-            return
-
-
-def _receive_reused(gatekeeper: Gatekeeper, receiver: socket.socket, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            message = receiver.recv(4096)
-        except TimeoutError:
-            continue
-        except OSError:
-            if stop.is_set():
-                return
-            log.exception("reused decisions not received")
-            continue
-        _record(gatekeeper, message)
+            reused.read()
+        except Exception:
+            log.exception("the log of reused allows not read")
 
 
 def serve(gatekeeper: Gatekeeper) -> None:
@@ -242,21 +193,21 @@ def serve(gatekeeper: Gatekeeper) -> None:
     signal.signal(signal.SIGINT, shut_down)
     for work in (_sync_study_map, _send_reports):
         threading.Thread(target=work, args=(gatekeeper, stop), daemon=True).start()
-    receiver = None
-    if gatekeeper.config.decisions_socket is not None:
-        receiver = open_decisions_socket(gatekeeper.config.decisions_socket)
-        threading.Thread(
-            target=_receive_reused, args=(gatekeeper, receiver, stop), daemon=True
-        ).start()
+    reused = None
+    if gatekeeper.config.reused_log is not None:
+        gatekeeper.config.state_dir.mkdir(parents=True, exist_ok=True)
+        position = gatekeeper.config.state_dir / "reused-log.position"
+        reused = ReusedLog(gatekeeper.config.reused_log, position, gatekeeper.record_reused)
+        threading.Thread(target=_follow_reused, args=(reused, stop), daemon=True).start()
     host, port = server.server_address[:2]
     log.info("gatekeeper listening on %s:%s for node %s", host, port, gatekeeper.config.audience)
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
         server.server_close()
-        if receiver is not None:
-            _drain(gatekeeper, receiver)  # the last reuses are reported before the spool seals
-            receiver.close()
+        if reused is not None:
+            reused.read()  # the last reuses are reported before the spool is sealed
+            reused.close()
         if gatekeeper.reporter is not None:
             gatekeeper.reporter.flush()
         log.info("gatekeeper stopped")

@@ -166,10 +166,10 @@ class Orthanc:
         assert status == 200, body
 
 
-def decisions_socket(gatekeeper_port: int) -> Path:
-    """Where nginx sends the requests it allowed by reusing an allow of the gatekeeper on that
-    port (a short path: a unix socket's is at most 108 bytes)."""
-    return Path(tempfile.gettempdir()) / f"ecii-reused-{gatekeeper_port}.sock"
+def reused_log(gatekeeper_port: int) -> Path:
+    """Where nginx logs the requests it allowed by reusing an allow of the gatekeeper on that
+    port (known to both before either starts; this test run's own)."""
+    return Path(tempfile.gettempdir()) / f"ecii-reused-{os.getpid()}-{gatekeeper_port}.log"
 
 
 class Nginx:
@@ -191,7 +191,7 @@ class Nginx:
         if locations is None:
             node_locations = (CONF / "nginx-locations.conf").read_text()
             node_locations = node_locations.replace(
-                "/run/ecii-gatekeeper/reused.sock", str(decisions_socket(gatekeeper_port))
+                "/var/log/nginx/ecii-reused.log", str(reused_log(gatekeeper_port))
             )
             (root / "ecii-node-locations.conf").write_text(node_locations)
         else:
@@ -477,7 +477,7 @@ class GatekeeperProcess:
             "[gatekeeper]",
             f'listen = "127.0.0.1:{self.port}"',
             f'state_dir = "{root / "state"}"',
-            f'decisions_socket = "{decisions_socket(self.port)}"',
+            f'reused_log = "{reused_log(self.port)}"',
             *(f"{name} = {value}" for name, value in timing.items()),
             "[portal]",
             f'issuer = "{portal.issuer}"',

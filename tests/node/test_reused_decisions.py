@@ -3,6 +3,7 @@ answered from nginx's cache of the gatekeeper's allow, every such request still 
 access reports, and no reuse outlives the token's ``exp`` or its status list's ``ttl``."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -57,6 +58,20 @@ def test_repeated_reads_reuse_one_allow_and_every_read_is_reported(node):
     refused = [e for e in events if e["decision"] == "refused"]
     assert len(allowed) == 10 and {e["study"] for e in allowed} == {study}
     assert len(refused) == 3 and {e["reason"] for e in refused} == {"study_not_permitted"}
+
+
+def test_a_viewers_parallel_requests_are_all_reported(node):
+    token = node.portal.token(datasets=[node.permitted_dataset])
+    jti = node.portal.claims_of(token)["jti"]
+    study = node.permitted[1]
+    paths = [f"/dicom-web/studies/{study.uid}/series/{s}/instances/{i}" for s, i in study.instances]
+    requests = [paths[n % len(paths)] for n in range(120)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda path: get(node, path, token)[0], requests))
+    assert statuses == [200] * len(requests)
+    events = events_of(node, jti, len(requests))
+    assert len(events) == len(requests)
+    assert all(e["decision"] == "allowed" and e["study"] == study.uid for e in events)
 
 
 def test_a_reused_allow_ends_with_the_status_lists_ttl(node):
