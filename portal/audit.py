@@ -88,7 +88,8 @@ def audit_record(
     # Round-trip through JSON so the stored details hash the same way when read back.
     clean_details = json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder))
     actor_obj = actor if actor is not None and actor.is_authenticated else None
-    with transaction.atomic():
+    # Inside the caller's transaction, no savepoint: a failed append fails that transaction.
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])

@@ -36,6 +36,8 @@ REQUIRED = (
     "iss", "sub", "aud", "iat", "nbf", "exp", "jti", "client_id",
     "permit", "purpose", "scope", "datasets", "status",
 )  # fmt: skip
+_REQUIRED = frozenset(REQUIRED)
+_TEXTS = ("iss", "sub", "jti", "client_id", "permit", "purpose", "scope")
 
 
 class InvalidClaims(ValueError):
@@ -102,11 +104,14 @@ class AccessClaims:
 
     @classmethod
     def from_claims(cls, claims: object) -> "AccessClaims":
-        """Read a claims set; raises :class:`InvalidClaims` naming the first bad claim."""
+        """Read a claims set; raises :class:`InvalidClaims` naming the first bad claim.
+
+        Every token a node sees passes here, so the common case is checked in one pass, and
+        the messages are worked out only when something is wrong."""
         if not isinstance(claims, dict):
             raise InvalidClaims("the claims set must be a JSON object")
-        missing = [name for name in REQUIRED if name not in claims]
-        if missing:
+        if not claims.keys() >= _REQUIRED:
+            missing = [name for name in REQUIRED if name not in claims]
             raise InvalidClaims("missing claims: " + ", ".join(missing))
         aud = claims["aud"]
         if isinstance(aud, list) and len(aud) == 1:
@@ -119,26 +124,43 @@ class AccessClaims:
         if not isinstance(entry, dict):
             raise InvalidClaims("status must hold a status_list entry")
         idx = entry.get("idx")
-        if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0:
+        if type(idx) is not int or idx < 0:  # bool is an int in Python; a JSON true is not
             raise InvalidClaims("status.status_list.idx must be a non-negative integer")
-        iat, nbf, exp = _time(claims, "iat"), _time(claims, "nbf"), _time(claims, "exp")
-        if not iat <= exp or not nbf <= exp:
+        iat, nbf, exp = claims["iat"], claims["nbf"], claims["exp"]
+        if not (type(iat) is int and type(nbf) is int and type(exp) is int and 0 <= iat <= exp):
+            iat, nbf, exp = _time(claims, "iat"), _time(claims, "nbf"), _time(claims, "exp")
+        if not iat <= exp or not 0 <= nbf <= exp:
+            _time(claims, "nbf")
             raise InvalidClaims("exp must not come before iat or nbf")
         permit_iat = _time(claims, "permit_iat") if "permit_iat" in claims else None
-        return cls(
-            iss=_text(claims, "iss"),
-            sub=_text(claims, "sub"),
-            aud=_text({"aud": aud}, "aud"),
+        texts = [claims[name] for name in _TEXTS]
+        uri = entry.get("uri")
+        texts.append(aud)
+        texts.append(uri)
+        if not all(type(value) is str and value for value in texts):
+            for name in _TEXTS:
+                _text(claims, name)
+            _text({"aud": aud}, "aud")
+            _text(entry, "uri")
+        iss, sub, jti, client_id, permit, purpose, scope = texts[:7]
+        # Every field is checked above: set them at once, without the frozen dataclass's
+        # __init__ (one guarded assignment per field, a large part of reading a token).
+        claims_object = object.__new__(cls)
+        claims_object.__dict__.update(
+            iss=iss,
+            sub=sub,
+            aud=aud,
             iat=iat,
             nbf=nbf,
             exp=exp,
-            jti=_text(claims, "jti"),
-            client_id=_text(claims, "client_id"),
-            permit=_text(claims, "permit"),
-            purpose=_text(claims, "purpose"),
-            scope=_text(claims, "scope"),
+            jti=jti,
+            client_id=client_id,
+            permit=permit,
+            purpose=purpose,
+            scope=scope,
             datasets=tuple(datasets),
             status_idx=idx,
-            status_uri=_text(entry, "uri"),
+            status_uri=uri,
             permit_iat=permit_iat,
         )
+        return claims_object

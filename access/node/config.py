@@ -8,6 +8,7 @@ The file (see ``docs/node.md`` and ``access/node/conf/gatekeeper.toml``)::
     listen = "127.0.0.1:8090"          # loopback: nginx is the node's only public door
     state_dir = "/var/lib/ecii-gatekeeper"
     dicomweb_prefix = "/dicom-web"     # where nginx publishes DICOMweb
+    reused_log = "/var/log/nginx/ecii-reused.log"  # nginx's log of the allows it reused
 
     [portal]
     issuer = "https://portal.example.org"
@@ -183,6 +184,9 @@ class Config:
     # soon it may be fetched again for a token whose permit it does not know.
     exclusions_url: str = ""
     exclusions_refresh_floor: float = 10.0
+    # The file nginx logs the requests it allowed by reusing an allow to (nginx-locations.conf),
+    # read for the access reports; without it, no allow is reusable.
+    reused_log: Path | None = None
 
 
 def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -279,7 +283,16 @@ def load(path: Path | str) -> Config:
         operator_cache_seconds=_number(
             gatekeeper, "gatekeeper", "operator_cache_seconds", 60, minimum=0
         ),
+        reused_log=_absolute_path(gatekeeper.get("reused_log"), "gatekeeper.reused_log"),
     )
+
+
+def _absolute_path(value: object, name: str) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ConfigError(f"{name} must be an absolute path")
+    return Path(value)
 
 
 def write_secret_file(path: Path, text: str) -> None:

@@ -28,6 +28,13 @@ authorise`) and study-level search (:meth:`Gatekeeper.search`), independent of H
 - **Every decision on a DICOMweb request is reported** to the portal (the token's ``jti`` when
   the token is the portal's, else null; the study, null for a search; time; decision; reason),
   in signed batches. Operators' requests are logged here only.
+- **An allow may be reused, never beyond what it rests on.** When nginx can report reuses
+  (``reused_log``), an allowed study read answers with ``X-Accel-Expires``: the whole seconds
+  until the first of the token's ``exp``, the end of its status list's ``ttl`` and the study
+  map's next sync (:meth:`Gatekeeper.decision_valid_until`). nginx then answers the same token,
+  method and study without asking (``nginx-locations.conf``) and logs each such request to that
+  file, from which :meth:`Gatekeeper.record_reused` reports it like any other (:mod:`.reused`).
+  Refusals are never reused.
 """
 
 import base64
@@ -68,6 +75,8 @@ class DecisionLike(Protocol):
 
     @property
     def allowed(self) -> bool: ...
+    @property
+    def cache_for(self) -> float: ...
     @property
     def reason(self) -> Reason | None: ...
     @property
@@ -322,7 +331,35 @@ class Gatekeeper:
         if excluded is not None:
             log.info("refused %s %s: %s", method, uri, excluded.value)
             return self._report(decision, study, refusal(excluded))
-        return self._report(decision, study, OK)
+        return self._report(decision, study, self._allowed(decision))
+
+    def decision_valid_until(self, decision: DecisionLike) -> float:
+        """Until when an allowing decision on a study read stands: the first of the token's
+        ``exp`` and its status list's ``ttl`` (``cache_for``), the study map's next sync and
+        the end of the consent exclusion list's ttl. Every list an allow rests on tightens it
+        here."""
+        return min(
+            self.clock() + decision.cache_for,
+            self.study_maps.valid_until(),
+            self.exclusions.valid_until(),
+        )
+
+    def _allowed(self, decision: DecisionLike) -> Answer:
+        """The 200 for an allowed study read: reusable by nginx for the whole seconds it stands,
+        with the token's ``jti`` for the reports, when nginx can report the reuses."""
+        claims = decision.claims
+        if self.config.reused_log is None or claims is None:
+            return OK
+        seconds = int(self.decision_valid_until(decision) - self.clock())  # rounded down
+        if seconds < 1:
+            return OK
+        return Answer(200, (("X-Accel-Expires", str(seconds)), ("X-ECII-Jti", claims.jti)))
+
+    def record_reused(self, jti: str, study: str, at: float) -> None:
+        """Report a request nginx allowed by reusing an allow of this gatekeeper."""
+        if self.reporter is not None:
+            event = reports.AccessEvent.recorded(jti=jti, study=study, time=at, reason=None)
+            self.reporter.record(event)
 
     # Study-level search
 

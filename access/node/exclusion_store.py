@@ -144,6 +144,12 @@ class ExclusionStore:
                 self._retry_at = now + FETCH_RETRY
                 return None
 
+    def valid_until(self) -> float:
+        """Until when the list in hand may be used: a decision that rests on it stands no
+        longer (a withdrawal reaches the node within the list's ttl)."""
+        held = self.held
+        return float("-inf") if held is None else held.fresh_until
+
     def refusal(self, claims: AccessClaims, entry: StudyEntry) -> Reason | None:
         """Why a study of ``entry`` (dataset, subject) may not be served under the token of
         ``claims``, or None when it may."""

@@ -31,6 +31,7 @@ from .decisions import READ_METHODS, Answer, Gatekeeper, bad_request
 from .exclusion_store import ExclusionStore
 from .fetch import HttpFetcher
 from .portal_link import AccessReporter, PortalError, StudyMapStore, basic_credentials
+from .reused import ReusedLog
 from .verifier import Verifier
 
 __all__ = ["Gatekeeper", "build", "main", "make_server", "serve"]
@@ -59,7 +60,8 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in answer.headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(answer.body)))
-        self.send_header("Cache-Control", "no-store")
+        if not any(name == "X-Accel-Expires" for name, _value in answer.headers):
+            self.send_header("Cache-Control", "no-store")
         self.end_headers()
         if self.command != "HEAD" and answer.body:
             self.wfile.write(answer.body)
@@ -182,6 +184,17 @@ def _send_reports(gatekeeper: Gatekeeper, stop: threading.Event) -> None:
             log.exception("access reports not sent")
 
 
+REUSED_READ_EVERY = 0.2  # seconds between reads of nginx's log of reused allows
+
+
+def _follow_reused(reused: ReusedLog, stop: threading.Event) -> None:
+    while not stop.wait(REUSED_READ_EVERY):
+        try:
+            reused.read()
+        except Exception:
+            log.exception("the log of reused allows not read")
+
+
 def serve(gatekeeper: Gatekeeper) -> None:
     """Serve until SIGTERM or SIGINT; then seal the pending access reports and try to send
     them (what cannot be sent waits in the spool for the next start)."""
@@ -196,12 +209,21 @@ def serve(gatekeeper: Gatekeeper) -> None:
     signal.signal(signal.SIGINT, shut_down)
     for work in (_sync_study_map, _send_reports):
         threading.Thread(target=work, args=(gatekeeper, stop), daemon=True).start()
+    reused = None
+    if gatekeeper.config.reused_log is not None:
+        gatekeeper.config.state_dir.mkdir(parents=True, exist_ok=True)
+        position = gatekeeper.config.state_dir / "reused-log.position"
+        reused = ReusedLog(gatekeeper.config.reused_log, position, gatekeeper.record_reused)
+        threading.Thread(target=_follow_reused, args=(reused, stop), daemon=True).start()
     host, port = server.server_address[:2]
     log.info("gatekeeper listening on %s:%s for node %s", host, port, gatekeeper.config.audience)
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
         server.server_close()
+        if reused is not None:
+            reused.read()  # the last reuses are reported before the spool is sealed
+            reused.close()
         if gatekeeper.reporter is not None:
             gatekeeper.reporter.flush()
         log.info("gatekeeper stopped")

@@ -96,6 +96,7 @@ class LoadedMap:
     study_map: StudyMap
     expires: int
     ttl: float | None
+    synced_at: float
 
 
 class StudyMapStore:
@@ -153,8 +154,15 @@ class StudyMapStore:
         except InvalidStudyMap as error:
             raise PortalError(f"the study map cannot be read: {error}") from None
         usable_ttl = ttl if isinstance(ttl, int) and not isinstance(ttl, bool) and ttl > 0 else None
-        self.loaded = LoadedMap(study_map, exp, usable_ttl)
+        self.loaded = LoadedMap(study_map, exp, usable_ttl, self.clock())
         return study_map
+
+    def valid_until(self) -> float:
+        """When what the current map says may have changed: its next sync, or its expiry."""
+        loaded = self.loaded
+        if loaded is None:
+            return float("-inf")
+        return min(loaded.synced_at + self.next_sync_in(), loaded.expires + self.leeway)
 
     def next_sync_in(self) -> float:
         """Seconds until the next sync: the configured period, or the map's ttl if shorter;

@@ -4,7 +4,7 @@
 the refusal's :class:`~.reasons.Reason`:
 
 1. the signature, with a key of the portal's JWKS, against the allow-list
-   :data:`~.claims.ALGORITHMS` (joserfc, the algorithms always named);
+   :data:`~.claims.ALGORITHMS` (joserfc reads the JWKS, ``cryptography`` checks signatures);
 2. ``typ`` (``at+jwt``, RFC 9068, RFC 8725 explicit typing) and ``iss``;
 3. ``aud`` is this node;
 4. ``exp``, ``nbf`` and ``iat``, with a small leeway;
@@ -43,8 +43,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol, TypeGuard
+from typing import Any, TypeGuard
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.jwk import ECKey, OKPKey
 from joserfc.jws import JWSRegistry
 
@@ -119,19 +124,33 @@ class VerifierStats:
     status_fetches: int = 0
 
 
-class _SignatureCheck(Protocol):
-    """What the verifier uses of a joserfc JWS algorithm."""
-
-    def check_key(self, key: Any) -> None: ...
-
-    def verify(self, msg: bytes, sig: bytes, key: Any) -> bool: ...
+_ES256 = ec.ECDSA(hashes.SHA256())  # immutable: shared by every check
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Key:
+    """A verification key: the algorithm its type implies, and its public key (joserfc reads
+    and checks the JWK; the signature check then calls ``cryptography`` directly, which is
+    what joserfc does too, without its per-call lookups)."""
+
     alg: str
-    key: ECKey | OKPKey
-    model: _SignatureCheck
+    public: ec.EllipticCurvePublicKey | Ed25519PublicKey
+
+    def verify(self, signing_input: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` (JWS form: ``r || s`` for ES256, RFC 7518 3.4) checks out."""
+        try:
+            if isinstance(self.public, ec.EllipticCurvePublicKey):
+                if len(signature) != 64:
+                    return False
+                der = encode_dss_signature(
+                    int.from_bytes(signature[:32]), int.from_bytes(signature[32:])
+                )
+                self.public.verify(der, signing_input, _ES256)
+            else:
+                self.public.verify(signature, signing_input)
+        except InvalidSignature:
+            return False
+        return True
 
 
 @dataclass(slots=True)
@@ -318,20 +337,29 @@ def load_jwks(document: bytes) -> dict[str, _Key]:
             keys.pop(kid, None)
             shared.add(kid)
             continue
-        public: dict[str, str | list[str]] = {}
+        jwk: dict[str, str | list[str]] = {}
         for name in members:
             value = item.get(name)
             if isinstance(value, str):
-                public[name] = value
+                jwk[name] = value
         try:
             key: ECKey | OKPKey
-            key = ECKey.import_key(public) if alg == "ES256" else OKPKey.import_key(public)
-            model = registry.get_alg(alg)
-            model.check_key(key)
+            key = ECKey.import_key(jwk) if alg == "ES256" else OKPKey.import_key(jwk)
+            registry.get_alg(alg).check_key(key)
+            op_key = key.get_op_key("verify")
+            public: ec.EllipticCurvePublicKey | Ed25519PublicKey
+            if isinstance(op_key, ec.EllipticCurvePublicKey) and alg == "ES256":
+                if not isinstance(op_key.curve, ec.SECP256R1):
+                    raise TypeError("not a P-256 public key")
+                public = op_key
+            elif isinstance(op_key, Ed25519PublicKey) and alg == "Ed25519":
+                public = op_key
+            else:
+                raise TypeError(f"not a public key for {alg}")
         except Exception as error:  # joserfc and cryptography raise several kinds
             logger.warning("JWKS key %r left out: %s", kid, error)
             continue
-        keys[kid] = _Key(alg=alg, key=key, model=model)
+        keys[kid] = _Key(alg=alg, public=public)
     return keys
 
 
@@ -439,7 +467,7 @@ class Verifier:
         if key.alg != parsed.alg:
             # The key's type fixes its algorithm: an ES256 key never checks an Ed25519 token.
             raise Refused(Reason.BAD_ALGORITHM, f"key {parsed.kid!r} is for {key.alg}")
-        if not key.model.verify(parsed.signing_input, parsed.signature, key.key):
+        if not key.verify(parsed.signing_input, parsed.signature):
             raise Refused(Reason.BAD_SIGNATURE)
 
     def _key(self, kid: str, now: float) -> _Key:

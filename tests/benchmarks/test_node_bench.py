@@ -33,6 +33,11 @@ SERIES_PER_ROUND = 3
 ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 # The node's proxy settings (access/node/conf/nginx-locations.conf) without authorisation...
 PLAIN_PROXY = """
+# The variables the node's http-level part (reused allows) names, here unused.
+set $ecii_uri "";
+set $ecii_args "";
+set $ecii_reuse "";
+set $ecii_jti "";
 proxy_http_version 1.1;
 proxy_buffers 16 256k;
 proxy_buffer_size 256k;

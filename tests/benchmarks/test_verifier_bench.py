@@ -34,7 +34,7 @@ from tests.access.node.stand_in import (
 
 TOKENS = 2_000
 REPEATS = 200_000
-ROUNDS = 5
+ROUNDS = 7
 TARGET_DISTINCT = 0.7
 TARGET_CACHED = 100_000
 

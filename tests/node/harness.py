@@ -17,10 +17,10 @@ import io
 import json
 import os
 import pwd
-import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -167,6 +167,12 @@ class Orthanc:
         assert status == 200, body
 
 
+def reused_log(gatekeeper_port: int) -> Path:
+    """Where nginx logs the requests it allowed by reusing an allow of the gatekeeper on that
+    port (known to both before either starts; this test run's own)."""
+    return Path(tempfile.gettempdir()) / f"ecii-reused-{os.getpid()}-{gatekeeper_port}.log"
+
+
 class Nginx:
     """nginx with the node's configuration, on a free loopback port."""
 
@@ -181,9 +187,14 @@ class Nginx:
         upstreams = (CONF / "nginx-http.conf").read_text()
         upstreams = upstreams.replace("127.0.0.1:8042", f"127.0.0.1:{orthanc_port}")
         upstreams = upstreams.replace("127.0.0.1:8090", f"127.0.0.1:{gatekeeper_port}")
+        upstreams = upstreams.replace("/var/cache/nginx/ecii-decisions", str(root / "decisions"))
         (root / "ecii-node-http.conf").write_text(upstreams)
         if locations is None:
-            shutil.copy(CONF / "nginx-locations.conf", root / "ecii-node-locations.conf")
+            node_locations = (CONF / "nginx-locations.conf").read_text()
+            node_locations = node_locations.replace(
+                "/var/log/nginx/ecii-reused.log", str(reused_log(gatekeeper_port))
+            )
+            (root / "ecii-node-locations.conf").write_text(node_locations)
         else:
             (root / "ecii-node-locations.conf").write_text(locations)
         user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
@@ -506,6 +517,7 @@ class GatekeeperProcess:
             "[gatekeeper]",
             f'listen = "127.0.0.1:{self.port}"',
             f'state_dir = "{root / "state"}"',
+            f'reused_log = "{reused_log(self.port)}"',
             *(f"{name} = {value}" for name, value in timing.items()),
             "[portal]",
             f'issuer = "{portal.issuer}"',
