@@ -17,11 +17,14 @@ class AccessConfig(AppConfig):
         from access.selectors import applications_including
         from access.services.exclusions import follow_consent_change
         from catalogue.selectors import register_basket_claims
+        from catalogue.signals import studies_indexed
         from consent.signals import subjects_changed
         from portal.demo import register_demo
 
         register_basket_claims(applications_including)
         # Each node's consent exclusion list follows a consent's change in its transaction.
         subjects_changed.connect(follow_consent_change, dispatch_uid="access.exclusions")
+        # ... and a study newly indexed at the node (a subject new to a dataset).
+        studies_indexed.connect(follow_consent_change, dispatch_uid="access.exclusions.ingest")
 
         register_demo(_demo)

@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce
 from catalogue.dicom import HeaderResult, Status, read_headers
 from catalogue.models import Dataset, Instance, Series, Study
 from catalogue.services import dataset_refresh_counts
+from catalogue.signals import send_studies_indexed
 from portal.audit import audit_record
 from portal.models import User
 
@@ -229,6 +230,7 @@ class _Batch:
             ],
             ignore_conflicts=True,
         )
+        send_studies_indexed((dataset.node_id, r.patient_id) for r in new_studies.values())
         study_pks = {uid: pk for uid, (pk, _) in studies.items()}
         study_pks.update(
             Study.objects.filter(

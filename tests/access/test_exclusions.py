@@ -178,6 +178,34 @@ def test_under_an_opt_in_default_the_unconsented_are_excluded(
     assert excluded == {"SUBJ-2", "SUBJ-3"}
 
 
+def test_a_subject_new_to_the_index_is_judged_when_their_study_is_ingested(
+    catalogue, cohort, access, personas, settings, tmp_path
+):
+    """Under an opt-in default, an unconsented subject whose first study is ingested after the
+    permit is excluded at once, in the ingest's own transaction (not at the daily rebuild)."""
+    from catalogue.ingest import ingest_paths
+    from tests.catalogue.dicom_factory import deidentified, write
+
+    settings.CONSENT_DEFAULT = "deny"
+    application = access.new_application("Opt-in study", submit=True)
+    for review in application.reviews.all():
+        services.review_decide(review=review, actor=personas["committee_chair"], approve=True)
+    permit = application.permits.get(review__committee=access.oslo)
+    oslo = catalogue.own_node
+    before = version(oslo)
+    assert not any(s == "SUBJ-NEW" for _k, _p, s, _e in standing(oslo))
+
+    write(deidentified(patient_id="SUBJ-NEW"), tmp_path / "new.dcm")
+    report = ingest_paths(dataset=catalogue.published, paths=[tmp_path], workers=1)
+    assert len(report.accepted) == 1, report.counts()
+
+    assert (ExclusionEntry.Kind.EXCLUDED, permit.number, "SUBJ-NEW", True) in standing(oslo)
+    assert version(oslo) == before + 1
+    # Ingesting the same file again indexes nothing new and changes nothing.
+    ingest_paths(dataset=catalogue.published, paths=[tmp_path], workers=1)
+    assert version(oslo) == before + 1
+
+
 # --- Served to the node ------------------------------------------------------------------------
 
 
