@@ -7,6 +7,10 @@ from portal.audit_actions import AuditAction, register
 register(
     AuditAction("catalogue.node.created", _("An imaging node was registered")),
     AuditAction("catalogue.node.operator_added", _("An operator was added to an imaging node")),
+    AuditAction(
+        "catalogue.node.gate_profile_changed",
+        _("An imaging node's de-identification gate was changed"),
+    ),
     AuditAction("catalogue.dataset.created", _("A dataset was described")),
     AuditAction("catalogue.dataset.updated", _("A dataset's description was changed")),
     AuditAction("catalogue.dataset.published", _("A dataset was published in the catalogue")),

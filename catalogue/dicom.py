@@ -22,6 +22,10 @@ The gate follows PS3.15 Annex E (Basic Application Level Confidentiality Profile
 The Z rule is stricter than the profile: Z also allows a dummy value, but a dummy cannot be told
 from an identifying one, so any value is refused, with one exception: PatientName (0010,0010) may
 repeat the PatientID pseudonym, a common dummy that says nothing the pseudonym does not.
+
+That is the basic profile. The strict profile (catalogue.gate_strict, chosen per node) adds the
+refusals of the values a dummy could hide: names, institution and device identity, dates and
+burned-in text.
 """
 
 import json
@@ -44,6 +48,8 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import PersonName
+
+from catalogue.gate_strict import BASIC, STRICT, StrictRules
 
 DATA = Path(__file__).resolve().parent / "data"
 TABLE_PATH = DATA / "ps3_15_table_e1_1.json"
@@ -488,10 +494,11 @@ def _name(tag: int, rule: _Rule | None) -> str:
 class _Walk:
     """One walk of the gate over a dataset and its sequences, collecting problems."""
 
-    def __init__(self, ds: Dataset, pseudonym: str):
+    def __init__(self, ds: Dataset, pseudonym: str, profile: str = BASIC):
         self.ds = ds
         self.parsed: dict = {}
         options = declared_options(ds, self.parsed)
+        self.strict = StrictRules(options, pseudonym) if profile == STRICT else None
         self.retained = retained_by(options)
         self.keep_private = RETAIN_SAFE_PRIVATE in options
         self.table = refusal_table()
@@ -525,9 +532,17 @@ class _Walk:
                             f"{where}(0010,0020) PatientID differs from the pseudonym in the "
                             "top-level PatientID (PS3.15 basic profile: Z)"
                         )
+                if self.strict is not None and _has_value(vr, payload):
+                    refused = self.strict.refusal(tag, vr, lambda: self._text(tag, payload, where))
+                    if refused:
+                        self.problems.append(where + refused)
+                        continue
             if vr == "SQ":
                 for number, item in enumerate(_items(vr, payload, self.parsed), start=1):
                     self.scan(item, f"{where}{tag_text(tag)} {_name(tag, None)}[{number}] > ")
+
+    def _text(self, tag: int, payload, where: str) -> str | None:
+        return _string(self.ds, tag, payload) if not where else _item_text(payload)
 
     def _is_pseudonym(self, payload, where: str) -> bool:
         """Whether a PatientName value is the PatientID pseudonym, empty trailing components
@@ -550,20 +565,21 @@ def _item_text(payload) -> str | None:
     return None
 
 
-def gate(ds: Dataset) -> list[str]:
-    """Every reason ``ds`` may not be indexed as de-identified; empty when it passes."""
+def gate(ds: Dataset, profile: str = BASIC) -> list[str]:
+    """Every reason ``ds`` may not be indexed as de-identified under ``profile`` (basic or
+    strict, see catalogue.gate_strict); empty when it passes."""
     triples = _triples(ds)
     top = {tag: payload for tag, _, payload in triples}
-    return _gate(ds, triples, top)
+    return _gate(ds, triples, top, profile)
 
 
-def _gate(ds: Dataset, triples: list[Triple], top: dict) -> list[str]:
+def _gate(ds: Dataset, triples: list[Triple], top: dict, profile: str = BASIC) -> list[str]:
     problems: list[str] = []
     removed_value = _string(ds, PATIENT_IDENTITY_REMOVED, top.get(PATIENT_IDENTITY_REMOVED))
     if removed_value != "YES":
         shown = f"is '{removed_value}'" if removed_value else "is missing"
         problems.append(f"(0012,0062) PatientIdentityRemoved {shown} (must be YES)")
-    walk = _Walk(ds, _string(ds, PATIENT_ID, top.get(PATIENT_ID)))
+    walk = _Walk(ds, _string(ds, PATIENT_ID, top.get(PATIENT_ID)), profile)
     walk.scan(triples)
     problems += walk.problems
     if walk.private:
@@ -605,11 +621,11 @@ def _index_problems(values: dict[str, str]) -> list[str]:
     return problems
 
 
-def check_dataset(ds: Dataset, path: str = "") -> HeaderResult:
+def check_dataset(ds: Dataset, path: str = "", profile: str = BASIC) -> HeaderResult:
     """Gate an in-memory dataset and pick out the index fields when it passes."""
     triples = _triples(ds)
     top = {tag: payload for tag, _, payload in triples}
-    problems = _gate(ds, triples, top)
+    problems = _gate(ds, triples, top, profile)
     values = {keyword: _string(ds, tag, top.get(tag)) for keyword, tag in INDEX_TAGS.items()}
     problems += _index_problems(values)
     if problems:
@@ -679,19 +695,19 @@ def _truncation(fp, ds: Dataset, size: int) -> str:
     return ""
 
 
-def read_header(path: str | os.PathLike) -> HeaderResult:
+def read_header(path: str | os.PathLike, profile: str = BASIC) -> HeaderResult:
     """Read and gate one file's header (without pixel data). Never raises."""
-    return read_headers([path])[0]
+    return read_headers([path], profile)[0]
 
 
-def read_headers(paths: Iterable[str | os.PathLike]) -> list[HeaderResult]:
+def read_headers(paths: Iterable[str | os.PathLike], profile: str = BASIC) -> list[HeaderResult]:
     """:func:`read_header` for each path, with pydicom's warnings silenced once for all."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return [_read(os.fspath(path)) for path in paths]
+        return [_read(os.fspath(path), profile) for path in paths]
 
 
-def _read(path: str) -> HeaderResult:
+def _read(path: str, profile: str) -> HeaderResult:
     try:
         with open(path, "rb") as fp:
             size = os.fstat(fp.fileno()).st_size
@@ -708,7 +724,7 @@ def _read(path: str) -> HeaderResult:
             truncated = _truncation(fp, ds, size)
             if truncated:
                 return HeaderResult(path, Status.UNREADABLE, truncated)
-        return check_dataset(ds, path)
+        return check_dataset(ds, path, profile)
     except Exception as exc:  # one bad file must never stop an ingest
         message = str(exc).strip() or "no details"
         return HeaderResult(path, Status.UNREADABLE, f"{type(exc).__name__}: {message}"[:500])

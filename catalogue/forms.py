@@ -89,7 +89,7 @@ class NodeForm(forms.ModelForm):
     class Meta:
         model = Node
         fields = ["name", "slug", "organisation", "country", "contact_email",
-                  "dicomweb_base_url", "audience"]  # fmt: skip
+                  "dicomweb_base_url", "audience", "gate_profile"]  # fmt: skip
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -98,6 +98,12 @@ class NodeForm(forms.ModelForm):
             contact_email=validate_public_email_field,
             dicomweb_base_url=validate_public_url_field,
         )
+
+
+class GateProfileForm(forms.ModelForm):
+    class Meta:
+        model = Node
+        fields = ["gate_profile"]
 
 
 class MultipleFileInput(forms.ClearableFileInput):

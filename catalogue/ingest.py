@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from django.db import connection, transaction
@@ -117,17 +118,17 @@ def default_workers(files: int) -> int:
     return max(1, min(cpus or 1, MAX_DEFAULT_WORKERS))
 
 
-def _read_all(files: list[str], workers: int) -> Iterator[HeaderResult]:
+def _read_all(files: list[str], workers: int, profile: str) -> Iterator[HeaderResult]:
     """The header of each file, in the order of ``files``, read in chunks."""
     if workers <= 1 or len(files) <= 1:
         for start in range(0, len(files), IN_PROCESS_CHUNK):
-            yield from read_headers(files[start : start + IN_PROCESS_CHUNK])
+            yield from read_headers(files[start : start + IN_PROCESS_CHUNK], profile)
         return
     size = max(1, min(256, len(files) // (workers * 8)))
     chunks = [files[start : start + size] for start in range(0, len(files), size)]
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
     try:
-        for results in pool.map(read_headers, chunks):
+        for results in pool.map(partial(read_headers, profile=profile), chunks):
             yield from results
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -333,7 +334,8 @@ def ingest_paths(
     batch: list[HeaderResult] = []
     if progress:
         progress(0, len(files))
-    for done, result in enumerate(_read_all(files, workers), start=1):
+    profile = str(dataset.node.gate_profile)  # a plain str crosses to the workers
+    for done, result in enumerate(_read_all(files, workers, profile), start=1):
         if result.status == Status.ACCEPTED:
             batch.append(result)
             if len(batch) >= BATCH_SIZE:
@@ -355,6 +357,7 @@ def ingest_paths(
             obj=dataset,
             details={
                 **report.counts(),
+                "gate_profile": profile,
                 "subjects": refreshed.number_of_subjects,
                 "studies": refreshed.number_of_studies,
                 "series": refreshed.number_of_series,

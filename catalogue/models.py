@@ -15,6 +15,13 @@ from portal.workflow import TransitionsMixin
 class Node(models.Model):
     """A data holder's imaging site. Its gatekeeper accepts tokens issued for ``audience``."""
 
+    class GateProfile(models.TextChoices):
+        # The de-identification gate ingest applies to this node's files (catalogue.dicom and
+        # catalogue.gate_strict). New nodes get strict; nodes registered before the strict
+        # profile existed were migrated to basic, so nothing already running changed silently.
+        BASIC = "basic", _("Basic: PS3.15 basic profile")
+        STRICT = "strict", _("Strict: also refuses names, institution, device, dates, burned-in text")
+
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(unique=True)
     organisation = models.CharField(_("organisation"), max_length=200)
@@ -31,6 +38,16 @@ class Node(models.Model):
     )
     operators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="operated_nodes", blank=True
+    )
+    gate_profile = models.CharField(
+        _("de-identification gate"),
+        max_length=8,
+        choices=GateProfile.choices,
+        default=GateProfile.STRICT,
+        help_text=_(
+            "Strict also refuses person names, institution and device identity, dates and text "
+            "burned into the pixels, unless the files declare the matching retain option."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -137,7 +137,32 @@ def node_create(*, actor: User | None, operators: Iterable[User] = (), **fields:
     bump_version()
     for operator in operators:
         node_add_operator(node=node, user=operator, actor=actor)
-    audit_record("catalogue.node.created", actor=actor, obj=node, details={"name": node.name})
+    audit_record(
+        "catalogue.node.created",
+        actor=actor,
+        obj=node,
+        details={"name": node.name, "gate_profile": node.gate_profile},
+    )
+    return node
+
+
+@transaction.atomic
+def node_set_gate_profile(*, node: Node, profile: str, actor: User | None) -> Node:
+    """Choose the de-identification gate ingest applies to ``node``'s files from now on."""
+    if profile not in Node.GateProfile.values:
+        raise ValidationError({"gate_profile": f"{profile!r} is not a gate profile"})
+    node = Node.objects.select_for_update().get(pk=node.pk)
+    previous = node.gate_profile
+    if previous == profile:
+        return node
+    node.gate_profile = profile
+    node.save(update_fields=["gate_profile"])
+    audit_record(
+        "catalogue.node.gate_profile_changed",
+        actor=actor,
+        obj=node,
+        details={"from": previous, "to": profile},
+    )
     return node
 
 

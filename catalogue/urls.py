@@ -12,6 +12,7 @@ urlpatterns = [
     path("datasets/<int:pk>/ingest/", views.dataset_ingest, name="dataset_ingest"),
     path("nodes/new/", views.node_create, name="node_create"),
     path("nodes/<int:pk>/", views.node_detail, name="node_detail"),
+    path("nodes/<int:pk>/gate/", views.node_gate_profile, name="node_gate_profile"),
     path("nodes/<int:node_pk>/datasets/new/", views.dataset_create, name="dataset_create"),
     path("basket/", views.basket, name="basket"),
     path("basket/<int:pk>/add/", views.basket_add, name="basket_add"),

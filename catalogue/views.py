@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from catalogue import duo, ingest, selectors, services
-from catalogue.forms import DatasetForm, IngestForm, NodeForm
+from catalogue.forms import DatasetForm, GateProfileForm, IngestForm, NodeForm
 from catalogue.models import Dataset
 from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, Modality
 from portal.confirm import Confirmation, confirmation_page, is_confirmed
@@ -226,6 +226,26 @@ def dataset_status(request, pk):
     return redirect(detail)
 
 
+@require_POST
+@role_required(Role.NODE_OPERATOR)
+def node_gate_profile(request, pk):
+    """A node's operator chooses the de-identification gate for the node's next ingests."""
+    node = selectors.access_node(request.user, pk, for_write=True)
+    form = GateProfileForm(request.POST)
+    if form.is_valid():
+        node = services.node_set_gate_profile(
+            node=node, profile=form.cleaned_data["gate_profile"], actor=request.user
+        )
+        messages.success(
+            request,
+            _("Ingest now applies the %(profile)s gate to this node's files.")
+            % {"profile": node.get_gate_profile_display()},
+        )
+    else:
+        messages.error(request, _("Choose basic or strict."))
+    return redirect("catalogue:node_detail", node.pk)
+
+
 def node_detail(request, pk):
     node = selectors.access_node(request.user, pk)
     datasets = selectors.visible_datasets(request.user).filter(node=node).order_by("title")
@@ -234,7 +254,12 @@ def node_detail(request, pk):
     return render(
         request,
         "catalogue/node_detail.html",
-        {"node": node, "page": page, "is_operator": is_operator},
+        {
+            "node": node,
+            "page": page,
+            "is_operator": is_operator,
+            "gate_form": GateProfileForm(instance=node) if is_operator else None,
+        },
     )
 
 

@@ -77,6 +77,8 @@ CASES = [
     ("catalogue:dataset_ingest", "other_published", "get", only()),
     ("catalogue:node_create", None, "get", only("node_operator")),
     ("catalogue:node_detail", "own_node", "get", everyone(200)),
+    ("catalogue:node_gate_profile", "own_node", "post", only("node_operator", ok=302)),
+    ("catalogue:node_gate_profile", "other_node", "post", only()),
     ("catalogue:dataset_create", "own_node_pk", "get", only("node_operator")),
     ("catalogue:dataset_create", "other_node_pk", "get", only()),
     ("catalogue:basket", None, "get", only("researcher")),

@@ -244,6 +244,7 @@ def test_it_records_one_audit_event_with_the_counts(tmp_path, ingest_dataset, pe
     assert event.object_id == str(ingest_dataset.pk)
     assert event.actor == personas["node_operator"]
     assert event.details == {
+        "gate_profile": "strict",
         "files": 10,
         "accepted": 6,
         "already_indexed": 0,
