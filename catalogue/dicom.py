@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -533,7 +533,7 @@ class _Walk:
                             "top-level PatientID (PS3.15 basic profile: Z)"
                         )
                 if self.strict is not None and _has_value(vr, payload):
-                    refused = self.strict.refusal(tag, vr, lambda: self._text(tag, payload, where))
+                    refused = self.strict.refusal(tag, vr, partial(self._text, tag, payload, where))
                     if refused:
                         self.problems.append(where + refused)
                         continue

@@ -20,7 +20,10 @@ class Node(models.Model):
         # catalogue.gate_strict). New nodes get strict; nodes registered before the strict
         # profile existed were migrated to basic, so nothing already running changed silently.
         BASIC = "basic", _("Basic: PS3.15 basic profile")
-        STRICT = "strict", _("Strict: also refuses names, institution, device, dates, burned-in text")
+        STRICT = (
+            "strict",
+            _("Strict: also refuses names, institution, device, dates, burned-in text"),
+        )
 
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(unique=True)
