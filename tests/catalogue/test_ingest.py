@@ -303,7 +303,10 @@ def test_the_command_prints_the_report_and_the_progress(tmp_path, ingest_dataset
     out, err = capsys.readouterr()
     assert re.search(r"\r\[#{30}\] 16/16 files", err)
     assert err.endswith("\n")
-    assert f'Ingest into dataset {ingest_dataset.pk} "Ingest test collection": 16 files' in out
+    assert (
+        f'Ingest into dataset {ingest_dataset.pk} "Ingest test collection": 16 files, '
+        "strict de-identification gate"
+    ) in out
     assert "Accepted: 12 (new instances 12, new studies 2, new series 4)" in out
     assert "Already indexed: 0" in out
     assert "Refused: 1" in out

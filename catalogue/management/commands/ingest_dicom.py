@@ -74,7 +74,10 @@ class Command(BaseCommand):
     def _print(self, report: IngestReport) -> None:
         dataset = report.dataset
         write = self.stdout.write
-        write(f'Ingest into dataset {dataset.pk} "{dataset.title}": {report.files} files')
+        write(
+            f'Ingest into dataset {dataset.pk} "{dataset.title}": {report.files} files, '
+            f"{dataset.node.gate_profile} de-identification gate"
+        )
         write(
             self.style.SUCCESS(
                 f"Accepted: {len(report.accepted)} (new instances {report.new_instances}, "
