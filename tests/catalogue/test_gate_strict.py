@@ -173,6 +173,12 @@ def test_the_operator_chooses_the_gate_on_the_node_page(catalogue, client_for):
     assert event.object_id == str(node.pk)
 
 
+def test_the_ingest_page_says_which_gate_applies(catalogue, client_for):
+    client = client_for("node_operator")
+    page = client.get(reverse("catalogue:dataset_ingest", args=[catalogue.published.pk]))
+    assert "This node's de-identification gate: Strict" in page.content.decode()
+
+
 def test_a_visitor_does_not_see_the_gate_form(catalogue, client_for):
     page = client_for("researcher").get(
         reverse("catalogue:node_detail", args=[catalogue.own_node.pk])
