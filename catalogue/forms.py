@@ -98,6 +98,11 @@ class NodeForm(forms.ModelForm):
             contact_email=validate_public_email_field,
             dicomweb_base_url=validate_public_url_field,
         )
+        # Left out, the gate is the model's default (strict), not an error.
+        self.fields["gate_profile"].required = False
+
+    def clean_gate_profile(self):
+        return self.cleaned_data.get("gate_profile") or Node.GateProfile.STRICT
 
 
 class GateProfileForm(forms.ModelForm):

@@ -127,6 +127,7 @@ def test_it_registers_a_node_with_its_creator_as_operator(client_for, personas):
     node = Node.objects.get(slug="lyon")
     assert response.status_code == 302
     assert list(node.operators.all()) == [personas["node_operator"]]
+    assert node.gate_profile == "strict"  # the default when the form leaves it out
 
 
 def test_it_finds_a_dataset_by_facet_and_puts_it_in_the_basket_through_the_api(
