@@ -14,7 +14,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalogue import ingest, selectors, services
+from catalogue import dcat, ingest, selectors, services
 from catalogue.models import Dataset
 from portal.api_schema import DetailOutput
 from portal.ids import IdField
@@ -31,6 +31,10 @@ class NodeSerializer(serializers.Serializer):
 class DatasetSerializer(serializers.ModelSerializer):
     node = NodeSerializer()
     url = serializers.SerializerMethodField()
+    export_warnings = serializers.SerializerMethodField(
+        help_text="Values the DCAT export cannot code for EUCAIM, each named (for the node "
+        "operator to fix); empty when there is nothing to fix."
+    )
 
     class Meta:
         model = Dataset
@@ -41,8 +45,12 @@ class DatasetSerializer(serializers.ModelSerializer):
             "number_of_series", "number_of_instances", "min_age", "max_age", "sexes",
             "temporal_start", "temporal_end", "publisher_name", "contact_name",
             "contact_email", "licence", "version", "applicable_legislation", "published_at",
-            "modified_at",
+            "modified_at", "interoperability_level", "collection_methods", "manufacturers",
+            "export_warnings",
         ]  # fmt: skip
+
+    def get_export_warnings(self, obj) -> list[str]:
+        return dcat.uncoded_values(obj)
 
     def get_url(self, obj) -> str:
         request = self.context.get("request")
