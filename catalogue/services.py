@@ -28,7 +28,7 @@ EDITABLE_FIELDS = [
     "health_categories", "access_rights", "applicable_legislation", "conditions", "modalities",
     "body_parts", "min_age", "max_age", "sexes", "temporal_start", "temporal_end",
     "access_conditions", "duo_codes", "licence", "version", "number_of_subjects",
-    "number_of_studies",
+    "number_of_studies", "interoperability_level", "collection_methods",
 ]  # fmt: skip
 # List fields kept stripped and free of repeats (``_clean_lists``).
 LIST_FIELDS = [
