@@ -129,10 +129,11 @@ EUCAIM_CONDITIONS = {  # lower-cased names as entered by node operators
     "prostate cancer": "CLIN1000075",
 }
 EUCAIM_SEXES = {Sex.FEMALE: "COM1001370", Sex.MALE: "COM1001366"}
-# The parent classes of the three properties below. EUCAIM's public files name no subclass codes
-# for the tiers, collection methods and manufacturers with their labels (only unlabelled examples),
-# so each value is a concept of the catalogue's own, labelled and linked to the EUCAIM parent
-# class with skos:broadMatch. A manufacturer stored as a hyper-ontology code is used as it is.
+# The parent classes of the three properties below. The EUCAIM profile names no labelled subclass
+# codes for the tiers, collection methods and manufacturers (only unlabelled examples), so each
+# value is a concept of the catalogue's own, labelled and linked to the EUCAIM parent class with
+# skos:broadMatch (docs/operations.md, "EUCAIM properties"). A manufacturer stored as a
+# hyper-ontology code is used as it is.
 EUCAIM_INTEROPERABILITY_LEVEL = "SPEC1000008"
 EUCAIM_COLLECTION_METHOD = "SPEC1000002"
 EUCAIM_MANUFACTURER = "IMG1000010"
