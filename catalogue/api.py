@@ -5,6 +5,7 @@ Same access checks as the pages (catalogue.selectors); 404 for anything not visi
 
 from functools import partial
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 
 from catalogue import dcat, ingest, selectors, services
 from catalogue.models import Dataset
+from catalogue.vocabularies import CollectionMethod, InteroperabilityLevel
 from portal.api_schema import DetailOutput
 from portal.ids import IdField
 from portal.models import Role
@@ -136,12 +138,47 @@ class DatasetSearchApi(APIView):
         return response
 
 
+class EucaimInput(serializers.Serializer):
+    """The EUCAIM properties a node operator sets (the manufacturers come from the index)."""
+
+    interoperability_level = serializers.ChoiceField(
+        choices=InteroperabilityLevel.choices, required=False
+    )
+    collection_methods = serializers.ListField(
+        child=serializers.ChoiceField(choices=CollectionMethod.choices),
+        allow_empty=False,
+        required=False,
+    )
+
+
 class DatasetDetailApi(APIView):
-    permission_classes = [AllowAny]
+    """A dataset as its page shows it; its node's operators set its EUCAIM properties."""
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method in ("GET", "HEAD") else [IsAuthenticated()]
 
     @extend_schema(responses=DatasetSerializer)
     def get(self, request, pk):
         dataset = selectors.access_dataset(request.user, pk)
+        return Response(DatasetSerializer(dataset, context={"request": request}).data)
+
+    @extend_schema(
+        request=EucaimInput,
+        responses={
+            200: DatasetSerializer,
+            404: OpenApiResponse(DetailOutput, description="Not a dataset of a node you operate."),
+        },
+    )
+    def patch(self, request, pk):
+        dataset = selectors.access_dataset(request.user, pk, for_write=True)
+        data = EucaimInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            dataset = services.dataset_update(
+                dataset=dataset, actor=request.user, **data.validated_data
+            )
+        except DjangoValidationError as error:
+            raise exceptions.ValidationError(error.message_dict) from None
         return Response(DatasetSerializer(dataset, context={"request": request}).data)
 
 

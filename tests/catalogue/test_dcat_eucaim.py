@@ -282,3 +282,60 @@ def test_the_api_answer_names_the_uncoded_values(eucaim_dataset, client):
         client.get(reverse("catalogue_api:dataset", args=[coded.pk])).json()["export_warnings"]
         == []
     )
+
+
+def test_an_operator_sets_the_eucaim_properties_through_the_api(eucaim_dataset, client_for):
+    from portal.models import AuditEvent
+
+    dataset = eucaim_dataset()
+    url = reverse("catalogue_api:dataset", args=[dataset.pk])
+
+    answer = client_for("node_operator").patch(
+        url,
+        {"interoperability_level": "TIER_3", "collection_methods": ["REGISTRY"]},
+        content_type="application/json",
+    )
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["interoperability_level"] == "TIER_3"
+    assert answer.json()["collection_methods"] == ["REGISTRY"]
+    dataset.refresh_from_db()
+    assert (dataset.interoperability_level, dataset.collection_methods) == ("TIER_3", ["REGISTRY"])
+    event = AuditEvent.objects.filter(action="catalogue.dataset.updated").latest("seq")
+    assert event.details["fields"] == ["collection_methods", "interoperability_level"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"collection_methods": []}, "collection_methods"),
+        ({"collection_methods": ["HEARSAY"]}, "collection_methods"),
+        ({"interoperability_level": "TIER_9"}, "interoperability_level"),
+    ],
+)
+def test_the_api_refuses_a_missing_or_unknown_value(eucaim_dataset, client_for, body, field):
+    dataset = eucaim_dataset()
+    url = reverse("catalogue_api:dataset", args=[dataset.pk])
+
+    answer = client_for("node_operator").patch(url, body, content_type="application/json")
+
+    assert answer.status_code == 400
+    assert field in str(answer.json())  # the field or its value is named
+    dataset.refresh_from_db()
+    assert (dataset.interoperability_level, dataset.collection_methods) == (
+        "TIER_1",
+        ["ROUTINE_CARE"],
+    )
+
+
+def test_only_the_nodes_operators_change_the_eucaim_properties(eucaim_dataset, client_for):
+    dataset = eucaim_dataset()
+    url = reverse("catalogue_api:dataset", args=[dataset.pk])
+
+    answer = client_for("researcher").patch(
+        url, {"interoperability_level": "TIER_3"}, content_type="application/json"
+    )
+
+    assert answer.status_code == 404
+    dataset.refresh_from_db()
+    assert dataset.interoperability_level == "TIER_1"
