@@ -205,9 +205,10 @@ def _slug(value: str) -> str:
 
 
 def uncoded_values(dataset: Dataset) -> list[str]:
-    """Plain-language warnings, one per condition or body part that has no EUCAIM hyper-ontology
-    code. Such a value is exported as a keyword only, not as ``eucaim:hasCondition`` or
-    ``eucaim:hasImageBodyPart``; each warning names the value."""
+    """Plain-language warnings for the node's operators, one per condition or body part that has
+    no EUCAIM hyper-ontology code (exported as a keyword only, not as ``eucaim:hasCondition`` or
+    ``eucaim:hasImageBodyPart``), each naming the value; and one when no equipment manufacturer
+    is known yet (``eucaim:hasEquipmentManufacturer`` is mandatory)."""
     warnings = []
     for values, table, what, prop in [
         (dataset.conditions, EUCAIM_CONDITIONS, "condition", "eucaim:hasCondition"),
