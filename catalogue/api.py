@@ -5,6 +5,7 @@ Same access checks as the pages (catalogue.selectors); 404 for anything not visi
 
 from functools import partial
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -14,8 +15,9 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalogue import ingest, selectors, services
+from catalogue import dcat, ingest, selectors, services
 from catalogue.models import Dataset
+from catalogue.vocabularies import CollectionMethod, InteroperabilityLevel
 from portal.api_schema import DetailOutput
 from portal.ids import IdField
 from portal.models import Role
@@ -31,6 +33,10 @@ class NodeSerializer(serializers.Serializer):
 class DatasetSerializer(serializers.ModelSerializer):
     node = NodeSerializer()
     url = serializers.SerializerMethodField()
+    export_warnings = serializers.SerializerMethodField(
+        help_text="Values the DCAT export cannot code for EUCAIM, each named (for the node "
+        "operator to fix); empty when there is nothing to fix."
+    )
 
     class Meta:
         model = Dataset
@@ -41,8 +47,12 @@ class DatasetSerializer(serializers.ModelSerializer):
             "number_of_series", "number_of_instances", "min_age", "max_age", "sexes",
             "temporal_start", "temporal_end", "publisher_name", "contact_name",
             "contact_email", "licence", "version", "applicable_legislation", "published_at",
-            "modified_at",
+            "modified_at", "interoperability_level", "collection_methods", "manufacturers",
+            "export_warnings",
         ]  # fmt: skip
+
+    def get_export_warnings(self, obj) -> list[str]:
+        return dcat.uncoded_values(obj)
 
     def get_url(self, obj) -> str:
         request = self.context.get("request")
@@ -128,12 +138,47 @@ class DatasetSearchApi(APIView):
         return response
 
 
+class EucaimInput(serializers.Serializer):
+    """The EUCAIM properties a node operator sets (the manufacturers come from the index)."""
+
+    interoperability_level = serializers.ChoiceField(
+        choices=InteroperabilityLevel.choices, required=False
+    )
+    collection_methods = serializers.ListField(
+        child=serializers.ChoiceField(choices=CollectionMethod.choices),
+        allow_empty=False,
+        required=False,
+    )
+
+
 class DatasetDetailApi(APIView):
-    permission_classes = [AllowAny]
+    """A dataset as its page shows it; its node's operators set its EUCAIM properties."""
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method in ("GET", "HEAD") else [IsAuthenticated()]
 
     @extend_schema(responses=DatasetSerializer)
     def get(self, request, pk):
         dataset = selectors.access_dataset(request.user, pk)
+        return Response(DatasetSerializer(dataset, context={"request": request}).data)
+
+    @extend_schema(
+        request=EucaimInput,
+        responses={
+            200: DatasetSerializer,
+            404: OpenApiResponse(DetailOutput, description="Not a dataset of a node you operate."),
+        },
+    )
+    def patch(self, request, pk):
+        dataset = selectors.access_dataset(request.user, pk, for_write=True)
+        data = EucaimInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            dataset = services.dataset_update(
+                dataset=dataset, actor=request.user, **data.validated_data
+            )
+        except DjangoValidationError as error:
+            raise exceptions.ValidationError(error.message_dict) from None
         return Response(DatasetSerializer(dataset, context={"request": request}).data)
 
 

@@ -17,6 +17,7 @@ Settings read: ``SITE_URL`` (by the views, as ``base_url``) and, for the health 
 body, ``HDAB_NAME``, ``HDAB_EMAIL`` and ``HDAB_URL``.
 """
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -30,7 +31,14 @@ from rdflib.namespace import DCTERMS, FOAF
 from catalogue import duo
 from catalogue.models import Dataset
 from catalogue.validators import iri_problem
-from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, Modality, Sex
+from catalogue.vocabularies import (
+    COUNTRY_NAMES,
+    AccessCondition,
+    CollectionMethod,
+    InteroperabilityLevel,
+    Modality,
+    Sex,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +129,14 @@ EUCAIM_CONDITIONS = {  # lower-cased names as entered by node operators
     "prostate cancer": "CLIN1000075",
 }
 EUCAIM_SEXES = {Sex.FEMALE: "COM1001370", Sex.MALE: "COM1001366"}
+# The parent classes of the three properties below. The EUCAIM profile names no labelled subclass
+# codes for the tiers, collection methods and manufacturers (only unlabelled examples), so each
+# value is a concept of the catalogue's own, labelled and linked to the EUCAIM parent class with
+# skos:broadMatch (docs/operations.md, "EUCAIM properties"). A manufacturer stored as a
+# hyper-ontology code is used as it is.
+EUCAIM_INTEROPERABILITY_LEVEL = "SPEC1000008"
+EUCAIM_COLLECTION_METHOD = "SPEC1000002"
+EUCAIM_MANUFACTURER = "IMG1000010"
 _EUCAIM_CODE = re.compile(r"^(BP|CLIN|COM|IMG|SPEC)\d{7}$")
 
 ACCESS_CONDITION_TEXT = {
@@ -173,6 +189,45 @@ def _eucaim(value: str, table: dict) -> URIRef | None:
         return EUCAIM[value]
     code = table.get(value) or table.get(value.upper()) or table.get(value.lower())
     return EUCAIM[code] if code else None
+
+
+def _add_concept(graph: Graph, iri: URIRef, *, label: str, parent: str) -> URIRef:
+    graph.add((iri, RDF.type, SKOS.Concept))
+    graph.add((iri, SKOS.prefLabel, _text(label)))
+    graph.add((iri, SKOS.broadMatch, EUCAIM[parent]))
+    return iri
+
+
+def _slug(value: str) -> str:
+    """A fragment for a value: its ASCII letters and digits, or a digest of it if it has none."""
+    slug = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
+    return slug or hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def uncoded_values(dataset: Dataset) -> list[str]:
+    """Plain-language warnings for the node's operators, one per condition or body part that has
+    no EUCAIM hyper-ontology code (exported as a keyword only, not as ``eucaim:hasCondition`` or
+    ``eucaim:hasImageBodyPart``), each naming the value; and one when no equipment manufacturer
+    is known yet (``eucaim:hasEquipmentManufacturer`` is mandatory)."""
+    warnings = []
+    for values, table, what, prop in [
+        (dataset.conditions, EUCAIM_CONDITIONS, "condition", "eucaim:hasCondition"),
+        (dataset.body_parts, EUCAIM_BODY_PARTS, "body part", "eucaim:hasImageBodyPart"),
+    ]:
+        for value in values:
+            if str(value).strip() and _eucaim(value, table) is None:
+                warnings.append(
+                    f'The {what} "{value}" has no EUCAIM hyper-ontology code: the DCAT export '
+                    f"lists it as a keyword only, not as {prop}. Use a name the portal knows "
+                    "or the hyper-ontology code itself."
+                )
+    if not dataset.manufacturers:
+        warnings.append(
+            "No equipment manufacturer is known yet: eucaim:hasEquipmentManufacturer, mandatory "
+            "for EUCAIM, is filled from the DICOM Manufacturer (0008,0070) of the indexed "
+            "series once images are ingested."
+        )
+    return warnings
 
 
 def _add_hdab(graph: Graph, *, base_url: str) -> URIRef:
@@ -366,6 +421,39 @@ def add_dataset(graph: Graph, dataset: Dataset, *, base_url: str) -> URIRef:
             term = _eucaim(value, table)
             if term is not None:
                 add((iri, prop, term))
+
+    # EUCAIM tier, collection methods and equipment manufacturers (from the index).
+    catalogue = catalogue_iri(base_url=base_url)
+    level = dataset.interoperability_level
+    add(
+        (
+            iri,
+            EUCAIM.interoperabilityLevel,
+            _add_concept(
+                graph,
+                URIRef(f"{catalogue}#interoperability-level-{_slug(level)}"),
+                label=str(InteroperabilityLevel(level).label),
+                parent=EUCAIM_INTEROPERABILITY_LEVEL,
+            ),
+        )
+    )
+    for method in dataset.collection_methods:
+        concept = URIRef(f"{catalogue}#collection-method-{_slug(method)}")
+        label = str(CollectionMethod(method).label)
+        _add_concept(graph, concept, label=label, parent=EUCAIM_COLLECTION_METHOD)
+        add((iri, EUCAIM.collectionMethod, concept))
+    named: set[URIRef] = set()
+    for manufacturer in dataset.manufacturers:
+        manufacturer = str(manufacturer).strip()
+        if _EUCAIM_CODE.match(manufacturer):
+            add((iri, EUCAIM.hasEquipmentManufacturer, EUCAIM[manufacturer]))
+            continue
+        # "SIEMENS" and "Siemens" are one manufacturer: one concept, labelled as first seen.
+        concept = URIRef(f"{catalogue}#manufacturer-{_slug(manufacturer)}")
+        if concept not in named:
+            named.add(concept)
+            _add_concept(graph, concept, label=manufacturer, parent=EUCAIM_MANUFACTURER)
+        add((iri, EUCAIM.hasEquipmentManufacturer, concept))
 
     # Data-use conditions. EUCAIM lists them with the access condition as the dct:rights of a
     # distribution, but DCAT-AP allows a distribution only one dct:rights, which the access

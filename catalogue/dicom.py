@@ -63,6 +63,7 @@ CODE_VALUE = 0x00080100
 CODING_SCHEME_DESIGNATOR = 0x00080102
 MODALITY = 0x00080060
 BODY_PART_EXAMINED = 0x00180015
+MANUFACTURER = 0x00080070
 STUDY_DATE = 0x00080020
 INDEX_TAGS = {
     "StudyInstanceUID": 0x0020000D,
@@ -86,6 +87,7 @@ MAX_UID = 64
 MAX_SUBJECT = 64
 MAX_MODALITY = 16
 MAX_BODY_PART = 64
+MAX_MANUFACTURER = 64
 MAX_PROBLEMS_SHOWN = 8
 
 
@@ -154,6 +156,7 @@ class HeaderResult(NamedTuple):
     patient_id: str = ""
     modality: str = ""
     body_part: str = ""
+    manufacturer: str = ""
     study_date: date | None = None
 
 
@@ -642,6 +645,7 @@ def check_dataset(ds: Dataset, path: str = "", profile: str = BASIC) -> HeaderRe
         patient_id=values["PatientID"],
         modality=_string(ds, MODALITY, top.get(MODALITY))[:MAX_MODALITY],
         body_part=_string(ds, BODY_PART_EXAMINED, top.get(BODY_PART_EXAMINED))[:MAX_BODY_PART],
+        manufacturer=_string(ds, MANUFACTURER, top.get(MANUFACTURER))[:MAX_MANUFACTURER],
         study_date=parse_da(_string(ds, STUDY_DATE, top.get(STUDY_DATE))),
     )
 

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from catalogue import duo
 from catalogue.models import Dataset, Node
 from catalogue.validators import validate_public_email_field, validate_public_url_field
-from catalogue.vocabularies import AccessCondition, HealthCategory, Modality, Sex
+from catalogue.vocabularies import AccessCondition, CollectionMethod, HealthCategory, Modality, Sex
 
 
 class ListField(forms.CharField):
@@ -54,6 +54,12 @@ class DatasetForm(forms.ModelForm):
     modalities = _checkboxes(Modality.choices, _("Image modalities"))
     sexes = _checkboxes(Sex.choices, _("Sex of the subjects"))
     access_conditions = _checkboxes(AccessCondition.choices, _("Access conditions"), True)
+    collection_methods = _checkboxes(
+        CollectionMethod.choices,
+        _("How the studies were collected"),
+        True,
+        help_text=_("EUCAIM collection method: tick every one that applies."),
+    )
     duo_codes = _checkboxes(
         duo.CHOICES, _("Data-use conditions (GA4GH DUO)"), help_text=_("What uses are allowed.")
     )
@@ -63,7 +69,8 @@ class DatasetForm(forms.ModelForm):
         fields = [
             "title", "description", "keywords", "conditions", "health_categories",
             "access_rights", "modalities", "body_parts", "sexes", "min_age", "max_age",
-            "temporal_start", "temporal_end", "access_conditions", "duo_codes",
+            "temporal_start", "temporal_end", "interoperability_level", "collection_methods",
+            "access_conditions", "duo_codes",
             "publisher_name", "contact_name", "contact_email", "licence", "version",
         ]  # fmt: skip
         widgets = {
@@ -76,6 +83,10 @@ class DatasetForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["publisher_name"].required = False
         self.fields["publisher_name"].help_text = _("Defaults to the node's organisation.")
+        self.fields["interoperability_level"].help_text = _(
+            "The EUCAIM tier the dataset belongs to: 1, described in the catalogue; 2, also "
+            "searchable through the federated search; 3, also open to federated processing."
+        )
         _check_addresses(
             self, licence=validate_public_url_field, contact_email=validate_public_email_field
         )

@@ -191,6 +191,7 @@ class _Batch:
             ).values_list("pk", "series_instance_uid", "study_id"):
                 series[uid] = (pk, study_uids[study_pk])
                 series_uids[pk] = uid
+        self._fill_manufacturers(results, series)
         instances: dict[str, tuple[str, str]] = {}
         if series_uids:
             for sop, series_pk in Instance.objects.filter(
@@ -245,6 +246,7 @@ class _Batch:
                     series_instance_uid=uid,
                     modality=r.modality,
                     body_part=r.body_part,
+                    manufacturer=r.manufacturer,
                 )
                 for uid, r in new_series.items()
             ],
@@ -272,6 +274,19 @@ class _Batch:
         self.report.new_series += len(new_series)
         self.report.new_instances += len(new_instances)
         self.report.accepted.extend(r.path for r in new_instances)
+
+    @staticmethod
+    def _fill_manufacturers(results: list[HeaderResult], series: dict) -> None:
+        """Give series indexed before the Manufacturer was read (an empty one) the value of a
+        file read again, so that re-ingesting fills ``eucaim:hasEquipmentManufacturer``."""
+        pks: dict[str, set[int]] = {}
+        for result in results:
+            if result.manufacturer and result.series_uid in series:
+                pks.setdefault(result.manufacturer, set()).add(series[result.series_uid][0])
+        for manufacturer, series_pks in pks.items():
+            Series.objects.filter(pk__in=series_pks, manufacturer="").update(
+                manufacturer=manufacturer
+            )
 
     @staticmethod
     def _conflict(result, studies, series, instances, new_studies, new_series) -> str:

@@ -8,7 +8,13 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.validators import validate_public_email_field, validate_public_url_field
-from catalogue.vocabularies import COUNTRIES, EHDS_ELI, AccessRights
+from catalogue.vocabularies import (
+    COUNTRIES,
+    EHDS_ELI,
+    AccessRights,
+    CollectionMethod,
+    InteroperabilityLevel,
+)
 from portal.workflow import TransitionsMixin
 
 
@@ -59,6 +65,11 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def default_collection_methods() -> list[str]:
+    """Most imaging collections are gathered retrospectively from routine care."""
+    return [CollectionMethod.ROUTINE_CARE.value]
 
 
 class Dataset(TransitionsMixin):
@@ -114,6 +125,18 @@ class Dataset(TransitionsMixin):
     temporal_start = models.DateField(_("temporal coverage from"), null=True, blank=True)
     temporal_end = models.DateField(_("temporal coverage to"), null=True, blank=True)
     access_conditions = models.JSONField(_("access conditions"), default=list)
+    # EUCAIM DCAT-AP v2 mandatory properties (docs/operations.md, "The DCAT export").
+    interoperability_level = models.CharField(
+        _("EUCAIM interoperability tier"),
+        max_length=16,
+        choices=InteroperabilityLevel.choices,
+        default=InteroperabilityLevel.TIER_1,
+    )
+    collection_methods = models.JSONField(
+        _("collection methods"), default=default_collection_methods
+    )
+    # Distinct DICOM Manufacturer (0008,0070) values of the indexed series, kept by ingest.
+    manufacturers = models.JSONField(_("equipment manufacturers"), default=list, blank=True)
     duo_codes = models.JSONField(_("data-use conditions (DUO)"), default=list, blank=True)
     licence = models.URLField(
         _("licence"), max_length=300, blank=True, validators=[validate_public_url_field]
@@ -196,6 +219,7 @@ class Series(models.Model):
     series_instance_uid = models.CharField(max_length=64)
     modality = models.CharField(max_length=16, blank=True)
     body_part = models.CharField(max_length=64, blank=True)
+    manufacturer = models.CharField(max_length=64, blank=True)
     instance_count = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -10,7 +10,7 @@ from catalogue import duo
 from catalogue.facets import bump_version
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Instance, Node, Series, Study
 from catalogue.validators import validate_public_url
-from catalogue.vocabularies import AccessCondition, HealthCategory, Sex
+from catalogue.vocabularies import AccessCondition, CollectionMethod, HealthCategory, Sex
 from portal.audit import audit_record
 from portal.models import Role, User
 
@@ -28,12 +28,12 @@ EDITABLE_FIELDS = [
     "health_categories", "access_rights", "applicable_legislation", "conditions", "modalities",
     "body_parts", "min_age", "max_age", "sexes", "temporal_start", "temporal_end",
     "access_conditions", "duo_codes", "licence", "version", "number_of_subjects",
-    "number_of_studies",
+    "number_of_studies", "interoperability_level", "collection_methods",
 ]  # fmt: skip
 # List fields kept stripped and free of repeats (``_clean_lists``).
 LIST_FIELDS = [
     "keywords", "conditions", "modalities", "body_parts", "sexes", "access_conditions",
-    "duo_codes", "health_categories", "applicable_legislation",
+    "duo_codes", "health_categories", "applicable_legislation", "collection_methods",
 ]  # fmt: skip
 
 
@@ -94,6 +94,7 @@ def _validate(dataset: Dataset) -> None:
         ("access_conditions", set(AccessCondition.values), "unknown access condition"),
         ("health_categories", set(HealthCategory.values), "unknown health category"),
         ("sexes", set(Sex.values), "unknown sex"),
+        ("collection_methods", set(CollectionMethod.values), "unknown collection method"),
     ]
     for field, allowed, message in checks:
         bad = [v for v in getattr(dataset, field) if v not in allowed]
@@ -101,6 +102,8 @@ def _validate(dataset: Dataset) -> None:
             errors.setdefault(field, []).append(f"{message}: {', '.join(bad)}")
     if not dataset.health_categories:
         errors.setdefault("health_categories", []).append("at least one health category")
+    if not dataset.collection_methods:
+        errors.setdefault("collection_methods", []).append("at least one collection method")
     if not dataset.access_conditions:
         errors.setdefault("access_conditions", []).append("at least one access condition")
     if not dataset.conditions:
@@ -254,8 +257,8 @@ def dataset_set_status(*, dataset: Dataset, status: str, actor: User | None) -> 
 
 @transaction.atomic
 def dataset_refresh_counts(*, dataset: Dataset) -> Dataset:
-    """Recompute subject, study, series and instance counts and the modalities and body parts
-    from the study/series index (after ingest)."""
+    """Recompute subject, study, series and instance counts, the modalities and body parts and
+    the equipment manufacturers from the study/series index (after ingest)."""
     studies = Study.objects.filter(dataset=dataset)
     series = Series.objects.filter(study__dataset=dataset)
     locked = Dataset.objects.select_for_update().select_related("node").get(pk=dataset.pk)
@@ -267,11 +270,13 @@ def dataset_refresh_counts(*, dataset: Dataset) -> Dataset:
     body_parts = series.exclude(body_part="").values_list("body_part", flat=True).distinct()
     locked.modalities = sorted(set(locked.modalities) | set(modalities))
     locked.body_parts = sorted(set(locked.body_parts) | {b.upper() for b in body_parts})
+    manufacturers = series.exclude(manufacturer="").values_list("manufacturer", flat=True)
+    locked.manufacturers = sorted({m.strip() for m in manufacturers.distinct()} - {""})
     locked.search_text = _search_text(locked)
     locked.save(
         update_fields=[
             "number_of_studies", "number_of_subjects", "number_of_series", "number_of_instances",
-            "modalities", "body_parts", "search_text", "modified_at",
+            "modalities", "body_parts", "manufacturers", "search_text", "modified_at",
         ]
     )  # fmt: skip
     _sync_terms(locked)

@@ -11,10 +11,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from catalogue import duo, ingest, selectors, services
+from catalogue import dcat, duo, ingest, selectors, services
 from catalogue.forms import DatasetForm, GateProfileForm, IngestForm, NodeForm
 from catalogue.models import Dataset
-from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, Modality
+from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, CollectionMethod, Modality
 from portal.confirm import Confirmation, confirmation_page, is_confirmed
 from portal.forms import show_refusal
 from portal.models import Role
@@ -95,6 +95,10 @@ def dataset_detail(request, pk):
             "access_labels": [
                 dict(AccessCondition.choices).get(a, a) for a in dataset.access_conditions
             ],
+            "collection_labels": [
+                dict(CollectionMethod.choices).get(m, m) for m in dataset.collection_methods
+            ],
+            "export_warnings": dcat.uncoded_values(dataset) if can_edit else [],
             "in_basket": dataset.pk in selectors.basket_ids(request.user),
             "can_basket": request.user.is_authenticated
             and request.user.has_role(Role.RESEARCHER)

@@ -68,3 +68,20 @@ COUNTRIES = [
     ("GB", _("United Kingdom")),
 ]  # fmt: skip
 COUNTRY_NAMES = dict(COUNTRIES)
+
+
+class InteroperabilityLevel(models.TextChoices):
+    """EUCAIM data-federation and interoperability tiers (``eucaim:interoperabilityLevel``)."""
+
+    TIER_1 = "TIER_1", _("Tier 1: described in the catalogue")
+    TIER_2 = "TIER_2", _("Tier 2: searchable through the federated search")
+    TIER_3 = "TIER_3", _("Tier 3: federated processing on the common data model")
+
+
+class CollectionMethod(models.TextChoices):
+    """How the dataset's studies were gathered (``eucaim:collectionMethod``)."""
+
+    ROUTINE_CARE = "ROUTINE_CARE", _("Retrospective collection from routine care")
+    PROSPECTIVE_STUDY = "PROSPECTIVE_STUDY", _("Prospective collection for a research study")
+    CLINICAL_TRIAL = "CLINICAL_TRIAL", _("Collection within a clinical trial")
+    REGISTRY = "REGISTRY", _("Population registry or screening programme")

@@ -89,6 +89,8 @@ CASES = [
     ("catalogue_api:datasets", None, "get", everyone(200)),
     ("catalogue_api:dataset", "published", "get", everyone(200)),
     ("catalogue_api:dataset", "draft", "get", {**everyone(404), **OPERATOR_OK}),
+    ("catalogue_api:dataset", "published", "patch", api_only("node_operator")),
+    ("catalogue_api:dataset", "other_published", "patch", api_only()),
     ("catalogue_api:dataset_ingest", "published", "post", api_only("node_operator", ok=400)),
     ("catalogue_api:dataset_ingest", "other_published", "post", api_only()),
     ("catalogue_api:basket", None, "get", api_only("researcher")),

@@ -51,3 +51,31 @@ def make_ingest_dataset(ingest_node, personas):
 def ingest_dataset(make_ingest_dataset):
     """An empty dataset (no modalities or counts yet) to ingest into."""
     return make_ingest_dataset()
+
+
+# --- DCAT export -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dcat_shapes():
+    from tests.catalogue import shapes
+
+    shapes.require_shapes()
+    return shapes
+
+
+@pytest.fixture
+def dcat_node(personas):
+    from catalogue.services import node_create
+
+    return node_create(
+        actor=personas["hdab_admin"],
+        operators=[personas["node_operator"]],
+        name="Valencia imaging node",
+        slug="valencia",
+        organisation="Hospital Universitari i Politècnic La Fe",
+        country="ES",
+        contact_email="node@lafe.example.org",
+        dicomweb_base_url="https://valencia.example.org/dicomweb",
+        audience="https://valencia.example.org",
+    )

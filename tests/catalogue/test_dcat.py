@@ -13,33 +13,11 @@ from rdflib.compare import isomorphic
 
 from catalogue import dcat
 from catalogue.models import Dataset
-from catalogue.services import dataset_create, node_create
+from catalogue.services import dataset_create
 from catalogue.vocabularies import EHDS_ELI
-from tests.catalogue import shapes
 
 BASE_URL = "https://atlas.example.org"
 ACCESS_LEVELS = ["PUBLIC", "RESTRICTED", "NON_PUBLIC"]
-
-
-@pytest.fixture
-def dcat_shapes():
-    shapes.require_shapes()
-    return shapes
-
-
-@pytest.fixture
-def dcat_node(personas):
-    return node_create(
-        actor=personas["hdab_admin"],
-        operators=[personas["node_operator"]],
-        name="Valencia imaging node",
-        slug="valencia",
-        organisation="Hospital Universitari i Politècnic La Fe",
-        country="ES",
-        contact_email="node@lafe.example.org",
-        dicomweb_base_url="https://valencia.example.org/dicomweb",
-        audience="https://valencia.example.org",
-    )
 
 
 def make_dataset(node, actor, *, access_rights, status=Dataset.Status.PUBLISHED, **extra):
