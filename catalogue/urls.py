@@ -13,6 +13,7 @@ urlpatterns = [
     path("nodes/new/", views.node_create, name="node_create"),
     path("nodes/<int:pk>/", views.node_detail, name="node_detail"),
     path("nodes/<int:node_pk>/datasets/new/", views.dataset_create, name="dataset_create"),
+    path("feasibility/", views.feasibility, name="feasibility"),
     path("basket/", views.basket, name="basket"),
     path("basket/<int:pk>/add/", views.basket_add, name="basket_add"),
     path("basket/<int:pk>/remove/", views.basket_remove, name="basket_remove"),
