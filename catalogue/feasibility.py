@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import QueryDict
 
 from catalogue.models import Dataset, DatasetTerm, Series
