@@ -78,6 +78,8 @@ def search(request):
             "querystring": params.urlencode(),
             "in_basket": selectors.basket_ids(request.user),
             "can_basket": request.user.is_authenticated and request.user.has_role(Role.RESEARCHER),
+            "can_count": request.user.is_authenticated
+            and (request.user.has_role(Role.RESEARCHER) or request.user.has_role(Role.HDAB_ADMIN)),
         },
     )
 

@@ -172,3 +172,10 @@ def test_one_aggregate_query_whatever_the_number_of_datasets(
     # session, user, roles, the aggregate, the datasets with their nodes.
     with django_assert_max_num_queries(6):
         api(client)
+
+
+def test_the_search_page_leads_researchers_to_the_counts(catalogue, client_for):
+    link = f'href="{PAGE}"'
+
+    assert link in client_for("researcher").get(reverse("catalogue:search")).content.decode()
+    assert link not in client_for("citizen").get(reverse("catalogue:search")).content.decode()
