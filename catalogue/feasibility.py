@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.conf import settings
-from django.db.models import Count
+from django.db import connection
+from django.db.models import Count, F
 from django.http import QueryDict
 
 from catalogue.models import Dataset, DatasetTerm, Series
@@ -133,23 +134,34 @@ def _series(criteria: Criteria):
     return series
 
 
+def _exact_counts(criteria: Criteria) -> dict[int, tuple[int, int, int]]:
+    """Dataset id -> (subjects, studies, series), in one statement of two levels: the
+    matching series grouped by study (a hash aggregate), then those study rows grouped by
+    dataset. Counting distinct subjects over study rows rather than series rows sorts a
+    quarter of the rows."""
+    per_study = (
+        _series(criteria)
+        .values(sid=F("study_id"), did=F("study__dataset_id"), subj=F("study__subject"))
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    sql, params = per_study.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT did, COUNT(DISTINCT subj), COUNT(*), SUM(n) "  # noqa: S608 (ORM-built)
+            f"FROM ({sql}) AS per_study GROUP BY did",
+            params,
+        )
+        return {row[0]: (row[1], row[2], int(row[3])) for row in cursor.fetchall()}
+
+
 def count(criteria: Criteria) -> Answer:
     """One aggregate query grouped by dataset; node and total rows add up exact counts.
 
     Subjects are pseudonyms of one dataset, so a dataset's subjects are distinct from
     another's and the sums over datasets are exact.
     """
-    rows = (
-        _series(criteria)
-        .values("study__dataset_id")
-        .annotate(
-            subjects=Count("study__subject", distinct=True),
-            studies=Count("study_id", distinct=True),
-            series=Count("id"),
-        )
-        .order_by()
-    )
-    exact = {r["study__dataset_id"]: (r["subjects"], r["studies"], r["series"]) for r in rows}
+    exact = _exact_counts(criteria)
     datasets = (
         Dataset.objects.filter(pk__in=exact).select_related("node").order_by("node__name", "title")
     )
