@@ -168,7 +168,10 @@ def count(criteria: Criteria) -> Answer:
     """
     exact = _exact_counts(criteria)
     datasets = (
-        Dataset.objects.filter(pk__in=exact).select_related("node").order_by("node__name", "title")
+        Dataset.objects.filter(pk__in=exact)
+        .select_related("node")
+        .only("title", "node__name", "node__country")
+        .order_by("node__name", "title")
     )
     nodes: dict[int, tuple[list[int], list[DatasetRow]]] = {}
     for dataset in datasets:
