@@ -7,6 +7,8 @@ from functools import partial
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -15,7 +17,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalogue import dcat, ingest, selectors, services
+from catalogue import dcat, feasibility, ingest, selectors, services
 from catalogue.models import Dataset
 from catalogue.vocabularies import CollectionMethod, InteroperabilityLevel
 from portal.api_schema import DetailOutput
@@ -241,6 +243,119 @@ class BasketItemApi(APIView):
         if not services.basket_remove(user=request.user, dataset_id=pk):
             raise Http404
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FeasibilityCountOutput(serializers.Serializer):
+    count = serializers.IntegerField(
+        allow_null=True, help_text="Rounded to FEASIBILITY_ROUNDING; null when suppressed."
+    )
+    suppressed = serializers.BooleanField(
+        help_text="True when the exact count is below FEASIBILITY_MIN_COUNT."
+    )
+
+
+class FeasibilityCellsOutput(serializers.Serializer):
+    subjects = FeasibilityCountOutput()
+    studies = FeasibilityCountOutput()
+    series = FeasibilityCountOutput()
+
+
+class FeasibilityDatasetOutput(FeasibilityCellsOutput):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+
+
+class FeasibilityNodeOutput(FeasibilityCellsOutput):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    country = serializers.CharField()
+    datasets = FeasibilityDatasetOutput(many=True)
+
+
+class FeasibilityOutput(serializers.Serializer):
+    minimum_count = serializers.IntegerField(help_text="Counts below this are suppressed.")
+    rounding = serializers.IntegerField(help_text="Shown counts are multiples of this.")
+    not_indexed = serializers.ListField(
+        child=serializers.CharField(), help_text="Criteria the index cannot count."
+    )
+    total = FeasibilityCellsOutput()
+    nodes = FeasibilityNodeOutput(many=True)
+    apply_url = serializers.CharField(
+        help_text="Add the datasets to the basket (POST basket/), then apply from this page."
+    )
+
+
+def _cells(cells: feasibility.Cells) -> dict:
+    return {
+        name: {"count": c.value, "suppressed": c.suppressed}
+        for name, c in (
+            ("subjects", cells.subjects),
+            ("studies", cells.studies),
+            ("series", cells.series),
+        )
+    }
+
+
+NOT_A_RESEARCHER_NOR_ACCESS_BODY = OpenApiResponse(
+    DetailOutput, description="Neither a researcher nor the access body."
+)
+
+
+class FeasibilityApi(APIView):
+    """Subjects, studies and series of published datasets matching criteria, per node and
+    dataset (researchers and the access body). Small counts suppressed, all counts rounded."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="catalogue_feasibility",
+        parameters=[
+            OpenApiParameter("modality", str, many=True, description="DICOM modality, e.g. MR"),
+            OpenApiParameter("body_part", str, many=True, description="DICOM body part"),
+            OpenApiParameter("study_date_from", OpenApiTypes.DATE),
+            OpenApiParameter("study_date_to", OpenApiTypes.DATE),
+            OpenApiParameter("condition", str, many=True),
+            OpenApiParameter("access", str, many=True, description="Access conditions"),
+            OpenApiParameter("duo", str, many=True, description="DUO codes"),
+            OpenApiParameter("country", str, many=True, description="ISO 3166-1 alpha-2"),
+            OpenApiParameter("node", int, many=True),
+        ],
+        responses={200: FeasibilityOutput, 404: NOT_A_RESEARCHER_NOR_ACCESS_BODY},
+    )
+    def get(self, request):
+        if not (request.user.has_role(Role.RESEARCHER) or request.user.has_role(Role.HDAB_ADMIN)):
+            raise Http404
+        answer = feasibility.count(feasibility.parse(request.query_params))
+        return Response(
+            {
+                "minimum_count": answer.minimum,
+                "rounding": answer.rounding,
+                "not_indexed": list(feasibility.NOT_INDEXED),
+                "total": _cells(answer.total),
+                "nodes": [
+                    {
+                        "id": node.node_id,
+                        "name": node.name,
+                        "country": node.country,
+                        **_cells(node.cells),
+                        "datasets": [
+                            {
+                                "id": row.dataset.pk,
+                                "title": row.dataset.title,
+                                "url": request.build_absolute_uri(
+                                    reverse("catalogue:dataset_detail", args=[row.dataset.pk])
+                                ),
+                                **_cells(row.cells),
+                            }
+                            for row in node.datasets
+                        ],
+                    }
+                    for node in answer.nodes
+                ],
+                "apply_url": request.build_absolute_uri(reverse("catalogue:basket")),
+            }
+        )
 
 
 class IngestReportSerializer(serializers.Serializer):

@@ -14,6 +14,7 @@ urlpatterns = [
     path("nodes/<int:pk>/", views.node_detail, name="node_detail"),
     path("nodes/<int:pk>/gate/", views.node_gate_profile, name="node_gate_profile"),
     path("nodes/<int:node_pk>/datasets/new/", views.dataset_create, name="dataset_create"),
+    path("feasibility/", views.feasibility, name="feasibility"),
     path("basket/", views.basket, name="basket"),
     path("basket/<int:pk>/add/", views.basket_add, name="basket_add"),
     path("basket/<int:pk>/remove/", views.basket_remove, name="basket_remove"),

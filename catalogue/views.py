@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from catalogue import dcat, duo, ingest, selectors, services
+from catalogue import feasibility as feasibility_counts
 from catalogue.forms import DatasetForm, GateProfileForm, IngestForm, NodeForm
 from catalogue.models import Dataset
 from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, CollectionMethod, Modality
@@ -77,6 +78,8 @@ def search(request):
             "querystring": params.urlencode(),
             "in_basket": selectors.basket_ids(request.user),
             "can_basket": request.user.is_authenticated and request.user.has_role(Role.RESEARCHER),
+            "can_count": request.user.is_authenticated
+            and (request.user.has_role(Role.RESEARCHER) or request.user.has_role(Role.HDAB_ADMIN)),
         },
     )
 
@@ -347,4 +350,24 @@ def dataset_ingest(request, pk):
         request,
         "catalogue/dataset_ingest.html",
         {"dataset": dataset, "form": form, "report": report},
+    )
+
+
+@role_required(Role.RESEARCHER, Role.HDAB_ADMIN)
+def feasibility(request):
+    """How many subjects, studies and series of published datasets match criteria, per node
+    and dataset, with small counts suppressed and every count rounded."""
+    criteria = feasibility_counts.parse(request.GET)
+    return render(
+        request,
+        "catalogue/feasibility.html",
+        {
+            "criteria": criteria,
+            "answer": feasibility_counts.count(criteria) if request.GET else None,
+            "modalities": Modality.choices,
+            "conditions": feasibility_counts.condition_choices(),
+            "not_indexed": feasibility_counts.NOT_INDEXED,
+            "in_basket": selectors.basket_ids(request.user),
+            "can_basket": request.user.has_role(Role.RESEARCHER),
+        },
     )

@@ -144,6 +144,12 @@ EXCLUSION_DELTA_RETENTION = envint("EXCLUSION_DELTA_RETENTION", 1000)
 CONSENT_DEFAULT = env("CONSENT_DEFAULT", "permit")
 if CONSENT_DEFAULT not in {"permit", "deny"}:
     raise ImproperlyConfigured("CONSENT_DEFAULT must be permit or deny")
+# Cohort feasibility counts below this are shown as "fewer than N"; shown counts are rounded
+# to a multiple of FEASIBILITY_ROUNDING (docs/catalogue.md#cohort-feasibility).
+FEASIBILITY_MIN_COUNT = envint("FEASIBILITY_MIN_COUNT", 10)
+FEASIBILITY_ROUNDING = envint("FEASIBILITY_ROUNDING", 10)
+if FEASIBILITY_MIN_COUNT < 1 or FEASIBILITY_ROUNDING < 1:
+    raise ImproperlyConfigured("FEASIBILITY_MIN_COUNT and FEASIBILITY_ROUNDING must be at least 1")
 # A retired signing key stays in the JWKS this long, so that what it signed still verifies.
 SIGNING_KEY_RETENTION = envint("SIGNING_KEY_RETENTION", 2 * 86400)
 if not 60 <= ACCESS_TOKEN_LIFETIME <= 3600:

@@ -81,6 +81,7 @@ CASES = [
     ("catalogue:node_gate_profile", "other_node", "post", only()),
     ("catalogue:dataset_create", "own_node_pk", "get", only("node_operator")),
     ("catalogue:dataset_create", "other_node_pk", "get", only()),
+    ("catalogue:feasibility", None, "get", only("researcher", "hdab_admin")),
     ("catalogue:basket", None, "get", only("researcher")),
     ("catalogue:basket_add", "published", "post", only("researcher", ok=302)),
     ("catalogue:basket_add", "draft", "post", only()),
@@ -93,6 +94,7 @@ CASES = [
     ("catalogue_api:dataset", "other_published", "patch", api_only()),
     ("catalogue_api:dataset_ingest", "published", "post", api_only("node_operator", ok=400)),
     ("catalogue_api:dataset_ingest", "other_published", "post", api_only()),
+    ("catalogue_api:feasibility", None, "get", api_only("researcher", "hdab_admin")),
     ("catalogue_api:basket", None, "get", api_only("researcher")),
     ("catalogue_api:basket_item", "published", "delete", api_only()),  # not in the basket
     ("api_schema", None, "get", everyone(200)),
