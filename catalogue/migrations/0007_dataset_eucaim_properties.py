@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalogue', '0005_public_address_validators'),
+        ('catalogue', '0006_node_gate_profile'),
     ]
 
     operations = [
