@@ -46,16 +46,27 @@ def _date(value: str | None) -> date | None:
         return None
 
 
+def _texts(params: QueryDict, name: str) -> list[str]:
+    """The readable values of ``name``: a value with a control character (a NUL cannot even
+    reach PostgreSQL) matches nothing indexed, so it is ignored like any unreadable value."""
+    return [v for v in params.getlist(name) if v and v.isprintable()]
+
+
+def _ids(params: QueryDict, name: str) -> list[int]:
+    """Ids written in ASCII digits that fit a database id (``"²"`` is a digit to Python)."""
+    return [int(v) for v in params.getlist(name) if v.isascii() and v.isdigit() and len(v) < 19]
+
+
 def parse(params: QueryDict) -> Criteria:
     """Criteria from query parameters; values that cannot be read are ignored."""
     return Criteria(
-        modality=tuple(v.upper() for v in params.getlist("modality") if v),
-        body_part=tuple(v.upper() for v in params.getlist("body_part") if v),
+        modality=tuple(v.upper() for v in _texts(params, "modality")),
+        body_part=tuple(v.upper() for v in _texts(params, "body_part")),
         date_from=_date(params.get("study_date_from")),
         date_to=_date(params.get("study_date_to")),
-        node=tuple(int(v) for v in params.getlist("node") if v.isdigit()),
-        country=tuple(v.upper() for v in params.getlist("country") if v),
-        facets={f: tuple(v for v in params.getlist(f) if v) for f in DATASET_FACETS},
+        node=tuple(_ids(params, "node")),
+        country=tuple(v.upper() for v in _texts(params, "country")),
+        facets={f: tuple(_texts(params, f)) for f in DATASET_FACETS},
     )
 
 

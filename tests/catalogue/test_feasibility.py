@@ -179,3 +179,17 @@ def test_the_search_page_leads_researchers_to_the_counts(catalogue, client_for):
 
     assert link in client_for("researcher").get(reverse("catalogue:search")).content.decode()
     assert link not in client_for("citizen").get(reverse("catalogue:search")).content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "condition=h%00x",  # a NUL, which PostgreSQL refuses in a string
+        "body_part=%C3%9F%00",
+        "node=%C2%B2",  # "²" is a digit to Python, not an id
+        "node=99999999999999999999999",  # beyond a database id
+    ],
+)
+def test_unreadable_criteria_are_ignored_not_a_server_error(catalogue, client_for, query):
+    answer = client_for("researcher").get(f"/api/catalogue/feasibility/?{query}")
+    assert answer.status_code == 200, answer.content
