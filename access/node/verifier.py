@@ -33,10 +33,7 @@ cheap and run again for every use, so a cached token is refused as soon as it ex
 status list, fetched again after its ``ttl``, says it was revoked.
 """
 
-import binascii
-import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -45,16 +42,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeGuard
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from joserfc.jwk import ECKey, OKPKey
-from joserfc.jws import JWSRegistry
-
-from .claims import ALGORITHMS, MAX_LIFETIME, SCOPE_READ, TOKEN_TYPE, AccessClaims, InvalidClaims
+from .claims import MAX_LIFETIME, SCOPE_READ, TOKEN_TYPE, AccessClaims, InvalidClaims
 from .fetch import MAX_DOCUMENT_BYTES, Fetcher, FetchError, HttpFetcher, is_under
+from .jws import (
+    Key,
+    Parsed,
+    Refused,
+    b64decode,
+    is_media_type,
+    json_object,
+    load_jwks,
+    parse_compact,
+)
 from .reasons import Reason
 from .statuslist import (
     LIST_TYPE,
@@ -68,11 +67,6 @@ from .studies import StudyMap
 
 logger = logging.getLogger(__name__)
 
-# The only header parameters a portal token carries (RFC 8725 3.10: nothing else is trusted).
-HEADER_PARAMETERS = frozenset({"alg", "kid", "typ"})
-MAX_HEADER_CHARS = 1024  # base64url characters; the portal's header is under 150
-MAX_KID_CHARS = 256
-MAX_CACHED_HEADERS = 64
 JWKS_MEDIA_TYPES = "application/jwk-set+json, application/json"
 JWKS_MAX_AGE = 300.0  # seconds: keys are fetched again at least this often (retired keys go)
 FETCH_RETRY = 1.0  # seconds before a failed fetch is tried again
@@ -80,21 +74,6 @@ MAX_STATUS_TTL = 86400  # a status list's ttl beyond a day is not believed
 MAX_STATUS_LISTS = 256  # lists kept at once; the portal keeps a handful
 MAX_TIME = 10**11  # seconds since the epoch (year 5138): a larger time is not a time
 TOKEN_CACHE_SIZE = 4096
-
-_COMPACT = re.compile(r"([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)")
-# A key's type and curve fix the one algorithm it checks; its public members.
-_KEY_KINDS: dict[tuple[object, object], tuple[str, tuple[str, ...]]] = {
-    ("EC", "P-256"): ("ES256", ("kty", "crv", "x", "y")),
-    ("OKP", "Ed25519"): ("Ed25519", ("kty", "crv", "x")),
-}
-
-
-class Refused(Exception):
-    """A check failed; ``reason`` says which."""
-
-    def __init__(self, reason: Reason, detail: str = "") -> None:
-        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -122,47 +101,6 @@ class VerifierStats:
     cache_hits: int = 0
     jwks_fetches: int = 0
     status_fetches: int = 0
-
-
-_ES256 = ec.ECDSA(hashes.SHA256())  # immutable: shared by every check
-
-
-@dataclass(frozen=True, slots=True)
-class _Key:
-    """A verification key: the algorithm its type implies, and its public key (joserfc reads
-    and checks the JWK; the signature check then calls ``cryptography`` directly, which is
-    what joserfc does too, without its per-call lookups)."""
-
-    alg: str
-    public: ec.EllipticCurvePublicKey | Ed25519PublicKey
-
-    def verify(self, signing_input: bytes, signature: bytes) -> bool:
-        """Whether ``signature`` (JWS form: ``r || s`` for ES256, RFC 7518 3.4) checks out."""
-        try:
-            if isinstance(self.public, ec.EllipticCurvePublicKey):
-                if len(signature) != 64:
-                    return False
-                der = encode_dss_signature(
-                    int.from_bytes(signature[:32]), int.from_bytes(signature[32:])
-                )
-                self.public.verify(der, signing_input, _ES256)
-            else:
-                self.public.verify(signature, signing_input)
-        except InvalidSignature:
-            return False
-        return True
-
-
-@dataclass(slots=True)
-class _Parsed:
-    """A compact JWS whose header (and only its header) has been read."""
-
-    header: dict[str, Any]
-    alg: str
-    kid: str
-    signing_input: bytes
-    payload: str
-    signature: bytes
 
 
 @dataclass(slots=True)
@@ -208,159 +146,8 @@ def _refuse(reason: Reason, claims: AccessClaims | None = None) -> Decision:
     return Decision(allowed=False, reason=reason, claims=claims, cache_for=0.0)
 
 
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object, refusing duplicate member names (RFC 7515 5.2 and RFC 8725 3.7: a parser
-    that keeps the last one would read what another parser did not)."""
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate member name")
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constant)
-
-
-def _json_object(data: bytes) -> dict[str, Any]:
-    """A UTF-8 JSON object, strictly read; :class:`Refused` ``MALFORMED`` otherwise."""
-    try:
-        value = _JSON.decode(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        # ValueError: not JSON, a duplicate member, NaN, or an integer of over 4,300 digits.
-        raise Refused(Reason.MALFORMED, "not a JSON object in UTF-8") from None
-    if not isinstance(value, dict):
-        raise Refused(Reason.MALFORMED, "not a JSON object")
-    return value
-
-
-_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
-
-
-def _b64decode(segment: str) -> bytes:
-    """Base64url without padding (RFC 7515 2); the caller has checked the alphabet."""
-    padded = (segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_FROM_URLSAFE)
-    try:
-        return binascii.a2b_base64(padded, strict_mode=True)
-    except (binascii.Error, ValueError):
-        raise Refused(Reason.MALFORMED, "not base64url") from None
-
-
-def _read_header(segment: str) -> tuple[dict[str, Any], str, str]:
-    """Read and check a JWS header: an allowed ``alg``, nothing but ``alg``, ``kid`` and
-    ``typ``, a ``kid`` to look up. Returns the header, its ``alg`` and its ``kid``."""
-    if len(segment) > MAX_HEADER_CHARS:
-        raise Refused(Reason.OVERSIZED, "the header is too long")
-    header = _json_object(_b64decode(segment))
-    alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in ALGORITHMS:
-        raise Refused(Reason.BAD_ALGORITHM, f"alg {alg!r} is not allowed")
-    if not header.keys() <= HEADER_PARAMETERS:
-        extra = ", ".join(sorted(header.keys() - HEADER_PARAMETERS))
-        raise Refused(Reason.BAD_HEADER, f"header parameters not accepted: {extra}")
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_CHARS:
-        raise Refused(Reason.UNKNOWN_KEY, "no kid names a key")
-    return header, alg, kid
-
-
-def _parse(token: str, headers: dict[str, tuple[dict[str, Any], str, str]]) -> _Parsed:
-    """Read a compact JWS: three base64url segments, of which only the header is decoded.
-
-    The portal's tokens share a handful of headers (one per key), so ``headers`` keeps those
-    that passed :func:`_read_header`, by their exact text (read-only; cleared when full).
-    """
-    match = _COMPACT.fullmatch(token)
-    if match is None:
-        raise Refused(Reason.MALFORMED, "not three base64url segments")
-    header_segment, payload_segment, signature_segment = match.groups()
-    read = headers.get(header_segment)
-    if read is None:
-        read = _read_header(header_segment)
-        if len(headers) >= MAX_CACHED_HEADERS:
-            headers.clear()
-        headers[header_segment] = read
-    header, alg, kid = read
-    return _Parsed(
-        header=header,
-        alg=alg,
-        kid=kid,
-        signing_input=f"{header_segment}.{payload_segment}".encode("ascii"),
-        payload=payload_segment,
-        signature=_b64decode(signature_segment),
-    )
-
-
-def is_media_type(value: object, expected: str) -> bool:
-    """Whether a ``typ`` header names the media type ``application/<expected>``: RFC 7515
-    4.1.9 lets it omit ``application/`` and RFC 2045 compares media types case-insensitively,
-    so ``at+jwt``, ``AT+JWT`` and ``application/at+jwt`` all match; ``JWT`` and
-    ``at+jwt; charset=x`` do not."""
-    if not isinstance(value, str):
-        return False
-    lowered = value.lower()
-    return lowered == expected or lowered == "application/" + expected
-
-
 def _time(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TIME
-
-
-def load_jwks(document: bytes) -> dict[str, _Key]:
-    """The verification keys of a JWKS (RFC 7517), by ``kid``: P-256 keys for ES256 and
-    Ed25519 keys for Ed25519, only their public members. A key of another type or curve, for
-    another use or algorithm, without a ``kid`` or sharing one, is left out. Raises
-    :class:`Refused` (``KEYS_UNAVAILABLE``) when the document is not a JWKS."""
-    try:
-        doc = _json_object(document)
-    except Refused:
-        raise Refused(Reason.KEYS_UNAVAILABLE, "the JWKS is not a JSON object") from None
-    items = doc.get("keys")
-    if not isinstance(items, list):
-        raise Refused(Reason.KEYS_UNAVAILABLE, "the JWKS has no keys list")
-    registry = JWSRegistry(algorithms=list(ALGORITHMS))
-    keys: dict[str, _Key] = {}
-    shared: set[str] = set()
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        kid, kind = item.get("kid"), _KEY_KINDS.get((item.get("kty"), item.get("crv")))
-        if not isinstance(kid, str) or not kid or kind is None:
-            continue
-        alg, members = kind
-        if item.get("use", "sig") != "sig" or item.get("alg", alg) != alg:
-            continue
-        if kid in keys or kid in shared:
-            # Two keys under one kid: neither can be told apart, so neither is used.
-            keys.pop(kid, None)
-            shared.add(kid)
-            continue
-        jwk: dict[str, str | list[str]] = {}
-        for name in members:
-            value = item.get(name)
-            if isinstance(value, str):
-                jwk[name] = value
-        try:
-            key: ECKey | OKPKey
-            key = ECKey.import_key(jwk) if alg == "ES256" else OKPKey.import_key(jwk)
-            registry.get_alg(alg).check_key(key)
-            op_key = key.get_op_key("verify")
-            public: ec.EllipticCurvePublicKey | Ed25519PublicKey
-            if isinstance(op_key, ec.EllipticCurvePublicKey) and alg == "ES256":
-                if not isinstance(op_key.curve, ec.SECP256R1):
-                    raise TypeError("not a P-256 public key")
-                public = op_key
-            elif isinstance(op_key, Ed25519PublicKey) and alg == "Ed25519":
-                public = op_key
-            else:
-                raise TypeError(f"not a public key for {alg}")
-        except Exception as error:  # joserfc and cryptography raise several kinds
-            logger.warning("JWKS key %r left out: %s", kid, error)
-            continue
-        keys[kid] = _Key(alg=alg, public=public)
-    return keys
 
 
 class Verifier:
@@ -391,7 +178,7 @@ class Verifier:
         self.stats = VerifierStats()
         self._fetcher: Fetcher = fetcher if fetcher is not None else HttpFetcher()
         self._clock = clock
-        self._keys: dict[str, _Key] = {}
+        self._keys: dict[str, Key] = {}
         self._jwks_loaded_at: float | None = None  # when the keys in hand were fetched
         self._jwks_tried_at = float("-inf")  # the last attempt
         self._jwks_wait = 0.0  # seconds after the last attempt before the next one
@@ -453,7 +240,7 @@ class Verifier:
             raise Refused(Reason.OVERSIZED)
         verified = self._cached(token, now)
         if verified is None:
-            parsed = _parse(token, self._headers)
+            parsed = parse_compact(token, self._headers)
             self.stats.signature_checks += 1
             self._check_signature(parsed, now)
             verified = self._read_claims(parsed)
@@ -462,7 +249,7 @@ class Verifier:
             self.stats.cache_hits += 1
         return self._decide(token, verified, now)
 
-    def _check_signature(self, parsed: _Parsed, now: float) -> None:
+    def _check_signature(self, parsed: Parsed, now: float) -> None:
         key = self._key(parsed.kid, now)
         if key.alg != parsed.alg:
             # The key's type fixes its algorithm: an ES256 key never checks an Ed25519 token.
@@ -470,7 +257,7 @@ class Verifier:
         if not key.verify(parsed.signing_input, parsed.signature):
             raise Refused(Reason.BAD_SIGNATURE)
 
-    def _key(self, kid: str, now: float) -> _Key:
+    def _key(self, kid: str, now: float) -> Key:
         """The key named ``kid``. An unknown kid, or keys older than :data:`JWKS_MAX_AGE`,
         fetch the JWKS again, but no sooner than ``jwks_refresh_floor`` after the last fetch."""
         key = self._keys.get(kid)
@@ -514,10 +301,10 @@ class Verifier:
 
     # Checks 2 and 3 (and the claims' shape): what does not change over time
 
-    def _read_claims(self, parsed: _Parsed) -> _Verified:
+    def _read_claims(self, parsed: Parsed) -> _Verified:
         """Checks 2 and 3, and the claims' shape. A token whose claims are not an access
         token's is refused here and not kept; any other is kept with its first refusal."""
-        payload = _json_object(_b64decode(parsed.payload))
+        payload = json_object(b64decode(parsed.payload))
         refusal: Reason | None = None
         if not is_media_type(parsed.header.get("typ"), TOKEN_TYPE):
             refusal = Reason.BAD_TYPE
@@ -670,11 +457,11 @@ class Verifier:
         document = document.strip()
         if len(document) > max_bytes:
             raise Refused(Reason.OVERSIZED)
-        parsed = _parse(document, self._headers)
+        parsed = parse_compact(document, self._headers)
         self._check_signature(parsed, now)
         if not is_media_type(parsed.header.get("typ"), typ):
             raise Refused(Reason.BAD_TYPE, f"not a {typ}")
-        claims = _json_object(_b64decode(parsed.payload))
+        claims = json_object(b64decode(parsed.payload))
         if "iss" in claims and claims["iss"] != self.issuer:
             raise Refused(Reason.BAD_ISSUER)
         exp = claims.get("exp")

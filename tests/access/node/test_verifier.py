@@ -9,9 +9,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc.jwk import ECKey, RSAKey
 
+from access.node.jws import Refused, load_jwks
 from access.node.reasons import Reason, http_answer
 from access.node.statuslist import INVALID, SUSPENDED, VALID
-from access.node.verifier import JWKS_MAX_AGE, Refused, load_jwks
+from access.node.verifier import JWKS_MAX_AGE
 
 from .stand_in import (
     AUDIENCE,

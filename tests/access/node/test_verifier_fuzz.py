@@ -7,9 +7,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from access.node.jws import Refused, load_jwks
 from access.node.reasons import Reason
 from access.node.statuslist import LIST_TYPE
-from access.node.verifier import Decision, Refused, load_jwks
+from access.node.verifier import Decision
 
 from .stand_in import (
     ED_KID,
