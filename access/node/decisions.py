@@ -327,7 +327,7 @@ class Gatekeeper:
         if not decision.allowed:
             reason = decision.reason or Reason.STUDY_NOT_PERMITTED
             return self._report(decision, study, refusal(reason))
-        excluded = self.exclusions.refusal(decision.claims, study_map.studies[target.study])
+        excluded = self._excluded(decision.claims, study_map, target.study)
         if excluded is not None:
             log.info("refused %s %s: %s", method, uri, excluded.value)
             return self._report(decision, study, refusal(excluded))
@@ -343,6 +343,17 @@ class Gatekeeper:
             self.study_maps.valid_until(),
             self.exclusions.valid_until(),
         )
+
+    def _excluded(self, claims: AccessClaims, study_map: StudyMap, study: str) -> Reason | None:
+        """Why the consent exclusion list refuses ``study`` to the token of ``claims``, or None.
+        A study in several of the token's datasets is served when one of them allows it."""
+        first: Reason | None = None
+        for entry in study_map.granted(study, claims.datasets):
+            refused = self.exclusions.refusal(claims, entry)
+            if refused is None:
+                return None
+            first = first or refused
+        return first
 
     def _allowed(self, decision: DecisionLike) -> Answer:
         """The 200 for an allowed study read: reusable by nginx for the whole seconds it stands,
@@ -409,21 +420,23 @@ class Gatekeeper:
         if not exclusions.knows(claims.permit):
             return refusal(Reason.PERMIT_NOT_IN_EXCLUSIONS)
         datasets = set(claims.datasets)
-        permitted = {uid for uid, e in study_map.studies.items() if e.dataset in datasets}
         named = study_uids_in(pairs)
-        if named is not None:
-            permitted &= set(named)
-        # The studies of subjects whose consent does not allow the permit's use are not shown.
+        candidates = study_map.studies.keys() if named is None else set(named)
+        # Studies in the token's datasets, but not those of subjects whose consent does not
+        # allow the permit's use (a study in several datasets: one that allows it is enough).
         permitted = {
             uid
-            for uid in permitted
-            if exclusions.refusal(
-                permit=claims.permit,
-                permit_iat=claims.permit_iat,
-                dataset=study_map.studies[uid].dataset,
-                subject=study_map.studies[uid].subject,
+            for uid in candidates
+            if any(
+                exclusions.refusal(
+                    permit=claims.permit,
+                    permit_iat=claims.permit_iat,
+                    dataset=entry.dataset,
+                    subject=entry.subject,
+                )
+                is None
+                for entry in study_map.granted(uid, datasets)
             )
-            is None
         }
         if not permitted:
             return dicom_json([])

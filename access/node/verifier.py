@@ -216,8 +216,7 @@ class Verifier:
             return _refuse(Reason.INSUFFICIENT_SCOPE, claims)
         if study_map.node != self.audience:
             return _refuse(Reason.STUDY_NOT_PERMITTED, claims)
-        dataset = study_map.dataset_of(study_uid)
-        if dataset is None or dataset not in claims.datasets:
+        if not study_map.granted(study_uid, claims.datasets):
             return _refuse(Reason.STUDY_NOT_PERMITTED, claims)
         return decision
 

@@ -29,7 +29,7 @@ from access import signing
 from access.models import AccessToken, NodeAccessEvent, NodeAccessReport, NodeCredential, Permit
 from access.node.claims import ALGORITHMS, TOKEN_TYPE, AccessClaims, InvalidClaims
 from access.node.reports import REPORT_TYPE, AccessReport, InvalidReport, read_batch
-from access.node.studies import MAP_TYPE, StudyEntry, StudyMap
+from access.node.studies import MAP_TYPE, StudyMap
 from access.selectors import published_signing_keys, study_map_rows
 from access.services import keys
 from access.services.common import InvalidTransition, _record
@@ -143,13 +143,7 @@ def study_map_document(node: Node) -> str:
     """The signed ``studymap+jwt`` of ``node``: every study of its published datasets, with
     the dataset's identifier and the subject's pseudonym; ``ttl`` is ``STUDY_MAP_TTL`` and
     ``exp`` is ``STUDY_MAP_LIFETIME`` after ``iat``."""
-    studies = StudyMap(
-        node=node.audience,
-        studies={
-            uid: StudyEntry(dataset=dataset, subject=subject)
-            for uid, dataset, subject in study_map_rows(node)
-        },
-    )
+    studies = StudyMap.from_rows(node.audience, study_map_rows(node))
     iat = int(timezone.now().timestamp())
     claims = {
         "iss": settings.SITE_URL,

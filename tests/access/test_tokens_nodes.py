@@ -16,8 +16,10 @@ from access import services
 from access.models import AccessToken, NodeAccessEvent, NodeAccessReport
 from access.node.studies import MAP_TYPE, StudyMap
 from catalogue.models import Instance, Series, Study
+from catalogue.services import dataset_create
 from portal.models import AuditEvent
 from tests.access.conftest import basic, verify_published
+from tests.conftest import dataset_fields
 
 STUDY = "1.2.826.0.1.3680043.8.498.1"  # in Oslo's published dataset
 SERIES = "1.2.826.0.1.3680043.8.498.1.1"
@@ -279,12 +281,26 @@ def test_a_node_gets_its_signed_study_map(client, nodes, studies, catalogue, set
     assert claims["exp"] == claims["iat"] + settings.STUDY_MAP_LIFETIME
     study_map = StudyMap.from_claims(claims)
     assert study_map.node == node.audience
-    assert study_map.dataset_of(STUDY) == str(catalogue.published.identifier)
+    assert [e.dataset for e in study_map.entries(STUDY)] == [str(catalogue.published.identifier)]
     assert study_map.studies[STUDY].subject == "SUBJ-0001"
-    assert study_map.dataset_of(DRAFT_STUDY) is None  # not published
-    assert study_map.dataset_of(VALENCIA_STUDY) is None  # another node's
+    assert study_map.entries(DRAFT_STUDY) == ()  # not published
+    assert study_map.entries(VALENCIA_STUDY) == ()  # another node's
     by_id = client.get(f"/access/nodes/{node.pk}/study-map", HTTP_AUTHORIZATION=nodes.oslo)
     assert by_id.status_code == 200
+
+
+def test_a_study_in_two_published_datasets_of_a_node_keeps_both_in_its_map(
+    client, nodes, studies, catalogue
+):
+    node = catalogue.own_node
+    second = dataset_create(node=node, actor=None, status="published", **dataset_fields())
+    Study.objects.create(dataset=second, study_instance_uid=STUDY, subject="SUBJ-0001")
+    answer = client.get(f"/access/nodes/{node.audience}/study-map", HTTP_AUTHORIZATION=nodes.oslo)
+    study_map = StudyMap.from_claims(verify_published(answer.content.decode(), MAP_TYPE, client))
+    assert {e.dataset for e in study_map.entries(STUDY)} == {
+        str(catalogue.published.identifier),
+        str(second.identifier),
+    }
 
 
 def test_a_node_cannot_read_another_nodes_study_map(client, nodes, studies, catalogue):

@@ -28,6 +28,7 @@ from access.node.portal_link import AccessReporter, PortalError, StudyMapStore, 
 from access.node.reasons import Reason
 from access.node.reports import AccessEvent
 from access.node.statuslist import INVALID, SUSPENDED, VALID
+from access.node.studies import StudyMap
 from access.node.verifier import Verifier
 from tests.node.harness import Nginx, free_port, http, start_node
 
@@ -513,6 +514,32 @@ def test_without_a_study_map_no_study_is_served(node, token):
         query="", authorization=f"Bearer {token}", accept=None, forwarded=None
     )
     assert searched.status == 401 and searched.reason == "study_map_unavailable"
+
+
+def test_a_study_in_two_datasets_is_served_and_listed_to_a_token_for_either(node, token):
+    """A node may publish one study in two datasets: the map has a row for each, and a token
+    for either dataset reads it and finds it in search."""
+    gatekeeper, store = _in_process(node)
+    portal, shared = node.portal, node.other[0]
+    rows = StudyMap(portal.audience, portal.studies).to_claims()
+    rows.append([shared.uid, node.permitted_dataset, shared.subject])
+    portal.study_map_override = portal.study_map(studies=rows)
+    try:
+        store.sync()
+        for holder in (token, node.portal.token(datasets=[node.other_dataset])):
+            answer = gatekeeper.authorise(
+                method="GET",
+                uri=f"/dicom-web/studies/{shared.uid}/metadata",
+                args="",
+                authorization=f"Bearer {holder}",
+            )
+            assert answer.status == 200, answer.reason
+        found = gatekeeper.search(
+            query="", authorization=f"Bearer {token}", accept=None, forwarded=None
+        )
+        assert uids(json.loads(found.body)) == {s.uid for s in node.permitted} | {shared.uid}
+    finally:
+        portal.study_map_override = None
 
 
 def test_a_study_map_that_is_not_the_portals_for_this_node_is_refused(node):

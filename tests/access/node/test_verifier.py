@@ -12,6 +12,7 @@ from joserfc.jwk import ECKey, RSAKey
 from access.node.jws import Refused, load_jwks
 from access.node.reasons import Reason, http_answer
 from access.node.statuslist import INVALID, SUSPENDED, VALID
+from access.node.studies import StudyMap
 from access.node.verifier import JWKS_MAX_AGE
 
 from .stand_in import (
@@ -71,6 +72,17 @@ def test_a_study_of_the_tokens_datasets_is_allowed_and_no_other(portal, verifier
         assert refusal.cache_for == 0
     both = verifier.verify(portal.token(datasets=[DATASET, OTHER_DATASET]))
     assert verifier.allows_study(both, OTHER_STUDY, study_map()).allowed
+
+
+def test_a_study_in_two_datasets_is_allowed_to_a_token_for_either(portal, verifier):
+    shared = StudyMap.from_rows(
+        AUDIENCE, [(STUDY, DATASET, "p-subject-1"), (STUDY, OTHER_DATASET, "p-subject-1")]
+    )
+    for datasets in ([DATASET], [OTHER_DATASET]):
+        decision = verifier.verify(portal.token(datasets=datasets))
+        assert verifier.allows_study(decision, STUDY, shared).allowed
+    decision = verifier.verify(portal.token(datasets=["another-dataset"]))
+    assert verifier.allows_study(decision, STUDY, shared).reason is Reason.STUDY_NOT_PERMITTED
 
 
 def test_a_study_map_of_another_node_allows_nothing(portal, verifier):

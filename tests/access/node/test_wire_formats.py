@@ -146,8 +146,20 @@ def test_it_reads_a_study_map():
     studies = StudyMap.from_claims(
         {"aud": "urn:ecii:node:oslo", "studies": [["1.2.3", "d-1", "p-subject"]]}
     )
-    assert studies.dataset_of("1.2.3") == "d-1"
-    assert studies.dataset_of("1.2.4") is None
+    assert [e.dataset for e in studies.entries("1.2.3")] == ["d-1"]
+    assert studies.entries("1.2.4") == ()
     assert studies.to_claims() == [["1.2.3", "d-1", "p-subject"]]
     with pytest.raises(InvalidStudyMap):
         StudyMap.from_claims({"aud": "n", "studies": [["1.2.3", "d-1"]]})
+
+
+def test_a_study_in_two_datasets_keeps_both_and_round_trips():
+    rows = [["1.2.3", "d-2", "p-a"], ["1.2.3", "d-1", "p-a"], ["1.2.9", "d-1", "p-b"]]
+    studies = StudyMap.from_claims({"aud": "urn:ecii:node:oslo", "studies": rows})
+    assert {e.dataset for e in studies.entries("1.2.3")} == {"d-1", "d-2"}
+    assert [e.dataset for e in studies.granted("1.2.3", ("d-2",))] == ["d-2"]
+    assert studies.granted("1.2.9", ("d-2",)) == ()
+    assert studies.to_claims() == sorted(rows)
+    # The same row twice is one entry.
+    again = StudyMap.from_rows("n", [("1.2.3", "d-1", "p-a"), ("1.2.3", "d-1", "p-a")])
+    assert len(again.entries("1.2.3")) == 1
