@@ -73,13 +73,17 @@ class SigningKey(TransitionsMixin):
 
 class TokenStatusList(models.Model):
     """One Token Status List (``access.node.statuslist``): ``capacity`` entries of ``bits``
-    bits, served signed at ``/access/status-lists/<id>``. Entries are handed out in order; when
+    bits, served signed at ``/access/status-lists/<id>``. Entries are handed out one after the
+    other (``next_index`` counts them), each at the index ``access.status_indices`` draws from
+    the list's secret ``index_key``, so that an index tells nothing of when its token was
+    issued; a list made before keys existed has none and hands its entries out in order. When
     a list is full a new one starts. The entries' values are the ``status`` of the tokens that
     hold them."""
 
     bits = models.PositiveSmallIntegerField(default=2)
     capacity = models.PositiveIntegerField()
     next_index = models.PositiveIntegerField(default=0)
+    index_key = models.BinaryField(max_length=32, null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

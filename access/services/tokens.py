@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from access import status_indices
 from access.models import AccessToken, Permit, TokenStatusList
 from access.node.claims import MAX_LIFETIME, SCOPE_READ, TOKEN_TYPE, AccessClaims
 from access.node.statuslist import LIST_TYPE, StatusList, list_claims
@@ -117,7 +118,7 @@ _NEXT_ENTRY = """
     UPDATE {table} SET next_index = next_index + 1
     WHERE id = (SELECT id FROM {table} WHERE next_index < capacity ORDER BY id DESC LIMIT 1)
       AND next_index < capacity
-    RETURNING id, next_index - 1
+    RETURNING id, next_index - 1, capacity, index_key
 """
 
 
@@ -135,8 +136,9 @@ def _next_entry(sql: str, *, asynchronous: bool) -> tuple[Any, ...] | None:
 
 
 def _allocate_entry() -> tuple[int, int]:
-    """The next free entry of the current status list, ``(list id, index)``; a new list when
-    the current one is full. An entry whose token is then refused stays unused and valid.
+    """The next free entry of the current status list, ``(list id, index)``, at the index the
+    list's key draws for it (``access.status_indices``); a new list when the current one is
+    full. An entry whose token is then refused stays unused and valid.
 
     On PostgreSQL the statement commits on its own without waiting for the disk (asynchronous
     commit): the token's transaction commits after it and waits for the disk, which writes the
@@ -148,9 +150,13 @@ def _allocate_entry() -> tuple[int, int]:
     while True:
         row = _next_entry(sql, asynchronous=asynchronous)
         if row is not None:
-            return int(row[0]), int(row[1])
+            list_id, n, capacity, key = row
+            index = n if key is None else status_indices.index_of(bytes(key), n, capacity)
+            return int(list_id), index
         with transaction.atomic():
-            created = TokenStatusList.objects.create(capacity=settings.STATUS_LIST_SIZE)
+            created = TokenStatusList.objects.create(
+                capacity=settings.STATUS_LIST_SIZE, index_key=status_indices.new_key()
+            )
             _record("access.status_list.created", None, created, capacity=created.capacity)
 
 

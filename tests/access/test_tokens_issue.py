@@ -9,6 +9,7 @@ from django.utils import timezone
 from access import services
 from access.models import AccessToken, Permit, TokenStatusList
 from access.node.claims import MAX_LIFETIME, SCOPE_READ
+from access.status_indices import index_of
 from portal.models import AuditEvent
 from tests.access.conftest import token_claims
 from tests.factories import UserFactory
@@ -58,9 +59,36 @@ def test_each_token_takes_its_own_status_entry_and_a_full_list_starts_another(
     ]
     assert len(set(entries)) == 10
     first, second = TokenStatusList.objects.order_by("pk")
-    assert [e for e in entries if e[0] == first.pk] == [(first.pk, i) for i in range(8)]
-    assert [e for e in entries if e[0] == second.pk] == [(second.pk, 0), (second.pk, 1)]
+    # Every entry of the full list is used once, each at the index its key draws.
+    in_first = [index for list_id, index in entries if list_id == first.pk]
+    assert sorted(in_first) == list(range(8))
+    assert in_first == [index_of(bytes(first.index_key), n, 8) for n in range(8)]
+    assert len([e for e in entries if e[0] == second.pk]) == 2
     assert AuditEvent.objects.filter(action="access.status_list.created").count() == 2
+
+
+def test_an_index_tells_nothing_of_the_order_tokens_were_issued_in(
+    permit, catalogue, personas, settings
+):
+    settings.STATUS_LIST_SIZE = 65536
+    indices = [
+        _issue(permit, catalogue.own_node, personas["researcher"]).record.status_index
+        for _ in range(12)
+    ]
+    assert len(set(indices)) == 12
+    assert indices != sorted(indices)  # in order: a chance of 1 in 12! (about 2 in a billion)
+    assert max(indices) > 12  # spread over the list, not its first entries
+
+
+def test_a_list_made_before_keys_existed_goes_on_handing_out_its_entries_in_order(
+    permit, catalogue, personas
+):
+    TokenStatusList.objects.create(capacity=64, next_index=3)  # no index_key
+    indices = [
+        _issue(permit, catalogue.own_node, personas["researcher"]).record.status_index
+        for _ in range(3)
+    ]
+    assert indices == [3, 4, 5]
 
 
 def test_a_shorter_lifetime_can_be_asked_and_a_token_never_outlives_its_permit(
