@@ -101,7 +101,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                         "readHistory": True,
                         "updateCreate": False,
                         "conditionalCreate": False,
-                        "conditionalRead": "not-supported",
+                        "conditionalRead": "full-support",
                         "conditionalUpdate": False,
                         "conditionalPatch": False,
                         "conditionalDelete": "not-supported",

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.cache import get_conditional_response
 from django.views.decorators.csrf import csrf_exempt
 
 from consent.fhir import Issue, operation_outcome
@@ -89,6 +90,20 @@ def outcome_response(error: FhirError) -> HttpResponse:
 
 def etag(version: ConsentVersion) -> str:
     return f'W/"{version.version}"'
+
+
+def conditional(
+    request: HttpRequest, version: ConsentVersion, response: HttpResponse
+) -> HttpResponse:
+    """FHIR's conditional read: 304 Not Modified, without the resource, when ``If-None-Match``
+    names this version's ETag or ``If-Modified-Since`` is not before its last update (RFC 9110
+    13, as Django's conditional GET applies it); ``response`` otherwise."""
+    return get_conditional_response(
+        request,
+        etag=etag(version),
+        last_modified=int(version.last_updated.timestamp()),
+        response=response,
+    )
 
 
 def version_headers(version: ConsentVersion) -> dict[str, str]:
@@ -233,16 +248,22 @@ def endpoint(handlers: Mapping[str, Handler], *, public: bool = False) -> Handle
     @csrf_exempt  # checked in ``signed_in``, for signed-in callers, as the portal's API does
     def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         try:
-            handler = handlers.get(request.method or "")
+            method = request.method or ""
+            # HEAD answers as GET does, without the body (RFC 9110 9.3.2).
+            handler = handlers.get("GET" if method == "HEAD" else method)
             if handler is None:
+                allowed = [*handlers, *(["HEAD"] if "GET" in handlers else [])]
                 raise FhirError(
                     405,
                     f"This address does not answer {request.method}.",
-                    headers={"Allow": ", ".join(handlers)},
+                    headers={"Allow": ", ".join(allowed)},
                 )
             negotiate(request)
             user = None if public else signed_in(request)
-            return handler(request, user, **kwargs)
+            response = handler(request, user, **kwargs)
+            if method == "HEAD":
+                response.content = b""
+            return response
         except FhirError as error:
             return outcome_response(error)
         except Http404:

@@ -20,6 +20,7 @@ from consent.fhir import Issue, instant, operation_outcome
 from consent.fhir_api.capability import capability_statement
 from consent.fhir_api.common import (
     FhirError,
+    conditional,
     endpoint,
     fhir_response,
     read_resource,
@@ -76,7 +77,7 @@ def read(request: HttpRequest, user: User, id: str) -> HttpResponse:
     record = selectors.access_consent(user, id)
     version = selectors.current_version(record)
     services.consent_reads_record(reader=user, records=[record], interaction="read")
-    return _answer(version)
+    return conditional(request, version, _answer(version))
 
 
 def vread(request: HttpRequest, user: User, id: str, vid: str) -> HttpResponse:
@@ -88,7 +89,7 @@ def vread(request: HttpRequest, user: User, id: str, vid: str) -> HttpResponse:
     services.consent_reads_record(
         reader=user, records=[record], interaction="vread", version=number
     )
-    return _answer(version)
+    return conditional(request, version, _answer(version))
 
 
 def _bundle(kind: str, base: str, query: Query, total: int) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def test_metadata_is_a_capability_statement_anyone_may_read(client):
     assert consent.versioning == "versioned-update"
     assert consent.readHistory is True and consent.updateCreate is False
     assert consent.conditionalCreate is False and consent.conditionalUpdate is False
-    assert consent.conditionalRead == "not-supported"
+    assert consent.conditionalRead == "full-support"  # If-None-Match and If-Modified-Since
     assert consent.conditionalDelete == "not-supported"
     assert {p.name for p in consent.searchParam} == {
         "patient",
@@ -109,7 +109,7 @@ def test_unknown_paths_and_methods_answer_an_operation_outcome(created, client_f
     assert issues(client.get("/fhir/Patient/p-1"))[0]["code"] == "not-found"
     response = client.delete(f"/fhir/Consent/{created['id']}")
     assert response.status_code == 405
-    assert response["Allow"] == "GET, PUT"
+    assert response["Allow"] == "GET, PUT, HEAD"
     assert issues(response)[0]["code"] == "not-supported"
     assert ConsentVersion.objects.count() == 1
 
@@ -314,6 +314,38 @@ def test_read_gives_the_current_version_with_its_etag(created, client_for):
     assert response.status_code == 200
     assert response["ETag"] == 'W/"1"'
     assert response.json() == created
+
+
+def test_a_conditional_read_answers_304_until_the_consent_changes(created, client_for):
+    client = client_for("citizen")
+    path = f"/fhir/Consent/{created['id']}"
+    first = client.get(path)
+    unchanged = client.get(path, headers={"If-None-Match": first["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    assert unchanged["ETag"] == 'W/"1"'
+    since = client.get(path, headers={"If-Modified-Since": first["Last-Modified"]})
+    assert since.status_code == 304
+    version = client.get(f"{path}/_history/1", headers={"If-None-Match": 'W/"1"'})
+    assert version.status_code == 304
+    assert put(client, created["id"], _changed(created)).status_code == 200
+    changed = client.get(path, headers={"If-None-Match": first["ETag"]})
+    assert changed.status_code == 200 and changed["ETag"] == 'W/"2"'
+    assert changed.json()["status"] == "inactive"
+
+
+def test_head_answers_as_get_without_the_body_and_only_to_those_who_may_read(
+    created, client_for, another_citizen
+):
+    path = f"/fhir/Consent/{created['id']}"
+    head = client_for("citizen").head(path)
+    assert head.status_code == 200 and head.content == b""
+    assert head["ETag"] == 'W/"1"' and head["Content-Type"].startswith("application/fhir+json")
+    other = Client()
+    other.force_login(another_citizen)
+    assert other.head(path).status_code == 404
+    assert client_for("citizen").head("/fhir/metadata").status_code == 200
+    refused = client_for("citizen").delete(path)
+    assert refused.status_code == 405 and "HEAD" in refused["Allow"]
 
 
 def _changed(resource):
