@@ -44,6 +44,7 @@ from access.permissions import (
     seats_by_committee,
 )
 from catalogue.models import Dataset, Node, Study
+from catalogue.selectors import operated_nodes
 from portal.models import AnyUser, Role, User
 
 
@@ -446,6 +447,23 @@ def published_signing_keys(now: datetime | None = None) -> list[SigningKey]:
     )
     order = {SigningKey.Status.ACTIVE: 0, SigningKey.Status.NEXT: 1, SigningKey.Status.RETIRED: 2}
     return sorted(keys, key=lambda k: (order[SigningKey.Status(k.status)], -k.pk))
+
+
+def connectable_nodes(user: AnyUser) -> QuerySet[Node]:
+    """The nodes whose connection to the portal ``user`` manages: those they operate, or every
+    node for the access body."""
+    if _is_admin(user):
+        return Node.objects.all()
+    return operated_nodes(user)
+
+
+def access_node_connection(user: AnyUser, pk: int | str) -> Node:
+    """A node whose credentials ``user`` manages (its operators, the access body); 404
+    otherwise."""
+    try:
+        return connectable_nodes(user).select_related("credential").get(pk=pk)
+    except (Node.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
 
 
 def study_map_rows(node: Node) -> list[tuple[str, str, str]]:

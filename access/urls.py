@@ -5,6 +5,7 @@ from access.views import (
     committees,
     documents,
     donor,
+    node_connection,
     nodes,
     page,
     permits,
@@ -62,6 +63,9 @@ urlpatterns = [
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     # What a donor sees of the use of their data
     path("my-data/", donor.donor_uses, name="donor_uses"),
+    # Connecting a node: its secret, its report key, its gatekeeper's configuration
+    path("node-connections/", node_connection.node_connection_list, name="node_connection_list"),
+    path("node-connections/<int:pk>/", node_connection.node_connection, name="node_connection"),
     # Published for nodes (anyone may fetch them)
     path("status-lists/<int:list_id>", documents.status_list, name="status_list"),
     # Asked by nodes, with their own credentials

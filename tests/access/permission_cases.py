@@ -55,6 +55,11 @@ ACCESS_PAGE_CASES = [
      only("researcher", "committee_chair", "hdab_admin", ok=302)),
     # What a donor sees of the use of their data: citizens only, each their own
     ("access:donor_uses", None, "get", only("citizen")),
+    # Connecting a node: its operators and the access body (an empty POST: the forms again)
+    ("access:node_connection_list", None, "get", only("node_operator", "hdab_admin")),
+    ("access:node_connection", "own_node", "get", only("node_operator", "hdab_admin")),
+    ("access:node_connection", "own_node", "post", only("node_operator", "hdab_admin")),
+    ("access:node_connection", "other_node", "get", only("hdab_admin")),
     # Published for anyone; asked by nodes with their own credentials (none here: 401)
     ("access:status_list", "page_status_list", "get", everyone(200)),
     ("jwks", None, "get", everyone(200)),

@@ -42,8 +42,11 @@ def _navigation(page: str) -> list[str]:
     ("persona", "links"),
     [
         ("researcher", ["Research", "Catalogue", "Basket", "My applications", "My permits"]),
-        ("hdab_admin", ["Access body", "Catalogue", "Committees", "Permits", "Audit log"]),
-        ("node_operator", ["My nodes", "Catalogue", "Link codes"]),
+        (
+            "hdab_admin",
+            ["Access body", "Catalogue", "Committees", "Permits", "Node connections", "Audit log"],
+        ),
+        ("node_operator", ["My nodes", "Catalogue", "Node connection", "Link codes"]),
     ],
 )
 def test_the_navigation_lists_dashboards_then_the_apps_links_then_portals(
