@@ -20,7 +20,8 @@ PAGES = {
     "committee_member": ["/dashboard/committee/", "submitted", "permits"],
     "committee_chair": ["/dashboard/committee/", "submitted", "decided", "permit"],
     "node_operator": ["/dashboard/node/", "dataset", "dataset_edit", "dataset_ingest", "node",
-                      "draft_dataset", "link_code_nodes", "link_codes"],
+                      "draft_dataset", "link_code_nodes", "link_codes", "/access/node-connections/",
+                      "node_connection"],
     "hdab_admin": ["/dashboard/hdab/", "/audit/", "submitted", "committees", "committee",
                    "new_committee", "permits", "permit"],
 }  # fmt: skip
@@ -43,6 +44,7 @@ def test_it_never_scrolls_sideways_on_a_phone(phone, world, donor_world, catalog
         "dataset_edit": reverse("catalogue:dataset_edit", args=[catalogue.published.pk]),
         "dataset_ingest": reverse("catalogue:dataset_ingest", args=[catalogue.published.pk]),
         "node": reverse("catalogue:node_detail", args=[catalogue.own_node.pk]),
+        "node_connection": reverse("access:node_connection", args=[catalogue.own_node.pk]),
     }
     if persona != "anonymous":
         login(phone, persona)
