@@ -33,6 +33,7 @@ from typing import Any
 
 import holidays
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Min
 from django.utils import timezone
 
@@ -68,7 +69,12 @@ NOT_STATED = "not_stated"  # a refusal whose ground nobody named
 def holiday_country() -> str:
     """The member state whose public holidays are not working days (``HDAB_COUNTRY``, an ISO
     3166 code; empty: weekends only)."""
-    return getattr(settings, "HDAB_COUNTRY", "") or ""
+    country: str = settings.HDAB_COUNTRY
+    if country and country not in holidays.list_supported_countries():
+        raise ImproperlyConfigured(
+            f"HDAB_COUNTRY {country!r} is not a country the holidays library knows"
+        )
+    return country
 
 
 def working_days(start: date, end: date, *, country: str = "") -> int:
@@ -227,7 +233,7 @@ def figures_from_events(
     return figures
 
 
-def chain_events(head_seq: int) -> Iterable[dict[str, Any]]:
+def chain_events(head_seq: int) -> Iterable[Mapping[str, Any]]:
     """The events the figures read, up to and including ``head_seq``, in chain order."""
     return (
         AuditEvent.objects.filter(seq__lte=head_seq, action__in=ACTIONS)

@@ -10,9 +10,10 @@ The label is shown on the dataset page, exported in the DCAT as a ``dqv:QualityC
 (``dqv:hasQualityAnnotation``), and counted by level in the access body's figures (Art 59(1)(i)).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
@@ -97,7 +98,10 @@ class Rule:
 COMPLETENESS = (0.8, 0.95, 1.0)
 TECHNICAL = _("Technical quality: completeness (Art 78(3)(b))")
 # The gate profiles, scored: the strict gate refuses more that could identify a person.
-PROFILE_SCORE = {Node.GateProfile.BASIC: 2.0, Node.GateProfile.STRICT: 4.0}
+PROFILE_SCORE: dict[str, float] = {
+    Node.GateProfile.BASIC.value: 2.0,
+    Node.GateProfile.STRICT.value: 4.0,
+}
 
 RULES: list[Rule] = [
     Rule(
@@ -265,7 +269,7 @@ def facts_for(datasets: Iterable[Dataset]) -> dict[int, Facts]:
     by_dataset = {row["dataset_id"]: row for row in rows}
     facts = {}
     for dataset in datasets:
-        row = by_dataset.get(dataset.pk, {})
+        row: Mapping[str, Any] = by_dataset.get(dataset.pk, {})
         facts[dataset.pk] = Facts(
             series=row.get("series_count", 0),
             with_modality=row.get("modality", 0),

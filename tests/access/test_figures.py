@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 import holidays
 import numpy
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -243,3 +245,20 @@ def test_quality_labels_are_counted_by_level(catalogue):
 
     assert result.quality_levels["bronze"] == 1  # the Oslo cohort, with one series indexed
     assert result.quality_levels["none"] == 1  # the Valencia collection, nothing indexed
+
+
+def test_the_page_reads_a_constant_number_of_queries(history, access, personas, client_for):
+    client = client_for("hdab_admin")
+    query = {"start": "2026-01-01", "end": "2026-12-31"}
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("access:figures"), query).status_code == 200
+        return len(queries)
+
+    before = count()
+    for title in ["H", "I", "J"]:
+        decide(access.new_application(title, submit=True), personas["committee_chair"],
+               oslo=True, valencia="risks")  # fmt: skip
+
+    assert count() == before
