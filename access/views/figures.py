@@ -24,7 +24,7 @@ from portal.models import Role
 from portal.permissions import role_required
 
 # The chart's geometry (SVG user units; the drawing scales to the width of the screen).
-CHART_WIDTH, LABEL_WIDTH, BAR_HEIGHT, ROW_HEIGHT, LABEL_CHARS = 640, 260, 18, 26, 42
+CHART_WIDTH, LABEL_WIDTH, BAR_HEIGHT, ROW_HEIGHT, LABEL_CHARS = 640, 260, 18, 26, 36
 
 
 class PeriodForm(forms.Form):

@@ -226,6 +226,7 @@ def test_the_page_shows_charts_and_offers_csv_and_a_report(history, client_for):
 
     report_page = client.get(reverse("access:figures_report"), query).content.decode()
     assert "print.css" in report_page and "<svg" in report_page
+    assert "<style" not in report_page  # the content security policy allows no inline style
 
 
 def test_a_period_that_ends_before_it_starts_is_refused_with_a_message(client_for):
