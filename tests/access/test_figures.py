@@ -263,3 +263,33 @@ def test_the_page_reads_a_constant_number_of_queries(history, access, personas, 
                oslo=True, valencia="risks")  # fmt: skip
 
     assert count() == before
+
+
+def test_the_chair_names_the_ground_of_a_refusal_on_the_page_and_in_the_api(
+    access, client_for, personas
+):
+    application = access.submitted
+    oslo = application.reviews.get(committee=access.oslo)
+    valencia = application.reviews.get(committee=access.valencia)
+    chair = client_for("committee_chair")
+
+    chair.post(
+        reverse("access:review_decide", args=[oslo.pk]),
+        {
+            "decision": "reject",
+            "reason": "Too broad.",
+            "ground": "proportionate",
+            "confirmed": "yes",
+        },
+    )
+    refused = AuditEvent.objects.filter(action="access.review.rejected").get()
+    assert refused.details["ground"] == "proportionate"
+
+    url = reverse("access_api:review_decide", kwargs={"pk": valencia.pk})
+    wrong = {"approve": False, "reason": "No.", "ground": "because"}
+    assert chair.post(url, wrong, content_type="application/json").status_code == 400
+    right = {"approve": False, "reason": "No.", "ground": "safeguards"}
+    assert chair.post(url, right, content_type="application/json").status_code == 200
+
+    result = figures.access_body_figures(start=date(2000, 1, 1), end=date(2100, 1, 1))
+    assert dict(result.refused_by_ground) == {"proportionate": 1, "safeguards": 1}
