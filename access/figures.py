@@ -23,6 +23,7 @@ Definitions (also on the page):
 - percentiles: the median, and the 90th percentile by the nearest-rank method.
 """
 
+import functools
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -77,20 +78,23 @@ def holiday_country() -> str:
     return country
 
 
+@functools.lru_cache(maxsize=64)
+def _holidays(country: str, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays(country, years=year))
+
+
 def working_days(start: date, end: date, *, country: str = "") -> int:
     """Working days after ``start`` up to and including ``end``: weekdays that are not public
     holidays of ``country`` (0 when ``end`` is not after ``start``)."""
     if end <= start:
         return 0
-    closed: Mapping[date, Any] = (
-        holidays.country_holidays(country, years=range(start.year, end.year + 1)) if country else {}
-    )
-    days = 0
-    day = start + timedelta(days=1)
-    while day <= end:
-        if day.weekday() < 5 and day not in closed:
-            days += 1
-        day += timedelta(days=1)
+    first = start + timedelta(days=1)
+    weeks, extra = divmod((end - first).days + 1, 7)
+    days = weeks * 5 + sum(1 for i in range(extra) if (first.weekday() + i) % 7 < 5)
+    if country:
+        for year in range(first.year, end.year + 1):
+            closed = _holidays(country, year)
+            days -= sum(1 for d in closed if first <= d <= end and d.weekday() < 5)
     return days
 
 
