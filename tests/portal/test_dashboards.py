@@ -42,7 +42,10 @@ def _navigation(page: str) -> list[str]:
     ("persona", "links"),
     [
         ("researcher", ["Research", "Catalogue", "Basket", "My applications", "My permits"]),
-        ("hdab_admin", ["Access body", "Catalogue", "Committees", "Permits", "Audit log"]),
+        (
+            "hdab_admin",
+            ["Access body", "Catalogue", "Committees", "Permits", "Figures", "Audit log"],
+        ),
         ("node_operator", ["My nodes", "Catalogue", "Link codes"]),
     ],
 )
