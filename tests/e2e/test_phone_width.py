@@ -22,7 +22,8 @@ PAGES = {
     "node_operator": ["/dashboard/node/", "dataset", "dataset_edit", "dataset_ingest", "node",
                       "draft_dataset", "link_code_nodes", "link_codes"],
     "hdab_admin": ["/dashboard/hdab/", "/audit/", "submitted", "committees", "committee",
-                   "new_committee", "permits", "permit"],
+                   "new_committee", "permits", "permit", "/access/figures/",
+                   "/access/figures/report/"],
 }  # fmt: skip
 
 
