@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from access import uploads
-from access.models import Application, Committee, Vote
+from access.models import Application, Committee, RefusalGround, Vote
 from access.services import APPLICANT_FIELDS, PERMIT_CHANGES, check_permit_end
 from catalogue import duo
 from catalogue.forms import ListField
@@ -181,6 +181,14 @@ class DecideForm(forms.Form):
         required=False,
         widget=_text(),
         help_text=_("Required to reject; the applicant reads them."),
+    )
+    ground = forms.ChoiceField(
+        label=_("Ground of the refusal (Article 68)"),
+        required=False,
+        choices=[("", _("Not stated")), *RefusalGround.choices],
+        help_text=_(
+            "When rejecting: the criterion it rests on, counted in the access body's figures."
+        ),
     )
     conditions = forms.CharField(label=_("Conditions of the permit"), required=False,
                                  widget=_text())  # fmt: skip

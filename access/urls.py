@@ -5,6 +5,7 @@ from access.views import (
     committees,
     documents,
     donor,
+    figures,
     node_connection,
     nodes,
     page,
@@ -61,6 +62,10 @@ urlpatterns = [
     # Access tokens: issued from the permit page, revoked from it
     path("permits/<int:pk>/tokens/", tokens.token_issue, name="token_issue"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
+    # The access body's figures and activity report (EHDS Art 59)
+    path("figures/", figures.figures_page, name="figures"),
+    path("figures/report/", figures.figures_report, name="figures_report"),
+    path("figures.csv", figures.figures_csv, name="figures_csv"),
     # What a donor sees of the use of their data
     path("my-data/", donor.donor_uses, name="donor_uses"),
     # Connecting a node: its secret, its report key, its gatekeeper's configuration

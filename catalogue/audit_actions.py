@@ -17,6 +17,13 @@ register(
     AuditAction("catalogue.dataset.unpublished", _("A dataset was taken back to draft")),
     AuditAction("catalogue.dataset.retired", _("A dataset was retired from the catalogue")),
     AuditAction("catalogue.dataset.ingested", _("Image headers were indexed for a dataset")),
+    AuditAction(
+        "catalogue.dataset.reviewed", _("A node operator confirmed a dataset's description")
+    ),
+    AuditAction(
+        "catalogue.dataset.review_reminded",
+        _("A node's operators were reminded to review a dataset's description"),
+    ),
     AuditAction("catalogue.basket.added", _("A researcher put a dataset in their basket")),
     AuditAction("catalogue.basket.removed", _("A researcher took a dataset out of their basket")),
 )

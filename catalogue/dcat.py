@@ -28,7 +28,7 @@ from django.utils import translation
 from rdflib import RDF, RDFS, SKOS, XSD, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF
 
-from catalogue import duo
+from catalogue import duo, quality
 from catalogue.models import Dataset
 from catalogue.validators import iri_problem
 from catalogue.vocabularies import (
@@ -95,6 +95,8 @@ PREFIXES = {
     "healthcategory": HEALTH_CATEGORY,
     "accesscondition": ACCESS_CONDITION,
     "datausecondition": DATA_USE_CONDITION,
+    "dqv": quality.DQV,
+    "oa": quality.OA,
 }
 
 # ISO 3166-1 alpha-3 codes, as used by the EU country authority table, for the node countries.
@@ -317,8 +319,15 @@ def _add_distribution(graph: Graph, dataset: Dataset, iri: URIRef, condition: st
     return distribution
 
 
-def add_dataset(graph: Graph, dataset: Dataset, *, base_url: str) -> URIRef:
-    """Add the description of ``dataset`` (with ``dataset.node`` loaded) to ``graph``.
+def add_dataset(
+    graph: Graph,
+    dataset: Dataset,
+    *,
+    base_url: str,
+    quality_label: quality.QualityLabel | None = None,
+) -> URIRef:
+    """Add the description of ``dataset`` (with ``dataset.node`` loaded) to ``graph``, with its
+    quality label (computed here unless given).
 
     Labels come from translatable choices: call it with English active (the public functions do).
     """
@@ -466,6 +475,7 @@ def add_dataset(graph: Graph, dataset: Dataset, *, base_url: str) -> URIRef:
     # Distributions: one per access condition.
     for condition in dataset.access_conditions:
         add((iri, DCAT.distribution, _add_distribution(graph, dataset, iri, condition)))
+    quality.add_annotation(graph, iri, quality_label or quality.label_for(dataset))
     return iri
 
 
@@ -473,7 +483,9 @@ class NotExportable(Exception):
     """A stored dataset whose description cannot be written as RDF (its message says why)."""
 
 
-def _checked_description(dataset: Dataset, *, base_url: str) -> tuple[URIRef, Graph]:
+def _checked_description(
+    dataset: Dataset, *, base_url: str, quality_label: quality.QualityLabel | None = None
+) -> tuple[URIRef, Graph]:
     """The description of ``dataset`` in a graph of its own, once every IRI in it is valid.
 
     Raises NotExportable naming the first IRI that ``iri_problem`` refuses, or the error that
@@ -481,7 +493,7 @@ def _checked_description(dataset: Dataset, *, base_url: str) -> tuple[URIRef, Gr
     """
     part = Graph()
     try:
-        iri = add_dataset(part, dataset, base_url=base_url)
+        iri = add_dataset(part, dataset, base_url=base_url, quality_label=quality_label)
     except Exception as error:  # a stored value the exporter cannot read
         raise NotExportable(f"{type(error).__name__}: {error}") from error
     for term in part.all_nodes():
@@ -545,10 +557,14 @@ def catalogue_graph(datasets: Iterable[Dataset], *, base_url: str) -> Graph:
     graph.add((catalogue, DCATAP.applicableLegislation, URIRef(Dataset.default_legislation()[0])))
     graph.add((catalogue, DCAT.themeTaxonomy, URIRef(str(DATA_THEME))))
     latest = None
+    datasets = list(datasets)
+    labels = quality.labels_for(datasets)
     with translation.override("en"):
         for dataset in datasets:
             try:
-                iri, part = _checked_description(dataset, base_url=base_url)
+                iri, part = _checked_description(
+                    dataset, base_url=base_url, quality_label=labels.get(dataset.pk)
+                )
             except NotExportable as error:
                 _log_left_out(dataset, error)
                 continue

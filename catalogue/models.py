@@ -151,6 +151,10 @@ class Dataset(TransitionsMixin):
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # When an operator last confirmed the description still holds (the yearly re-check of the
+    # quality label, catalogue.quality), and when they were last reminded to.
+    reviewed_at = models.DateTimeField(_("description reviewed"), null=True, blank=True)
+    review_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["title"]

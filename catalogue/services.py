@@ -2,8 +2,11 @@
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from catalogue import duo
@@ -253,6 +256,43 @@ def dataset_set_status(*, dataset: Dataset, status: str, actor: User | None) -> 
         details={"from": old, "to": status},
     )
     return locked
+
+
+@transaction.atomic
+def dataset_mark_reviewed(*, dataset: Dataset, actor: User | None) -> Dataset:
+    """The operator confirms the description still holds (the yearly re-check behind the
+    quality label, ``catalogue.quality``)."""
+    locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    locked.reviewed_at = timezone.now()
+    locked.save(update_fields=["reviewed_at"])
+    audit_record("catalogue.dataset.reviewed", actor=actor, obj=locked)
+    return locked
+
+
+@transaction.atomic
+def dataset_remind_review(*, dataset: Dataset) -> list[str]:
+    """Email the operators of the dataset's node that its description is due for its yearly
+    review, and record it (the daily command; sent once the transaction commits). Returns the
+    addresses written to."""
+    locked = Dataset.objects.select_for_update().select_related("node").get(pk=dataset.pk)
+    recipients = sorted({u.email for u in locked.node.operators.filter(is_active=True) if u.email})
+    locked.review_reminded_at = timezone.now()
+    locked.save(update_fields=["review_reminded_at"])
+    audit_record(
+        "catalogue.dataset.review_reminded",
+        obj=locked,
+        details={"last_reviewed": locked.reviewed_at or locked.published_at,
+                 "recipients": len(recipients)},
+    )  # fmt: skip
+    body = render_to_string(
+        "catalogue/email/review_due.txt",
+        {"dataset": locked, "url": settings.SITE_URL + f"/catalogue/datasets/{locked.pk}/"},
+    )
+    subject = f"[ECII] Please review the description of {locked.title}"
+    transaction.on_commit(
+        lambda: [send_mail(subject, body, None, [to]) for to in recipients]  # one each
+    )
+    return recipients
 
 
 @transaction.atomic

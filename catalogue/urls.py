@@ -10,6 +10,7 @@ urlpatterns = [
     path("datasets/<int:pk>/edit/", views.dataset_edit, name="dataset_edit"),
     path("datasets/<int:pk>/status/", views.dataset_status, name="dataset_status"),
     path("datasets/<int:pk>/ingest/", views.dataset_ingest, name="dataset_ingest"),
+    path("datasets/<int:pk>/reviewed/", views.dataset_reviewed, name="dataset_reviewed"),
     path("nodes/new/", views.node_create, name="node_create"),
     path("nodes/<int:pk>/", views.node_detail, name="node_detail"),
     path("nodes/<int:pk>/gate/", views.node_gate_profile, name="node_gate_profile"),

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from catalogue import dcat, duo, ingest, selectors, services
+from catalogue import dcat, duo, ingest, quality, selectors, services
 from catalogue import feasibility as feasibility_counts
 from catalogue.forms import DatasetForm, GateProfileForm, IngestForm, NodeForm
 from catalogue.models import Dataset
@@ -102,6 +102,8 @@ def dataset_detail(request, pk):
                 dict(CollectionMethod.choices).get(m, m) for m in dataset.collection_methods
             ],
             "export_warnings": dcat.uncoded_values(dataset) if can_edit else [],
+            "quality": quality.label_for(dataset),
+            "review_due": can_edit and quality.review_due(dataset),
             "in_basket": dataset.pk in selectors.basket_ids(request.user),
             "can_basket": request.user.is_authenticated
             and request.user.has_role(Role.RESEARCHER)
@@ -231,6 +233,17 @@ def dataset_status(request, pk):
     else:
         messages.success(request, STATUS_CHANGED[status] % dataset.title)
     return redirect(detail)
+
+
+@require_POST
+@role_required(Role.NODE_OPERATOR)
+def dataset_reviewed(request, pk):
+    """The operator confirms the dataset's description is still right (the yearly re-check)."""
+    dataset = selectors.access_dataset(request.user, pk, for_write=True)
+    services.dataset_mark_reviewed(dataset=dataset, actor=request.user)
+    messages.success(request, _("Thank you: the description of %s is marked as reviewed today.")
+                     % dataset.title)  # fmt: skip
+    return redirect("catalogue:dataset_detail", dataset.pk)
 
 
 @require_POST

@@ -40,6 +40,9 @@ HDAB_NAME = env("HDAB_NAME", "Health data access body of the imaging atlas")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 HDAB_EMAIL = env("HDAB_EMAIL", "hdab@localhost")
 HDAB_URL = env("HDAB_URL", SITE_URL + "/")
+# The member state whose public holidays are not working days in the access body's figures
+# (ISO 3166 code, as the holidays library knows it; empty: weekends only).
+HDAB_COUNTRY = env("HDAB_COUNTRY", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

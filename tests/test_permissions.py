@@ -75,6 +75,8 @@ CASES = [
     ("catalogue:dataset_status", "other_draft", "post", only()),
     ("catalogue:dataset_ingest", "published", "get", only("node_operator")),
     ("catalogue:dataset_ingest", "other_published", "get", only()),
+    ("catalogue:dataset_reviewed", "published", "post", only("node_operator", ok=302)),
+    ("catalogue:dataset_reviewed", "other_published", "post", only()),
     ("catalogue:node_create", None, "get", only("node_operator")),
     ("catalogue:node_detail", "own_node", "get", everyone(200)),
     ("catalogue:node_gate_profile", "own_node", "post", only("node_operator", ok=302)),

@@ -26,6 +26,7 @@ from access.api.common import (
 from access.models import (
     Application,
     ConflictOfInterest,
+    RefusalGround,
     Review,
     Vote,
 )
@@ -244,6 +245,13 @@ class ReviewDecideApi(AccessApi):
         )
         conditions = serializers.CharField(required=False, allow_blank=True, default="")
         ends_on = serializers.DateField(required=False, allow_null=True, default=None)
+        ground = serializers.ChoiceField(
+            choices=RefusalGround.choices,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="When rejecting: the EHDS Art 68 criterion the refusal rests on.",
+        )
 
     @extend_schema(request=DecisionInput, responses=answers(ReviewDetailOutput))
     def post(self, request, pk):

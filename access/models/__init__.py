@@ -21,7 +21,14 @@ from access.models.committees import Committee
 from access.models.exclusions import ExclusionEntry, ExclusionListState
 from access.models.nodes import NodeAccessEvent, NodeAccessReport, NodeCredential
 from access.models.permits import Permit
-from access.models.reviews import Clarification, Comment, ConflictOfInterest, Review, Vote
+from access.models.reviews import (
+    Clarification,
+    Comment,
+    ConflictOfInterest,
+    RefusalGround,
+    Review,
+    Vote,
+)
 from access.models.tokens import AccessToken, SigningKey, TokenStatusList
 
 # The EHDS Art 53 purposes are defined in catalogue.purposes (consent uses them too); they are
@@ -47,6 +54,7 @@ __all__ = [
     "Permit",
     "ProhibitedUse",
     "Purpose",
+    "RefusalGround",
     "Review",
     "SigningKey",
     "TeamMember",

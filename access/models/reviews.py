@@ -9,6 +9,22 @@ from access.models.committees import Committee
 from portal.workflow import TransitionsMixin
 
 
+class RefusalGround(models.TextChoices):
+    """The criterion of EHDS Art 68(1)–(2) a refusal rests on, as the chair names it (kept in
+    the audit event of the decision and counted in the access body's figures, not stored on
+    the review)."""
+
+    PURPOSE = "purpose", _("(a) The purpose is not one of Article 53(1)")
+    PROPORTIONATE = "proportionate", _("(b) The data asked for are not necessary or proportionate")
+    LEGAL_BASIS = "legal_basis", _("(c) No lawful basis, or pseudonymised data not justified")
+    QUALIFIED = "qualified", _("(d) The applicant is not qualified for the purpose")
+    SAFEGUARDS = "safeguards", _("(e) Safeguards against misuse are not sufficient")
+    ETHICS = "ethics", _("(f) The ethics assessment does not comply with national law")
+    OPT_OUT_EXCEPTION = "opt_out_exception", _("(g) The Article 71(4) exception is not justified")
+    OTHER_REQUIREMENT = "other_requirement", _("(h) Another requirement of the Chapter is not met")
+    RISKS = "risks", _("Art 68(2): risks to security or to confidential data")
+
+
 class Review(TransitionsMixin):
     """One committee's review of the datasets it governs in one application."""
 

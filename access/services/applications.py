@@ -387,6 +387,9 @@ def application_submit(*, application: Application, actor: User) -> Application:
         locked,
         committees=sorted(locked.reviews.values_list("committee_id", flat=True)),
         decision_due=locked.decision_due,
+        # For the access body's figures (access.figures), read from the chain.
+        purpose=locked.purpose,
+        datasets=sorted(locked.items.values_list("dataset_id", flat=True)),
     )
     notifications.application_submitted(locked)
     _alert_if_stuck(locked.reviews.select_related("application", "committee"))
@@ -438,7 +441,11 @@ def clarification_answer(*, application: Application, actor: User, answer: str) 
     locked.save(update_fields=fields)
     _prescreen(locked)
     _record(
-        "access.application.clarification_answered", actor, locked, restarted_clock=was_incomplete
+        "access.application.clarification_answered",
+        actor,
+        locked,
+        restarted_clock=was_incomplete,
+        decision_due=locked.decision_due,
     )
     notifications.clarification_answered(locked)
     return locked

@@ -84,6 +84,7 @@ def _permit_issue(application: Application, review: Review, actor: User) -> Perm
         committee=review.committee_id,
         datasets=sorted(permit.datasets.values_list("pk", flat=True)),
         ends_on=ends_on,
+        purpose=permit.purpose,  # for the access body's figures (access.figures)
     )
     return permit
 

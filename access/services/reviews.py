@@ -23,6 +23,7 @@ from access.models import (
     Comment,
     Committee,
     ConflictOfInterest,
+    RefusalGround,
     Review,
     Vote,
 )
@@ -294,10 +295,11 @@ def _evaluate_votes(application: Application, review: Review, actor: User) -> No
 @transaction.atomic
 def review_decide(
     *, review: Review, actor: User, approve: bool, reason: str = "", conditions: str = "",
-    ends_on: date | None = None,
+    ends_on: date | None = None, ground: str = "",
 ) -> Review:  # fmt: skip
     """The chair decides for the committee (under every rule the chair may close a review
-    the votes did not settle). Rejection needs reasons."""
+    the votes did not settle). Rejection needs reasons; ``ground`` names the Art 68 criterion
+    it rests on (a ``RefusalGround``, optional), which the access body's figures count."""
     application, review = _open_review(review, actor)
     if not may_chair(actor, review):
         raise NotPermitted(_("Only the chair of %s can decide.") % review.committee)
@@ -308,13 +310,16 @@ def review_decide(
     reason = (reason or "").strip()
     if not approve and not reason:
         raise ValidationError({"reason": _("Give the reasons for rejecting.")})
+    ground = "" if approve else (ground or "")
+    if ground and ground not in RefusalGround.values:
+        raise ValidationError({"ground": _("Choose one of the grounds of Article 68.")})
     if ends_on is not None:
         check_permit_end(timezone.localdate(), ends_on)
     review.conditions = (conditions or "").strip()
     review.permit_ends_on = ends_on if approve else None
     _start_review(application, actor)
     outcome = Review.Status.APPROVED if approve else Review.Status.REJECTED
-    _decide(application, review, actor, outcome, reason=reason, via="chair")
+    _decide(application, review, actor, outcome, reason=reason, via="chair", ground=ground)
     return review
 
 
@@ -326,6 +331,7 @@ def _decide(
     *,
     reason: str,
     via: str,
+    ground: str = "",
 ) -> None:
     review.transition_to(outcome)
     review.reason = reason
@@ -348,6 +354,7 @@ def _decide(
         committee=review.committee_id,
         reason=reason,
         rule=via,
+        ground=ground,
     )
     _conclude_if_decided(application, actor)
 
@@ -365,7 +372,19 @@ def _conclude_if_decided(application: Application, actor: User) -> None:
     application.transition_to(outcome)
     application.decided_at = timezone.now()
     application.save(update_fields=["status", "decided_at", "updated_at"])
-    _record(APPLICATION_DECIDED[outcome], actor, application)
+    _record(
+        APPLICATION_DECIDED[outcome],
+        actor,
+        application,
+        # For the access body's figures (access.figures), read from the chain.
+        purpose=application.purpose,
+        datasets=sorted(
+            application.items.filter(decision=ApplicationDataset.Decision.APPROVED).values_list(
+                "dataset_id", flat=True
+            )
+        ),
+        decision_due=application.decision_due,
+    )
     permits = [
         _permit_issue(application, review, actor)
         for review in application.reviews.filter(status=Review.Status.APPROVED)

@@ -177,6 +177,7 @@ def review_decide(request, pk):
             reason=data["reason"],
             conditions=data["conditions"],
             ends_on=data["ends_on"],
+            ground=data["ground"],
         )
 
     return _review_action(

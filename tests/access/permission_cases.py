@@ -16,6 +16,9 @@ ETHICS_FILE = "ethics/permission-matrix/approval.pdf"
 
 ACCESS_PAGE_CASES = [
     ("access:committee_list", None, "get", only("hdab_admin")),
+    ("access:figures", None, "get", only("hdab_admin")),
+    ("access:figures_report", None, "get", only("hdab_admin")),
+    ("access:figures_csv", None, "get", only("hdab_admin")),
     ("access:committee_create", None, "get", only("hdab_admin")),
     ("access:committee_detail", "page_committee", "get", only("hdab_admin")),
     ("access:committee_member_add", "page_committee", "post", only("hdab_admin")),  # no person

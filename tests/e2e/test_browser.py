@@ -46,6 +46,9 @@ def test_it_offers_a_skip_link_as_the_first_tab_stop(page, personas):
         ("node_operator", "/dashboard/node/"),
         ("hdab_admin", "/dashboard/hdab/"),
         ("hdab_admin", "/audit/"),
+        ("hdab_admin", "/access/figures/"),
+        ("hdab_admin", "/access/figures/report/"),
+        ("node_operator", "/catalogue/datasets/{published}/"),
         ("citizen", "/dashboard/citizen/"),
         ("citizen", "/access/my-data/"),  # not linked yet: how to link
     ],

@@ -23,7 +23,8 @@ PAGES = {
                       "draft_dataset", "link_code_nodes", "link_codes", "/access/node-connections/",
                       "node_connection"],
     "hdab_admin": ["/dashboard/hdab/", "/audit/", "submitted", "committees", "committee",
-                   "new_committee", "permits", "permit"],
+                   "new_committee", "permits", "permit", "/access/figures/",
+                   "/access/figures/report/"],
 }  # fmt: skip
 
 

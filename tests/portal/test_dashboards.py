@@ -44,7 +44,15 @@ def _navigation(page: str) -> list[str]:
         ("researcher", ["Research", "Catalogue", "Basket", "My applications", "My permits"]),
         (
             "hdab_admin",
-            ["Access body", "Catalogue", "Committees", "Permits", "Node connections", "Audit log"],
+            [
+                "Access body",
+                "Catalogue",
+                "Committees",
+                "Permits",
+                "Node connections",
+                "Figures",
+                "Audit log",
+            ],
         ),
         ("node_operator", ["My nodes", "Catalogue", "Node connection", "Link codes"]),
     ],
