@@ -383,6 +383,48 @@ def ingest_paths(
     return report
 
 
+def dataset_index_headers(
+    *,
+    dataset: Dataset,
+    headers: list[HeaderResult],
+    gate_profile: str,
+    refused: int = 0,
+    unreadable: int = 0,
+    source: str = "node indexer",
+) -> IngestReport:
+    """Index header values that were read and gated elsewhere (by the node's own indexer, under
+    ``gate_profile``), in one transaction: all of them or, on any error, none.
+
+    Values already indexed are skipped, so a batch sent again changes nothing and records no
+    audit event; conflicting values (a SOP Instance UID indexed in another series...) are
+    refused one by one, as in :func:`ingest_paths`. ``refused`` and ``unreadable`` count the
+    files the node's gate refused or could not read, for the audit event.
+    """
+    report = IngestReport(dataset=dataset, files=len(headers) + refused + unreadable)
+    with transaction.atomic():
+        Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
+        _Batch(dataset, report)._write(headers)
+        if report.new_instances or report.refused:
+            refreshed = dataset_refresh_counts(dataset=dataset)
+            audit_record(
+                "catalogue.dataset.ingested",
+                obj=dataset,
+                details={
+                    **report.counts(),
+                    "refused": len(report.refused) + refused,
+                    "unreadable": unreadable,
+                    "gate_profile": gate_profile,
+                    "source": source,
+                    "subjects": refreshed.number_of_subjects,
+                    "studies": refreshed.number_of_studies,
+                    "series": refreshed.number_of_series,
+                    "instances": refreshed.number_of_instances,
+                },
+            )
+            report.dataset = refreshed
+    return report
+
+
 def dataset_ingest_uploads(*, dataset: Dataset, uploads, actor: User | None) -> IngestReport:
     """Index uploaded DICOM files (the page's and the API's upload).
 
