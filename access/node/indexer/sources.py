@@ -1,0 +1,117 @@
+"""Where the indexer finds DICOM files: a folder of files, or an Orthanc's instances over its
+REST API (on loopback, with an operator's credentials). Each item has a key, which the state
+file records once the portal has its header, so a run again reads only what is new."""
+
+import os
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..deid import HeaderResult, Status
+from ..portal_link import PortalError, basic_credentials, http_request
+from .reader import read_bytes, read_path
+
+MAX_FILE_BYTES = 4 * 1024 * 1024 * 1024  # what the indexer takes from the image server at most
+ORTHANC_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str  # what the state file records
+    location: str  # a path, or an Orthanc instance id
+    name: str  # how the operator sees it in refusals
+
+
+def folder_items(folders: list[str]) -> Iterator[Item]:
+    """Every regular file under ``folders`` (recursively, in name order), each once. Symbolic
+    links to files are followed, links to folders are not. A file's key is its path, size and
+    modification time: a file changed since it was indexed is read again."""
+    seen: set[str] = set()
+    for given in folders:
+        if os.path.isfile(given):
+            walked: Iterator[tuple[str, list[str], list[str]]] = iter(
+                [(os.path.dirname(given) or ".", [], [os.path.basename(given)])]
+            )
+        else:
+            walked = os.walk(given)
+        for root, children, names in walked:
+            children.sort()
+            for name in sorted(names):
+                path = os.path.abspath(os.path.join(root, name))
+                if path in seen:
+                    continue
+                try:
+                    status = os.stat(path)
+                except OSError:
+                    continue
+                if not os.path.isfile(path):
+                    continue
+                seen.add(path)
+                yield Item(f"file:{path}:{status.st_size}:{status.st_mtime_ns}", path, path)
+
+
+@dataclass(frozen=True)
+class FolderReader:
+    """Reads a file's header (in a worker process)."""
+
+    profile: str
+
+    def __call__(self, item: Item) -> tuple[Item, HeaderResult]:
+        return item, read_path(item.location, self.profile)
+
+
+@dataclass(frozen=True)
+class Orthanc:
+    """An Orthanc's REST API on loopback."""
+
+    url: str
+    authorization: str = ""
+    timeout: float = 60.0
+
+    @classmethod
+    def at(cls, url: str, user: str = "", password: str = "") -> "Orthanc":
+        auth = basic_credentials(user, password) if user else ""
+        return cls(url.rstrip("/"), auth)
+
+    def get(self, path: str, *, max_bytes: int = 64 * 1024 * 1024) -> bytes:
+        headers = {"Authorization": self.authorization} if self.authorization else {}
+        status, _headers, body = http_request(
+            self.url + path, headers=headers, timeout=self.timeout, max_bytes=max_bytes
+        )
+        if status != 200:
+            raise PortalError(f"GET {self.url}{path}: the image server answered {status}")
+        return body
+
+    def items(self) -> Iterator[Item]:
+        """Every instance Orthanc stores, a page at a time."""
+        import json
+
+        since = 0
+        while True:
+            query = urllib.parse.urlencode({"since": since, "limit": ORTHANC_PAGE})
+            page = json.loads(self.get(f"/instances?{query}"))
+            if not isinstance(page, list):
+                raise PortalError("the image server's instance list is not a list")
+            for instance in page:
+                if isinstance(instance, str):
+                    yield Item(f"orthanc:{instance}", instance, f"orthanc instance {instance}")
+            if len(page) < ORTHANC_PAGE:
+                return
+            since += len(page)
+
+
+@dataclass(frozen=True)
+class OrthancReader:
+    """Reads an instance's header from the file Orthanc stores (in a worker process); only the
+    header values leave this machine."""
+
+    orthanc: Orthanc
+    profile: str
+
+    def __call__(self, item: Item) -> tuple[Item, HeaderResult]:
+        path = f"/instances/{urllib.parse.quote(item.location, safe='')}/file"
+        try:
+            data = self.orthanc.get(path, max_bytes=MAX_FILE_BYTES)
+        except PortalError as error:
+            return item, HeaderResult(item.name, Status.UNREADABLE, str(error))
+        return item, read_bytes(data, item.name, self.profile)
