@@ -143,8 +143,8 @@ def _insert_instances(rows: list[tuple[int, str]]) -> None:
     """
     meta, quote = Instance._meta, connection.ops.quote_name
     table = quote(meta.db_table)
-    series = quote(meta.get_field("series").column)
-    sop = quote(meta.get_field("sop_instance_uid").column)
+    series = quote(str(meta.get_field("series").column))
+    sop = quote(str(meta.get_field("sop_instance_uid").column))
     per_statement = max(1, min(500, (connection.features.max_query_params or 1000) // 2))
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):

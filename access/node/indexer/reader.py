@@ -18,6 +18,7 @@ import struct
 import warnings
 from collections.abc import Iterable
 from functools import cache
+from typing import BinaryIO, Literal
 
 from pydicom import dcmread
 from pydicom.charset import convert_encodings
@@ -28,11 +29,12 @@ from pydicom.errors import InvalidDicomError
 from pydicom.filewriter import dcmwrite
 
 from ..deid import BASIC, Element, Header, HeaderResult, Status, check, tag_text
+from ..deid.gate import Decoder
 
 try:  # pydicom 2.2 and later
     from pydicom.charset import decode_bytes
 except ImportError:  # pragma: no cover (older pydicom)
-    from pydicom.charset import decode_string as decode_bytes  # type: ignore[attr-defined,no-redef]
+    from pydicom.charset import decode_string as decode_bytes
 
 # The first read of a file; a header larger than this is read whole.
 FIRST_READ = 64 * 1024
@@ -173,7 +175,7 @@ class _Parser:
         """The items from ``pos`` up to ``end`` or the sequence delimiter, and the position after
         them."""
         data, header = self.data, _HEADER[self.little]
-        items = []
+        items: list[list[Element]] = []
         while pos < end:
             if pos + 8 > end:
                 raise self._short("a sequence ends inside an item header")
@@ -212,7 +214,7 @@ class _Parser:
         raise self._short("encapsulated data has no sequence delimiter")
 
 
-def _decoder(charset: bytes | None):
+def _decoder(charset: bytes | None) -> Decoder:
     """How to read the text of a file whose Specific Character Set is ``charset``."""
     names = [] if not charset else charset.decode("latin-1").strip(" \x00").split("\\")
     with warnings.catch_warnings():
@@ -267,9 +269,9 @@ def _element_size(data: bytes, pos: int) -> int:
     if data[pos + 4 : pos + 6] in _LONG_VRS:
         if pos + 12 > len(data):
             raise NeedMore()
-        size = 12 + _LONG[True].unpack_from(data, pos + 8)[0]
+        size = 12 + int(_LONG[True].unpack_from(data, pos + 8)[0])
     else:
-        size = 8 + _SHORT[True].unpack_from(data, pos + 6)[0]
+        size = 8 + int(_SHORT[True].unpack_from(data, pos + 6)[0])
     if pos + size > len(data):
         raise NeedMore()
     return size
@@ -391,7 +393,7 @@ def read_bytes(data: bytes, name: str, profile: str = BASIC) -> HeaderResult:
         return HeaderResult(name, Status.UNREADABLE, f"{type(exc).__name__}: {message}"[:500])
 
 
-def _read_with_pydicom(fp, path: str, size: int, profile: str) -> HeaderResult:
+def _read_with_pydicom(fp: BinaryIO, path: str, size: int, profile: str) -> HeaderResult:
     """The files the direct reader leaves: pydicom reads them, or says why it cannot."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -409,9 +411,9 @@ def _read_with_pydicom(fp, path: str, size: int, profile: str) -> HeaderResult:
         return check(dataset_header(ds), path, profile)
 
 
-def _element_header(fp, *, implicit: bool, little: bool) -> tuple[int, int] | None:
+def _element_header(fp: BinaryIO, *, implicit: bool, little: bool) -> tuple[int, int] | None:
     """(header size, value length) of the element at the file position, None if unreadable."""
-    order = "little" if little else "big"
+    order: Literal["little", "big"] = "little" if little else "big"
     head = fp.read(8)
     if len(head) < 8:
         return None
@@ -425,7 +427,7 @@ def _element_header(fp, *, implicit: bool, little: bool) -> tuple[int, int] | No
     return 8, int.from_bytes(head[6:8], order)
 
 
-def _truncation(fp, ds: Dataset, size: int) -> str:
+def _truncation(fp: BinaryIO, ds: Dataset, size: int) -> str:
     """Why the file looks cut short, or "". pydicom stops quietly at the end of a short file.
 
     Reading stopped before the pixel data: its declared length must fit in the file. Reading
