@@ -29,7 +29,7 @@ from ..portal_link import PortalError, basic_credentials, http_request
 from .sources import FolderReader, Item, Orthanc, OrthancReader, folder_items
 from .state import State
 
-CHUNK = 32  # items a worker reads per task
+CHUNK = 256  # at most, items a worker reads per task
 
 
 class IndexError_(Exception):
@@ -142,12 +142,6 @@ def _instance(result: HeaderResult) -> IndexedInstance:
     )
 
 
-def _read_chunk(
-    reader: Callable[[Item], tuple[Item, HeaderResult]], items: list[Item]
-) -> list[tuple[Item, HeaderResult]]:
-    return [reader(item) for item in items]
-
-
 def _chunks(items: list[Item], size: int) -> Iterator[list[Item]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -164,18 +158,21 @@ def _results(
     methods = multiprocessing.get_all_start_methods()
     # fork: the workers start with pydicom already imported (no second start-up)
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    size = max(1, min(CHUNK, len(items) // (workers * 4) or 1))
+    size = max(1, min(CHUNK, len(items) // (workers * 4)))
     with context.Pool(workers) as pool:
-        for chunk in pool.imap(_ChunkReader(reader), _chunks(items, size), chunksize=1):
-            yield from chunk
+        results = pool.imap(_ChunkReader(reader), _chunks(items, size))
+        for chunk, headers in zip(_chunks(items, size), results, strict=True):
+            yield from zip(chunk, headers, strict=True)
 
 
 @dataclass(frozen=True)
 class _ChunkReader:
+    """Reads a chunk of items in a worker; only the results travel back."""
+
     reader: Callable[[Item], tuple[Item, HeaderResult]]
 
-    def __call__(self, items: list[Item]) -> list[tuple[Item, HeaderResult]]:
-        return _read_chunk(self.reader, items)
+    def __call__(self, items: list[Item]) -> list[HeaderResult]:
+        return [self.reader(item)[1] for item in items]
 
 
 def run(

@@ -28,26 +28,35 @@ def folder_items(folders: list[str]) -> Iterator[Item]:
     modification time: a file changed since it was indexed is read again."""
     seen: set[str] = set()
     for given in folders:
-        if os.path.isfile(given):
-            walked: Iterator[tuple[str, list[str], list[str]]] = iter(
-                [(os.path.dirname(given) or ".", [], [os.path.basename(given)])]
-            )
+        path = os.path.abspath(given)
+        if os.path.isdir(path):
+            files: Iterator[tuple[str, os.stat_result]] = _walk(path)
+        elif os.path.isfile(path):
+            files = iter([(path, os.stat(path))])
         else:
-            walked = os.walk(given)
-        for root, children, names in walked:
-            children.sort()
-            for name in sorted(names):
-                path = os.path.abspath(os.path.join(root, name))
-                if path in seen:
-                    continue
-                try:
-                    status = os.stat(path)
-                except OSError:
-                    continue
-                if not os.path.isfile(path):
-                    continue
+            continue
+        for path, status in files:
+            if path not in seen:
                 seen.add(path)
                 yield Item(f"file:{path}:{status.st_size}:{status.st_mtime_ns}", path, path)
+
+
+def _walk(folder: str) -> Iterator[tuple[str, os.stat_result]]:
+    """The regular files under ``folder`` with their status, in name order (one ``stat`` per
+    file; links to files are followed, links to folders are not)."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(entry.path)
+            elif entry.is_file():
+                yield entry.path, entry.stat()
+        except OSError:
+            continue
 
 
 @dataclass(frozen=True)
