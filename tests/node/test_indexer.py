@@ -106,6 +106,7 @@ def test_it_indexes_a_folder_and_a_run_again_sends_nothing(portal, tmp_path):
 
 
 def test_another_nodes_dataset_stops_the_run(portal, tmp_path):
+    """Run with the gatekeeper's configuration file, as docs/node.md shows."""
     _ours, arguments = portal
     elsewhere = node_create(
         actor=None,
@@ -120,8 +121,17 @@ def test_another_nodes_dataset_stops_the_run(portal, tmp_path):
     theirs = dataset_create(node=elsewhere, actor=None, **dataset_fields(title="Theirs"))
     folder = tmp_path / "dicom"
     write_tree(folder, subjects=1, series_per_study=1, instances_per_series=1)
-    arguments[arguments.index("--dataset") + 1] = str(theirs.pk)
-    result = _index(*arguments, str(folder))
+    # The portal, the node's id and its secret, from the gatekeeper's configuration file.
+    secret_file = arguments[arguments.index("--client-secret-file") + 1]
+    config = tmp_path / "gatekeeper.toml"
+    config.write_text(
+        f'[portal]\nissuer = "{arguments[1]}"\n\n'
+        f'[node]\naudience = "{AUDIENCE}"\nclient_secret_file = "{secret_file}"\n'
+    )
+    state = str(tmp_path / "theirs.state")
+    result = _index(
+        "--config", str(config), "--dataset", str(theirs.pk), "--state", state, str(folder)
+    )
     assert result.returncode == 1
     assert f"the portal has no dataset {theirs.pk} of this node (404)" in result.stderr
     assert not Study.objects.filter(dataset=theirs).exists()
