@@ -32,8 +32,8 @@ from .state import State
 CHUNK = 256  # at most, items a worker reads per task
 
 
-class IndexError_(Exception):
-    """The run cannot go on: the portal refused, or could not be reached."""
+class RunStopped(Exception):
+    """The run cannot go on: the portal refused a batch, or has no such dataset."""
 
 
 class Progress:
@@ -97,16 +97,16 @@ class Portal:
             self.url, method=method, headers=headers, body=body, timeout=self.timeout
         )
         if status == 404:
-            raise IndexError_(f"the portal has no dataset {self.dataset} of this node (404)")
+            raise RunStopped(f"the portal has no dataset {self.dataset} of this node (404)")
         if status != 200:
             try:
                 reason = json.loads(answer).get("error_description", "")
             except (ValueError, AttributeError):
                 reason = ""
-            raise IndexError_(f"the portal answered {status}: {reason or answer[:200]!r}")
+            raise RunStopped(f"the portal answered {status}: {reason or answer[:200]!r}")
         result = json.loads(answer)
         if not isinstance(result, dict):
-            raise IndexError_("the portal's answer is not a JSON object")
+            raise RunStopped("the portal's answer is not a JSON object")
         return result
 
     def info(self) -> dict[str, Any]:
@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
                 workers=args.workers,
                 batch_size=args.batch,
             )
-    except (IndexError_, PortalError) as error:
+    except (RunStopped, PortalError) as error:
         print(f"stopped: {error}. What the portal accepted is in the state file; run again to "
               "go on.", file=sys.stderr)  # fmt: skip
         return 1

@@ -2,6 +2,7 @@
 REST API (on loopback, with an operator's credentials). Each item has a key, which the state
 file records once the portal has its header, so a run again reads only what is new."""
 
+import json
 import os
 import urllib.parse
 from collections.abc import Iterator
@@ -93,8 +94,6 @@ class Orthanc:
 
     def items(self) -> Iterator[Item]:
         """Every instance Orthanc stores, a page at a time."""
-        import json
-
         since = 0
         while True:
             query = urllib.parse.urlencode({"since": since, "limit": ORTHANC_PAGE})
