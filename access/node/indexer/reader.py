@@ -16,7 +16,7 @@ import io
 import os
 import struct
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import BinaryIO, Literal
 
@@ -377,15 +377,31 @@ def read_path(path: str, profile: str = BASIC) -> HeaderResult:
 
 
 def read_bytes(data: bytes, name: str, profile: str = BASIC) -> HeaderResult:
-    """:func:`read_path` for a file held in memory (as an image server sends it)."""
-    if not data:
-        return HeaderResult(name, Status.UNREADABLE, "empty file")
+    """:func:`read_path` for a file held in memory."""
+    return read_stream(data, len(data), lambda: b"", name, profile)
+
+
+def read_stream(
+    first: bytes, size: int, rest: Callable[[], bytes], name: str, profile: str = BASIC
+) -> HeaderResult:
+    """:func:`read_path` for a file of ``size`` bytes arriving as a stream (as an image server
+    sends it): ``first`` is its beginning, ``rest()`` reads the remainder, called only when the
+    header goes on past ``first``. Never raises."""
     try:
+        data = first
+        if not data:
+            return HeaderResult(name, Status.UNREADABLE, "empty file")
         try:
-            header = parse_file_bytes(data, len(data))
+            try:
+                header = parse_file_bytes(data, size)
+            except NeedMore:
+                data += rest()
+                header = parse_file_bytes(data, len(data))
         except Truncated as cut:
             return HeaderResult(name, Status.UNREADABLE, str(cut))
         except (ValueError, NotHandled):
+            if len(data) < size:
+                data += rest()
             return _read_with_pydicom(io.BytesIO(data), name, len(data), profile)
         return check(header, name, profile)
     except Exception as exc:  # one bad file must never stop an index run

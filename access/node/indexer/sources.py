@@ -4,13 +4,15 @@ file records once the portal has its header, so a run again reads only what is n
 
 import json
 import os
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..deid import HeaderResult, Status
 from ..portal_link import PortalError, basic_credentials, http_request
-from .reader import read_bytes, read_path
+from .reader import FIRST_READ, read_path, read_stream
 
 MAX_FILE_BYTES = 4 * 1024 * 1024 * 1024  # what the indexer takes from the image server at most
 ORTHANC_PAGE = 1000
@@ -110,16 +112,30 @@ class Orthanc:
 
 @dataclass(frozen=True)
 class OrthancReader:
-    """Reads an instance's header from the file Orthanc stores (in a worker process); only the
-    header values leave this machine."""
+    """Reads an instance's header from the file Orthanc stores (in a worker process). The file
+    is read as it arrives and the connection closed once the header is parsed: the pixel data
+    is not read, and only the header values leave this machine."""
 
     orthanc: Orthanc
     profile: str
 
     def __call__(self, item: Item) -> tuple[Item, HeaderResult]:
         path = f"/instances/{urllib.parse.quote(item.location, safe='')}/file"
+        headers = (
+            {"Authorization": self.orthanc.authorization} if self.orthanc.authorization else {}
+        )
+        request = urllib.request.Request(self.orthanc.url + path, headers=headers)  # noqa: S310 (a checked loopback URL)
         try:
-            data = self.orthanc.get(path, max_bytes=MAX_FILE_BYTES)
-        except PortalError as error:
-            return item, HeaderResult(item.name, Status.UNREADABLE, str(error))
-        return item, read_bytes(data, item.name, self.profile)
+            with urllib.request.urlopen(request, timeout=self.orthanc.timeout) as answer:  # noqa: S310
+                size = int(answer.headers.get("Content-Length") or MAX_FILE_BYTES)
+                first = answer.read(FIRST_READ)
+
+                def rest() -> bytes:
+                    return bytes(answer.read(MAX_FILE_BYTES))
+
+                return item, read_stream(first, size, rest, item.name, self.profile)
+        except urllib.error.HTTPError as error:
+            reason = f"the image server answered {error.code}"
+        except (OSError, ValueError) as error:
+            reason = f"the image server could not be read: {error}"
+        return item, HeaderResult(item.name, Status.UNREADABLE, reason)

@@ -125,3 +125,31 @@ def test_a_file_cut_short_is_unreadable_and_never_raises(tmp_path, cut):
     result = reader.read_bytes(whole[:cut], "cut.dcm")
     assert result.status == Status.UNREADABLE
     assert result.reason.startswith("truncated"), result.reason
+
+
+def test_a_stream_is_read_only_up_to_the_pixel_data(tmp_path):
+    """As from an image server: a large image's pixel data is never asked for; a header
+    longer than the first read is, once."""
+    ds = deidentified(Rows=512, Columns=512)
+    ds.PixelData = bytes(512 * 512 * 2)
+    image = write(ds, tmp_path / "large.dcm").read_bytes()
+    asked = []
+
+    def rest(data):
+        def read():
+            asked.append(len(data))
+            return data
+
+        return read
+
+    first, remainder = image[: reader.FIRST_READ], image[reader.FIRST_READ :]
+    result = reader.read_stream(first, len(image), rest(remainder), "large.dcm", "strict")
+    assert result.status == Status.ACCEPTED, result.reason
+    assert asked == []  # the 512 KiB of pixel data stayed unread
+
+    long_header = write(deidentified(ImageComments="x" * 70_000), tmp_path / "long.dcm")
+    data = long_header.read_bytes()
+    first, remainder = data[: reader.FIRST_READ], data[reader.FIRST_READ :]
+    result = reader.read_stream(first, len(data), rest(remainder), "long.dcm", "basic")
+    assert result.status == Status.REFUSED and "ImageComments" in result.reason
+    assert asked == [len(remainder)]
