@@ -4,6 +4,8 @@ indexer fills its own datasets with header values, authenticated as the node."""
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from access import services
@@ -184,3 +186,16 @@ def test_conflicting_values_are_refused_one_by_one(client, setup):
     assert answer["new_instances"] == 1
     assert len(answer["refused"]) == 1
     assert "PatientID 'PSEUDO-2' differs" in answer["refused"][0]["reason"]
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(client, setup):
+    """After a first request (which fills the per-process caches)."""
+    _node, dataset, _theirs, auth = setup
+    _post(client, dataset, auth, {"gate_profile": "strict", "instances": _instances(1)})
+    counts = []
+    for size in (2, 200):
+        body = {"gate_profile": "strict", "instances": _instances(size, subject=f"P-{size}")}
+        with CaptureQueriesContext(connection) as queries:
+            assert _post(client, dataset, auth, body).json()["new_instances"] == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
