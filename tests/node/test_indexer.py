@@ -72,21 +72,23 @@ def test_it_indexes_a_folder_and_a_run_again_sends_nothing(portal, tmp_path):
     write(deidentified(OperatorsName="Riesmeier^Jörg"), folder / "named.dcm")
     write(deidentified(PatientIdentityRemoved="NO"), folder / "identified.dcm")
     (folder / "notes.txt").write_text("not an image")
+    write(deidentified(patient_id="SUBJ-T", Manufacturer="Tab\tMedical"), folder / "tab.dcm")
 
     first = _index(*arguments, "--workers", "2", "--batch", "5", str(folder))
     assert first.returncode == 0, first.stderr
-    assert "sent: 12 in 3 batch(es); new at the portal: 12" in first.stdout
+    assert "sent: 13 in 3 batch(es); new at the portal: 13" in first.stdout
     assert "Refused by the gate: 2" in first.stdout
     assert "named.dcm: (0008,1070) OperatorsName holds a person's name" in first.stdout
     assert "identified.dcm: (0012,0062) PatientIdentityRemoved is 'NO'" in first.stdout
     assert "Unreadable: 1" in first.stdout and "notes.txt: not a DICOM file" in first.stdout
-    assert "15/15 files" in first.stderr  # the progress bar, as plain lines when not a TTY
-    assert _counts(dataset) == (2, 4, 12)
+    assert "16/16 files" in first.stderr  # the progress bar, as plain lines when not a TTY
+    assert _counts(dataset) == (3, 5, 13)
     dataset.refresh_from_db()
-    assert dataset.number_of_subjects == 2 and dataset.number_of_instances == 12
-    assert (
-        Series.objects.filter(study__dataset=dataset, manufacturer="Example Medical").count() == 4
-    )
+    assert dataset.number_of_subjects == 3 and dataset.number_of_instances == 13
+    made_by = Series.objects.filter(study__dataset=dataset, manufacturer="Example Medical")
+    assert made_by.count() == 4
+    # a control character in a descriptive value is sent as a space, not a refused batch
+    assert Series.objects.filter(study__dataset=dataset, manufacturer="Tab Medical").exists()
     events = AuditEvent.objects.filter(action="catalogue.dataset.ingested")
     assert events.count() == 3
     assert sum(event.details["refused"] for event in events) == 2
@@ -94,15 +96,15 @@ def test_it_indexes_a_folder_and_a_run_again_sends_nothing(portal, tmp_path):
     audit_events = AuditEvent.objects.count()
     again = _index(*arguments, str(folder))
     assert again.returncode == 0, again.stderr
-    assert "Files: 15 (12 indexed by an earlier run); sent: 0 in 0 batch(es)" in again.stdout
+    assert "Files: 16 (13 indexed by an earlier run); sent: 0 in 0 batch(es)" in again.stdout
     assert AuditEvent.objects.count() == audit_events
-    assert _counts(dataset) == (2, 4, 12)
+    assert _counts(dataset) == (3, 5, 13)
 
     write_tree(folder / "later", subjects=1, series_per_study=1, instances_per_series=2)
     later = _index(*arguments, str(folder))
     assert later.returncode == 0, later.stderr
     assert "sent: 2 in 1 batch(es); new at the portal: 2" in later.stdout
-    assert _counts(dataset) == (3, 5, 14)
+    assert _counts(dataset) == (4, 6, 15)
 
 
 def test_another_nodes_dataset_stops_the_run(portal, tmp_path):

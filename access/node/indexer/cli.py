@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..config import ConfigError, _loopback_http, _portal_url, read_secret_file
-from ..deid import HeaderResult, Status
+from ..deid import PROFILES, HeaderResult, Status
 from ..headers import MAX_INSTANCES, IndexBatch, IndexedInstance
 from ..portal_link import PortalError, basic_credentials, http_request
 from .sources import FolderReader, Item, Orthanc, OrthancReader, folder_items
@@ -129,15 +129,21 @@ class Summary:
     batches: int = 0
 
 
+def _printable(text: str) -> str:
+    """A descriptive value as the portal takes it: control characters become spaces (the gate
+    already refuses them in UIDs and the subject)."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else " " for c in text)
+
+
 def _instance(result: HeaderResult) -> IndexedInstance:
     return IndexedInstance(
         study=result.study_uid,
         series=result.series_uid,
         sop=result.sop_uid,
         subject=result.patient_id,
-        modality=result.modality,
-        body_part=result.body_part,
-        manufacturer=result.manufacturer,
+        modality=_printable(result.modality),
+        body_part=_printable(result.body_part),
+        manufacturer=_printable(result.manufacturer),
         study_date=result.study_date,
     )
 
@@ -188,6 +194,8 @@ def run(
     """Read, gate and send; the summary says what happened."""
     info = portal.info()
     profile = str(info.get("gate_profile", ""))
+    if profile not in PROFILES:  # fail closed: never a weaker gate than the node's
+        raise RunStopped(f"the portal names no gate this indexer knows ({profile!r})")
     batch_size = max(1, min(batch_size, int(info.get("max_instances", MAX_INSTANCES))))
     summary = Summary()
     todo = []
