@@ -75,6 +75,7 @@ urlpatterns = [
     path("status-lists/<int:list_id>", documents.status_list, name="status_list"),
     # Asked by nodes, with their own credentials
     path("nodes/reports", nodes.access_reports, name="node_reports"),
+    path("nodes/datasets/<int:pk>/index", nodes.dataset_index, name="node_dataset_index"),
     path("nodes/<path:audience>/study-map", nodes.study_map, name="study_map"),
     path("nodes/<path:audience>/exclusions", nodes.exclusions, name="exclusions"),
     path("orthanc/validate", nodes.orthanc_validate, name="orthanc_validate"),

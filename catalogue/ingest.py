@@ -106,7 +106,7 @@ def _pool_context():
     """Workers start from a fresh interpreter (no copied database connections or threads)."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["catalogue.dicom"])
+        context.set_forkserver_preload(["access.node.indexer.reader"])
         return context
     return multiprocessing.get_context("spawn")
 
@@ -143,8 +143,8 @@ def _insert_instances(rows: list[tuple[int, str]]) -> None:
     """
     meta, quote = Instance._meta, connection.ops.quote_name
     table = quote(meta.db_table)
-    series = quote(meta.get_field("series").column)
-    sop = quote(meta.get_field("sop_instance_uid").column)
+    series = quote(str(meta.get_field("series").column))
+    sop = quote(str(meta.get_field("sop_instance_uid").column))
     per_statement = max(1, min(500, (connection.features.max_query_params or 1000) // 2))
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
@@ -380,6 +380,48 @@ def ingest_paths(
             },
         )
     report.dataset = refreshed
+    return report
+
+
+def dataset_index_headers(
+    *,
+    dataset: Dataset,
+    headers: list[HeaderResult],
+    gate_profile: str,
+    refused: int = 0,
+    unreadable: int = 0,
+    source: str = "node indexer",
+) -> IngestReport:
+    """Index header values that were read and gated elsewhere (by the node's own indexer, under
+    ``gate_profile``), in one transaction: all of them or, on any error, none.
+
+    Values already indexed are skipped, so a batch sent again changes nothing and records no
+    audit event; conflicting values (a SOP Instance UID indexed in another series...) are
+    refused one by one, as in :func:`ingest_paths`. ``refused`` and ``unreadable`` count the
+    files the node's gate refused or could not read, for the audit event.
+    """
+    report = IngestReport(dataset=dataset, files=len(headers) + refused + unreadable)
+    with transaction.atomic():
+        Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
+        _Batch(dataset, report)._write(headers)
+        if report.new_instances or report.refused:
+            refreshed = dataset_refresh_counts(dataset=dataset)
+            audit_record(
+                "catalogue.dataset.ingested",
+                obj=dataset,
+                details={
+                    **report.counts(),
+                    "refused": len(report.refused) + refused,
+                    "unreadable": unreadable,
+                    "gate_profile": gate_profile,
+                    "source": source,
+                    "subjects": refreshed.number_of_subjects,
+                    "studies": refreshed.number_of_studies,
+                    "series": refreshed.number_of_series,
+                    "instances": refreshed.number_of_instances,
+                },
+            )
+            report.dataset = refreshed
     return report
 
 

@@ -22,8 +22,8 @@ class Node(models.Model):
     """A data holder's imaging site. Its gatekeeper accepts tokens issued for ``audience``."""
 
     class GateProfile(models.TextChoices):
-        # The de-identification gate ingest applies to this node's files (catalogue.dicom and
-        # catalogue.gate_strict). New nodes get strict; nodes registered before the strict
+        # The de-identification gate ingest applies to this node's files (access.node.deid,
+        # through catalogue.dicom). New nodes get strict; nodes registered before the strict
         # profile existed were migrated to basic, so nothing already running changed silently.
         BASIC = "basic", _("Basic: PS3.15 basic profile")
         STRICT = (

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,12 +29,16 @@ from django.utils.translation import gettext as _
 from access import signing
 from access.models import AccessToken, NodeAccessEvent, NodeAccessReport, NodeCredential, Permit
 from access.node.claims import ALGORITHMS, TOKEN_TYPE, AccessClaims, InvalidClaims
+from access.node.headers import IndexBatch, InvalidBatch
+from access.node.headers import read_batch as read_index_batch
 from access.node.reports import REPORT_TYPE, AccessReport, InvalidReport, read_batch
 from access.node.studies import MAP_TYPE, StudyMap
 from access.selectors import published_signing_keys, study_map_rows
 from access.services import keys
 from access.services.common import InvalidTransition, _record
 from access.services.exclusions import consent_refusal
+from catalogue.dicom import HeaderResult, Status
+from catalogue.ingest import IngestReport, dataset_index_headers
 from catalogue.models import Dataset, Instance, Node, Series, Study
 from portal.models import User
 
@@ -235,6 +240,70 @@ def _store(node: Node, batch: AccessReport) -> NodeAccessReport:
         refused=refused,
     )
     return report
+
+
+# --- Header index batches from the node's indexer ---------------------------------------------
+
+
+class IndexRefused(Exception):
+    """A header index batch the portal will not store; ``str()`` says why. ``conflict`` is
+    true when the node's indexer must look again before sending (its gate profile is not the
+    node's), false when the batch itself is at fault."""
+
+    def __init__(self, message: str, *, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+
+
+def node_dataset(node: Node, pk: int) -> Dataset | None:
+    """The dataset ``pk`` if it belongs to ``node`` and is not retired; None otherwise (the
+    caller answers 404 either way)."""
+    return (
+        Dataset.objects.select_related("node")
+        .filter(pk=pk, node=node)
+        .exclude(status=Dataset.Status.RETIRED)
+        .first()
+    )
+
+
+def dataset_index_receive(*, node: Node, dataset: Dataset, body: bytes) -> IngestReport:
+    """Index a batch of header values (:mod:`access.node.headers`) the node's indexer sent for
+    one of its own datasets: whole, or nothing if anything is wrong with it. The batch must
+    have passed the gate the node has chosen (``Node.gate_profile``)."""
+    try:
+        batch: IndexBatch = read_index_batch(json.loads(body))
+    except (UnicodeDecodeError, ValueError) as error:
+        message = str(error) if isinstance(error, InvalidBatch) else _("The body is not JSON.")
+        raise IndexRefused(message) from None
+    if batch.gate_profile != node.gate_profile:
+        raise IndexRefused(
+            _("The node's de-identification gate is %(node)s; the batch passed %(batch)s.")
+            % {"node": node.gate_profile, "batch": batch.gate_profile},
+            conflict=True,
+        )
+    headers = [
+        HeaderResult(
+            f"{instance.study}/{instance.series}/{instance.sop}",
+            Status.ACCEPTED,
+            study_uid=instance.study,
+            series_uid=instance.series,
+            sop_uid=instance.sop,
+            patient_id=instance.subject,
+            modality=instance.modality,
+            body_part=instance.body_part,
+            manufacturer=instance.manufacturer,
+            study_date=instance.study_date,
+        )
+        for instance in batch.instances
+    ]
+    return dataset_index_headers(
+        dataset=dataset,
+        headers=headers,
+        gate_profile=batch.gate_profile,
+        refused=batch.refused,
+        unreadable=batch.unreadable,
+        source=f"node indexer ({node.audience})",
+    )
 
 
 # --- Checking a token for a node --------------------------------------------------------------

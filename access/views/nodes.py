@@ -14,10 +14,11 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from access import services
 from access.node.exclusions import MEDIA_TYPE as EXCLUSIONS_MEDIA_TYPE
+from access.node.headers import MAX_INSTANCES as MAX_INDEX_INSTANCES
 from access.node.studies import MAP_TYPE
 from catalogue.models import Node
 
@@ -129,6 +130,40 @@ def exclusions(request: HttpRequest, node: Node, audience: str) -> HttpResponse:
     response["ETag"] = etag
     response["Cache-Control"] = cache
     return response
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+@node_required
+def dataset_index(request: HttpRequest, node: Node, pk: int) -> HttpResponse:
+    """The header index of one of the node's own datasets, filled by the node's indexer.
+
+    GET: what the indexer needs before it reads a file (the dataset, the gate the node chose,
+    the largest batch). POST: a batch of header values (``access.node.headers``), indexed
+    whole or not at all; 200 with the counts, 400 for a batch that will never be accepted,
+    409 when it passed another gate than the node's. Another node's dataset answers 404."""
+    dataset = services.node_dataset(node, pk)
+    if dataset is None:
+        raise Http404
+    if request.method == "GET":
+        answer = {
+            "dataset": dataset.pk,
+            "title": dataset.title,
+            "gate_profile": node.gate_profile,
+            "max_instances": MAX_INDEX_INSTANCES,
+        }
+        return _no_store(JsonResponse(answer))
+    try:
+        report = services.dataset_index_receive(node=node, dataset=dataset, body=request.body)
+    except services.IndexRefused as refusal:
+        return _error(409 if refusal.conflict else 400, "invalid_request", str(refusal))
+    answer = {
+        "dataset": dataset.pk,
+        "new_instances": report.new_instances,
+        "already_indexed": report.already_indexed,
+        "refused": [{"instance": path, "reason": reason} for path, reason in report.refused],
+    }
+    return _no_store(JsonResponse(answer))
 
 
 @csrf_exempt

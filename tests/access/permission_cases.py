@@ -72,6 +72,8 @@ ACCESS_PAGE_CASES = [
     ("access:study_map", "page_study_map", "get", everyone(401)),
     ("access:exclusions", "page_study_map", "get", everyone(401)),
     ("access:node_reports", None, "post", everyone(401)),
+    ("access:node_dataset_index", "page_node_dataset", "get", everyone(401)),
+    ("access:node_dataset_index", "page_node_dataset", "post", everyone(401)),
 ]  # fmt: skip
 
 
@@ -114,6 +116,7 @@ def access_url_kwargs(access) -> dict:
         "page_token": {"pk": token.pk},
         "page_status_list": {"list_id": token.status_list_id},
         "page_study_map": {"audience": token.node.audience},
+        "page_node_dataset": {"pk": permit.datasets.get().pk},
         "page_committee": {"pk": access.oslo.pk},
         "page_committee_member": {"pk": access.oslo.pk, "user_pk": chair.pk},
         "page_draft": {"pk": access.draft.pk},

@@ -1,0 +1,143 @@
+"""Header index batches: what the node's indexer sends the portal, the study, series and
+instance values of the files that passed the de-identification gate, never pixel data and
+never a value the catalogue does not store.
+
+The indexer posts each batch as JSON to the portal's ``/access/nodes/datasets/<id>/index``
+with the node's credentials (HTTP Basic, as for the access reports); the portal reads it back
+with :func:`read_batch` and indexes it whole or not at all. Sending a batch again adds nothing.
+
+A batch::
+
+    {
+      "gate_profile": "strict",          # the gate the node applied: the node's profile
+      "refused": 3, "unreadable": 0,     # files the gate refused or could not read (counts only)
+      "instances": [
+        {"study": "1.2...", "series": "1.2...", "sop": "1.2...", "subject": "PSEUDO-1",
+         "modality": "CT", "body_part": "CHEST", "manufacturer": "Example",
+         "study_date": "2020-01-31"}   # or null
+      ]
+    }
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from .deid import PROFILES
+from .deid.gate import MAX_BODY_PART, MAX_MANUFACTURER, MAX_MODALITY, MAX_SUBJECT, MAX_UID
+
+MEDIA_TYPE = "application/json"
+MAX_INSTANCES = 1000  # per batch: about 300 KB of JSON
+MAX_COUNT = 10**9
+_FIELDS = ("study", "series", "sop", "subject", "modality", "body_part", "manufacturer")
+_KEYS = frozenset({*_FIELDS, "study_date"})
+_BATCH_KEYS = frozenset({"gate_profile", "refused", "unreadable", "instances"})
+_LIMITS = {
+    "study": MAX_UID,
+    "series": MAX_UID,
+    "sop": MAX_UID,
+    "subject": MAX_SUBJECT,
+    "modality": MAX_MODALITY,
+    "body_part": MAX_BODY_PART,
+    "manufacturer": MAX_MANUFACTURER,
+}
+_REQUIRED = frozenset({"study", "series", "sop", "subject"})
+
+
+class InvalidBatch(ValueError):
+    """A batch that is not of the agreed shape; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class IndexedInstance:
+    """One instance's index values."""
+
+    study: str
+    series: str
+    sop: str
+    subject: str
+    modality: str = ""
+    body_part: str = ""
+    manufacturer: str = ""
+    study_date: date | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        values: dict[str, Any] = {name: getattr(self, name) for name in _FIELDS}
+        values["study_date"] = self.study_date.isoformat() if self.study_date else None
+        return values
+
+    @classmethod
+    def from_json(cls, value: object, number: int) -> "IndexedInstance":
+        if not isinstance(value, dict):
+            raise InvalidBatch(f"instance {number} is not a JSON object")
+        unknown = set(value) - _KEYS
+        if unknown:
+            names = ", ".join(sorted(unknown))
+            raise InvalidBatch(f"instance {number} has unknown fields: {names}")
+        fields: dict[str, Any] = {}
+        for name in _FIELDS:
+            text = value.get(name, "")
+            if not isinstance(text, str) or len(text) > _LIMITS[name] or not text.isprintable():
+                raise InvalidBatch(
+                    f"instance {number}: {name} is text of at most {_LIMITS[name]} printable "
+                    "characters"
+                )
+            if name in _REQUIRED and not text:
+                raise InvalidBatch(f"instance {number}: {name} is required")
+            fields[name] = text
+        raw_date = value.get("study_date")
+        if raw_date is not None:
+            try:
+                fields["study_date"] = date.fromisoformat(raw_date) if len(raw_date) == 10 else None
+            except (TypeError, ValueError):
+                fields["study_date"] = None
+            if fields["study_date"] is None:
+                raise InvalidBatch(f"instance {number}: study_date is YYYY-MM-DD or null")
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class IndexBatch:
+    gate_profile: str
+    instances: tuple[IndexedInstance, ...]
+    refused: int = 0
+    unreadable: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gate_profile": self.gate_profile,
+            "refused": self.refused,
+            "unreadable": self.unreadable,
+            "instances": [instance.to_json() for instance in self.instances],
+        }
+
+
+def _count(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise InvalidBatch(f"{name} is a count (an integer of at least 0)")
+    return value
+
+
+def read_batch(value: object) -> IndexBatch:
+    """Read a batch; raises :class:`InvalidBatch` naming the first fault."""
+    if not isinstance(value, dict):
+        raise InvalidBatch("a batch is a JSON object")
+    unknown = set(value) - _BATCH_KEYS
+    if unknown:
+        raise InvalidBatch(f"unknown fields: {', '.join(sorted(unknown))}")
+    profile = value.get("gate_profile")
+    if profile not in PROFILES:
+        raise InvalidBatch(f"gate_profile is one of {', '.join(PROFILES)}")
+    instances = value.get("instances")
+    if not isinstance(instances, list):
+        raise InvalidBatch("instances is a list")
+    if len(instances) > MAX_INSTANCES:
+        raise InvalidBatch(f"a batch holds at most {MAX_INSTANCES} instances")
+    return IndexBatch(
+        gate_profile=str(profile),
+        instances=tuple(
+            IndexedInstance.from_json(item, number) for number, item in enumerate(instances, 1)
+        ),
+        refused=_count(value.get("refused", 0), "refused"),
+        unreadable=_count(value.get("unreadable", 0), "unreadable"),
+    )
