@@ -29,6 +29,7 @@ burned-in text.
 """
 
 import json
+import math
 import os
 import struct
 import warnings
@@ -65,6 +66,8 @@ MODALITY = 0x00080060
 BODY_PART_EXAMINED = 0x00180015
 MANUFACTURER = 0x00080070
 STUDY_DATE = 0x00080020
+# ManufacturerModelName, MagneticFieldStrength, SliceThickness, PatientAge, PatientSex.
+FEASIBILITY_TAGS = (0x00081090, 0x00180087, 0x00180050, 0x00101010, 0x00100040)
 INDEX_TAGS = {
     "StudyInstanceUID": 0x0020000D,
     "SeriesInstanceUID": 0x0020000E,
@@ -158,6 +161,11 @@ class HeaderResult(NamedTuple):
     body_part: str = ""
     manufacturer: str = ""
     study_date: date | None = None
+    model: str = ""
+    field_strength: float | None = None
+    slice_thickness: float | None = None
+    age: int | None = None
+    sex: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -624,6 +632,37 @@ def _index_problems(values: dict[str, str]) -> list[str]:
     return problems
 
 
+def parse_as(value: str) -> int | None:
+    """Whole years of an age string (AS: nnnD, nnnW, nnnM or nnnY), None if unreadable."""
+    value = value.strip()
+    per_year = {"D": 365, "W": 52, "M": 12, "Y": 1}.get(value[-1:])
+    if per_year is None or len(value) != 4 or not value[:3].isdigit():
+        return None
+    return int(value[:3]) // per_year
+
+
+def parse_ds(value: str) -> float | None:
+    """The first decimal string (DS) value when finite and not negative, else None."""
+    try:
+        number = float(value.split("\\")[0])
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _feasibility_values(ds: Dataset, top: dict) -> dict:
+    """Equipment model, field strength, slice thickness, age and sex (cohort feasibility)."""
+    text = {tag: _string(ds, tag, top.get(tag)) for tag in FEASIBILITY_TAGS}
+    sex = text[0x00100040].upper()
+    return {
+        "model": text[0x00081090][:MAX_MANUFACTURER],
+        "field_strength": parse_ds(text[0x00180087]),
+        "slice_thickness": parse_ds(text[0x00180050]),
+        "age": parse_as(text[0x00101010]),
+        "sex": sex if sex in ("F", "M", "O") else "",
+    }
+
+
 def check_dataset(ds: Dataset, path: str = "", profile: str = BASIC) -> HeaderResult:
     """Gate an in-memory dataset and pick out the index fields when it passes."""
     triples = _triples(ds)
@@ -647,6 +686,7 @@ def check_dataset(ds: Dataset, path: str = "", profile: str = BASIC) -> HeaderRe
         body_part=_string(ds, BODY_PART_EXAMINED, top.get(BODY_PART_EXAMINED))[:MAX_BODY_PART],
         manufacturer=_string(ds, MANUFACTURER, top.get(MANUFACTURER))[:MAX_MANUFACTURER],
         study_date=parse_da(_string(ds, STUDY_DATE, top.get(STUDY_DATE))),
+        **_feasibility_values(ds, top),
     )
 
 
