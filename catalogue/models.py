@@ -200,10 +200,10 @@ class Study(models.Model):
     study_year = models.PositiveSmallIntegerField(null=True, blank=True)
     # PatientAge (0010,1010) in whole years and PatientSex (0010,0040), when the files keep them.
     age = models.PositiveSmallIntegerField(null=True, blank=True)
-    sex = models.CharField(max_length=1, blank=True)
+    sex = models.CharField(max_length=1, blank=True, default="", db_default="")
     # Kept by catalogue.feasibility_index after each ingest, so that counts by study date, age
     # and sex need not read the series.
-    series_count = models.PositiveIntegerField(default=0)
+    series_count = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         verbose_name_plural = "studies"
@@ -237,7 +237,7 @@ class Series(models.Model):
     manufacturer = models.CharField(max_length=64, blank=True)
     # ManufacturerModelName (0008,1090), MagneticFieldStrength (0018,0087) in tesla and
     # SliceThickness (0018,0050) in millimetres.
-    model = models.CharField(max_length=64, blank=True)
+    model = models.CharField(max_length=64, blank=True, default="", db_default="")
     field_strength = models.FloatField(null=True, blank=True)
     slice_thickness = models.FloatField(null=True, blank=True)
     instance_count = models.PositiveIntegerField(default=0)
