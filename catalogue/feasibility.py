@@ -9,13 +9,14 @@ A request costs two queries: the published datasets that meet the dataset criter
 aggregate grouped by dataset over the narrowest table that can answer exactly (see
 :mod:`catalogue.feasibility_index`):
 
-- no study or series criterion: :class:`FeasibilityTotals`, one row per dataset;
+- no study criterion and at most one modality as series criterion: :class:`FeasibilityTotals`,
+  one row per dataset (and modality);
 - study date, age or sex only: :class:`Study` with its number of series;
 - any series criterion: :class:`FeasibilityEntry`, one row per study and series description.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from django.conf import settings
@@ -244,7 +245,10 @@ def aggregate(criteria: Criteria) -> QuerySet:
     """The one aggregate query: (dataset id, subjects, studies, series) rows, exact, over
     the narrowest table that answers the criteria (the benchmark explains it)."""
     rows: QuerySet
-    if criteria.by_series:
+    one_modality = replace(criteria, modality=()) if len(criteria.modality) == 1 else None
+    if one_modality and not one_modality.by_series and not criteria.by_study:
+        rows = FeasibilityTotals.objects.filter(modality=criteria.modality[0])
+    elif criteria.by_series:
         rows = (
             FeasibilityEntry.objects.filter(_series_filter(criteria) & _study_filter(criteria))
             .values("dataset_id")
@@ -265,7 +269,7 @@ def aggregate(criteria: Criteria) -> QuerySet:
             )
         )
     else:
-        rows = FeasibilityTotals.objects.filter(studies__gt=0)
+        rows = FeasibilityTotals.objects.filter(studies__gt=0, modality=FeasibilityTotals.ALL)
     if criteria.by_dataset:
         # Drafts are dropped afterwards: leaving them in costs less than a join.
         rows = rows.filter(dataset_id__in=eligible_datasets(criteria).values("pk"))

@@ -4,7 +4,7 @@
 after a bulk load), from the study and series index, so they cannot drift from it."""
 
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Upper
 
 from catalogue.models import ENTRY_COLUMNS, FeasibilityEntry, FeasibilityTotals, Series, Study
@@ -77,12 +77,23 @@ def feasibility_index_rebuild(*, dataset_id: int | None = None, apps=None) -> No
     )
     _insert(
         totals,
-        ["dataset_id", "subjects", "studies", "series"],
+        ["dataset_id", "modality", "subjects", "studies", "series"],
         studies.order_by()
-        .values("dataset_id")
+        .values("dataset_id", every=Value(FeasibilityTotals.ALL))
         .annotate(
             subj=Count("subject", distinct=True),
             st=Count("pk"),
             n=Coalesce(Sum("series_count"), 0),
+        ),
+    )
+    _insert(
+        totals,
+        ["dataset_id", "modality", "subjects", "studies", "series"],
+        entries.order_by()
+        .values("dataset_id", "modality")
+        .annotate(
+            subj=Count("subject", distinct=True),
+            st=Count("study_id", distinct=True),
+            n=Sum("series_count"),
         ),
     )

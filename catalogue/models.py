@@ -320,21 +320,36 @@ class FeasibilityEntry(models.Model):
 
 
 class FeasibilityTotals(models.Model):
-    """A dataset's subjects, studies and series in the index, for counts without study or
-    series criteria. Kept with FeasibilityEntry."""
+    """A dataset's subjects, studies and series in the index (``modality`` ALL), and those
+    with a series of each modality, for counts without study criteria and at most one
+    modality as series criterion. Kept with FeasibilityEntry."""
 
-    dataset = models.OneToOneField(
-        Dataset, on_delete=models.CASCADE, primary_key=True, related_name="+"
-    )
+    ALL = "*"  # every series; no DICOM modality (code string) can be "*"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    modality = models.CharField(max_length=16)
     subjects = models.PositiveIntegerField()
     studies = models.PositiveIntegerField()
     series = models.PositiveIntegerField()
 
     class Meta:
         verbose_name_plural = "feasibility totals"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "modality"],
+                name="unique_feasibility_totals",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["modality", "dataset"],
+                include=["subjects", "studies", "series"],
+                name="feasibility_totals_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"index totals of dataset {self.dataset_id}"
+        return f"index totals of dataset {self.dataset_id} ({self.modality})"
 
 
 class BasketItem(models.Model):
