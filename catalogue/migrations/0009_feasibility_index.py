@@ -12,109 +12,168 @@ def fill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalogue', '0007_dataset_eucaim_properties'),
+        ("catalogue", "0007_dataset_eucaim_properties"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FeasibilityEntry',
+            name="FeasibilityEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(max_length=64)),
-                ('study_date', models.DateField(null=True)),
-                ('age', models.PositiveSmallIntegerField(null=True)),
-                ('sex', models.CharField(blank=True, max_length=1)),
-                ('modality', models.CharField(blank=True, max_length=16)),
-                ('body_part', models.CharField(blank=True, max_length=64)),
-                ('manufacturer', models.CharField(blank=True, max_length=64)),
-                ('model', models.CharField(blank=True, max_length=64)),
-                ('field_strength', models.FloatField(null=True)),
-                ('slice_thickness', models.FloatField(null=True)),
-                ('series_count', models.PositiveIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("subject", models.CharField(max_length=64)),
+                ("study_date", models.DateField(null=True)),
+                ("age", models.PositiveSmallIntegerField(null=True)),
+                ("sex", models.CharField(blank=True, max_length=1)),
+                ("modality", models.CharField(blank=True, max_length=16)),
+                ("body_part", models.CharField(blank=True, max_length=64)),
+                ("manufacturer", models.CharField(blank=True, max_length=64)),
+                ("model", models.CharField(blank=True, max_length=64)),
+                ("field_strength", models.FloatField(null=True)),
+                ("slice_thickness", models.FloatField(null=True)),
+                ("series_count", models.PositiveIntegerField()),
             ],
             options={
-                'verbose_name_plural': 'feasibility entries',
+                "verbose_name_plural": "feasibility entries",
             },
         ),
         migrations.CreateModel(
-            name='FeasibilityTotals',
+            name="FeasibilityTotals",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('modality', models.CharField(max_length=16)),
-                ('subjects', models.PositiveIntegerField()),
-                ('studies', models.PositiveIntegerField()),
-                ('series', models.PositiveIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("modality", models.CharField(max_length=16)),
+                ("subjects", models.PositiveIntegerField()),
+                ("studies", models.PositiveIntegerField()),
+                ("series", models.PositiveIntegerField()),
             ],
             options={
-                'verbose_name_plural': 'feasibility totals',
+                "verbose_name_plural": "feasibility totals",
             },
         ),
         migrations.AddField(
-            model_name='series',
-            name='field_strength',
+            model_name="series",
+            name="field_strength",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='series',
-            name='model',
-            field=models.CharField(blank=True, db_default='', default='', max_length=64),
+            model_name="series",
+            name="model",
+            field=models.CharField(blank=True, db_default="", default="", max_length=64),
         ),
         migrations.AddField(
-            model_name='series',
-            name='slice_thickness',
+            model_name="series",
+            name="slice_thickness",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='study',
-            name='age',
+            model_name="study",
+            name="age",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='study',
-            name='series_count',
+            model_name="study",
+            name="series_count",
             field=models.PositiveIntegerField(db_default=0, default=0),
         ),
         migrations.AddField(
-            model_name='study',
-            name='sex',
-            field=models.CharField(blank=True, db_default='', default='', max_length=1),
+            model_name="study",
+            name="sex",
+            field=models.CharField(blank=True, db_default="", default="", max_length=1),
         ),
         migrations.AddIndex(
-            model_name='study',
-            index=models.Index(fields=['dataset', 'subject'], include=('study_date', 'age', 'sex', 'series_count'), name='study_feasibility_idx'),
+            model_name="study",
+            index=models.Index(
+                fields=["dataset", "subject"],
+                include=("study_date", "age", "sex", "series_count"),
+                name="study_feasibility_idx",
+            ),
         ),
         migrations.AddField(
-            model_name='feasibilityentry',
-            name='dataset',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalogue.dataset'),
+            model_name="feasibilityentry",
+            name="dataset",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="catalogue.dataset",
+            ),
         ),
         migrations.AddField(
-            model_name='feasibilityentry',
-            name='study',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalogue.study'),
+            model_name="feasibilityentry",
+            name="study",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="catalogue.study"
+            ),
         ),
         migrations.AddField(
-            model_name='feasibilitytotals',
-            name='dataset',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalogue.dataset'),
+            model_name="feasibilitytotals",
+            name="dataset",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="catalogue.dataset",
+            ),
         ),
         migrations.AddIndex(
-            model_name='feasibilityentry',
-            index=models.Index(fields=['dataset', 'subject', 'study'], include=('study_date', 'age', 'sex', 'modality', 'body_part', 'manufacturer', 'model', 'field_strength', 'slice_thickness', 'series_count'), name='feasibility_dataset_idx'),
+            model_name="feasibilityentry",
+            index=models.Index(
+                fields=["dataset", "subject", "study"],
+                include=(
+                    "study_date",
+                    "age",
+                    "sex",
+                    "modality",
+                    "body_part",
+                    "manufacturer",
+                    "model",
+                    "field_strength",
+                    "slice_thickness",
+                    "series_count",
+                ),
+                name="feasibility_dataset_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='feasibilityentry',
-            index=models.Index(fields=['modality', 'dataset', 'subject', 'study'], include=('study_date', 'age', 'sex', 'body_part', 'manufacturer', 'model', 'field_strength', 'slice_thickness', 'series_count'), name='feasibility_modality_idx'),
+            model_name="feasibilityentry",
+            index=models.Index(
+                fields=["modality", "dataset", "subject", "study"],
+                include=(
+                    "study_date",
+                    "age",
+                    "sex",
+                    "body_part",
+                    "manufacturer",
+                    "model",
+                    "field_strength",
+                    "slice_thickness",
+                    "series_count",
+                ),
+                name="feasibility_modality_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='feasibilitytotals',
-            index=models.Index(fields=['modality', 'dataset'], include=('subjects', 'studies', 'series'), name='feasibility_totals_idx'),
+            model_name="feasibilitytotals",
+            index=models.Index(
+                fields=["modality", "dataset"],
+                include=("subjects", "studies", "series"),
+                name="feasibility_totals_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='feasibilitytotals',
-            constraint=models.UniqueConstraint(fields=('dataset', 'modality'), name='unique_feasibility_totals'),
+            model_name="feasibilitytotals",
+            constraint=models.UniqueConstraint(
+                fields=("dataset", "modality"), name="unique_feasibility_totals"
+            ),
         ),
         migrations.RunPython(fill, migrations.RunPython.noop),
     ]
