@@ -6,6 +6,7 @@ Same access checks as the pages (catalogue.selectors); 404 for anything not visi
 from functools import partial
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import InvalidPage
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -276,11 +277,15 @@ class FeasibilityNodeOutput(FeasibilityCellsOutput):
 class FeasibilityOutput(serializers.Serializer):
     minimum_count = serializers.IntegerField(help_text="Counts below this are suppressed.")
     rounding = serializers.IntegerField(help_text="Shown counts are multiples of this.")
-    not_indexed = serializers.ListField(
-        child=serializers.CharField(), help_text="Criteria the index cannot count."
-    )
     total = FeasibilityCellsOutput()
-    nodes = FeasibilityNodeOutput(many=True)
+    datasets_matched = serializers.IntegerField(help_text="Matching datasets, on every page.")
+    page = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    nodes = FeasibilityNodeOutput(
+        many=True,
+        help_text="The nodes of this page's datasets; a node's counts cover all its datasets.",
+    )
     apply_url = serializers.CharField(
         help_text="Add the datasets to the basket (POST basket/), then apply from this page."
     )
@@ -297,14 +302,21 @@ def _cells(cells: feasibility.Cells) -> dict:
     }
 
 
+def _page_url(request, number: int) -> str:
+    params = request.query_params.copy()
+    params["page"] = str(number)
+    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+
 NOT_A_RESEARCHER_NOR_ACCESS_BODY = OpenApiResponse(
-    DetailOutput, description="Neither a researcher nor the access body."
+    DetailOutput, description="Neither a researcher nor the access body, or no such page."
 )
 
 
 class FeasibilityApi(APIView):
     """Subjects, studies and series of published datasets matching criteria, per node and
-    dataset (researchers and the access body). Small counts suppressed, all counts rounded."""
+    dataset (researchers and the access body). Small counts suppressed, all counts rounded.
+    Dataset rows come a page at a time; total and node counts always cover every dataset."""
 
     permission_classes = [IsAuthenticated]
 
@@ -313,26 +325,49 @@ class FeasibilityApi(APIView):
         parameters=[
             OpenApiParameter("modality", str, many=True, description="DICOM modality, e.g. MR"),
             OpenApiParameter("body_part", str, many=True, description="DICOM body part"),
+            OpenApiParameter("manufacturer", str, many=True, description="DICOM Manufacturer"),
+            OpenApiParameter("model", str, many=True, description="Manufacturer's model name"),
+            OpenApiParameter("field_strength_from", float, description="Tesla"),
+            OpenApiParameter("field_strength_to", float, description="Tesla"),
+            OpenApiParameter("slice_thickness_from", float, description="Millimetres"),
+            OpenApiParameter("slice_thickness_to", float, description="Millimetres"),
             OpenApiParameter("study_date_from", OpenApiTypes.DATE),
             OpenApiParameter("study_date_to", OpenApiTypes.DATE),
+            OpenApiParameter("age_from", int, description="Age at the study, in years"),
+            OpenApiParameter("age_to", int, description="Age at the study, in years"),
+            OpenApiParameter("sex", str, many=True, enum=list(feasibility.SEXES)),
             OpenApiParameter("condition", str, many=True),
             OpenApiParameter("access", str, many=True, description="Access conditions"),
             OpenApiParameter("duo", str, many=True, description="DUO codes"),
             OpenApiParameter("country", str, many=True, description="ISO 3166-1 alpha-2"),
             OpenApiParameter("node", int, many=True),
+            OpenApiParameter("page", int, description="A page of dataset rows (from 1)"),
         ],
         responses={200: FeasibilityOutput, 404: NOT_A_RESEARCHER_NOR_ACCESS_BODY},
     )
     def get(self, request):
         if not (request.user.has_role(Role.RESEARCHER) or request.user.has_role(Role.HDAB_ADMIN)):
             raise Http404
-        answer = feasibility.count(feasibility.parse(request.query_params))
+        try:
+            answer = feasibility.count(
+                feasibility.parse(request.query_params),
+                request.query_params.get("page", 1),
+                strict=True,
+            )
+        except InvalidPage as error:
+            raise Http404 from error
+        page = answer.page
         return Response(
             {
                 "minimum_count": answer.minimum,
                 "rounding": answer.rounding,
-                "not_indexed": list(feasibility.NOT_INDEXED),
                 "total": _cells(answer.total),
+                "datasets_matched": page.paginator.count,
+                "page": page.number,
+                "next": _page_url(request, page.next_page_number()) if page.has_next() else None,
+                "previous": _page_url(request, page.previous_page_number())
+                if page.has_previous()
+                else None,
                 "nodes": [
                     {
                         "id": node.node_id,
@@ -341,10 +376,10 @@ class FeasibilityApi(APIView):
                         **_cells(node.cells),
                         "datasets": [
                             {
-                                "id": row.dataset.pk,
-                                "title": row.dataset.title,
+                                "id": row.dataset_id,
+                                "title": row.title,
                                 "url": request.build_absolute_uri(
-                                    reverse("catalogue:dataset_detail", args=[row.dataset.pk])
+                                    reverse("catalogue:dataset_detail", args=[row.dataset_id])
                                 ),
                                 **_cells(row.cells),
                             }

@@ -3,40 +3,83 @@ criteria on the study and series index, per dataset and node.
 
 Counts below ``FEASIBILITY_MIN_COUNT`` are suppressed and every shown count is rounded to a
 multiple of ``FEASIBILITY_ROUNDING``; totals are computed from the exact counts and then
-rounded, never summed from rounded cells. One aggregate query answers a request.
+rounded, never summed from rounded cells.
+
+A request costs two queries: the published datasets that meet the dataset criteria, and one
+aggregate grouped by dataset over the narrowest table that can answer exactly (see
+:mod:`catalogue.feasibility_index`):
+
+- no study criterion and at most one modality as series criterion: :class:`FeasibilityTotals`,
+  one row per dataset (and modality);
+- study date, age or sex only: :class:`Study` with its number of series;
+- any series criterion: :class:`FeasibilityEntry`, one row per study and series description.
 """
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from django.conf import settings
+from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count, F
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import QueryDict
 
-from catalogue.models import Dataset, DatasetTerm, Series
-
-# Criteria the index does not hold: ingest reads no manufacturer, model, magnetic field
-# strength, slice thickness, age or sex per study, so they cannot be counted.
-NOT_INDEXED = (
-    "manufacturer and model",
-    "magnetic field strength",
-    "slice thickness",
-    "age",
-    "sex",
+from catalogue.models import (
+    Dataset,
+    DatasetTerm,
+    FeasibilityEntry,
+    FeasibilityTotals,
+    Study,
 )
+
 DATASET_FACETS = ("condition", "access", "duo")
+SEXES = ("F", "M", "O")
+PAGE_SIZE = 50  # dataset rows per page; node and total rows always count every dataset
 
 
 @dataclass(frozen=True)
 class Criteria:
     modality: tuple[str, ...] = ()
     body_part: tuple[str, ...] = ()
+    manufacturer: tuple[str, ...] = ()
+    model: tuple[str, ...] = ()
+    field_strength_from: float | None = None
+    field_strength_to: float | None = None
+    slice_thickness_from: float | None = None
+    slice_thickness_to: float | None = None
     date_from: date | None = None
     date_to: date | None = None
+    age_from: int | None = None
+    age_to: int | None = None
+    sex: tuple[str, ...] = ()
     node: tuple[int, ...] = ()
     country: tuple[str, ...] = ()
     facets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def by_series(self) -> bool:
+        return bool(
+            self.modality
+            or self.body_part
+            or self.manufacturer
+            or self.model
+            or self.field_strength_from is not None
+            or self.field_strength_to is not None
+            or self.slice_thickness_from is not None
+            or self.slice_thickness_to is not None
+        )
+
+    @property
+    def by_study(self) -> bool:
+        return bool(
+            self.date_from or self.date_to or self.age_from is not None
+            or self.age_to is not None or self.sex
+        )  # fmt: skip
+
+    @property
+    def by_dataset(self) -> bool:
+        return bool(self.node or self.country or any(self.facets.values()))
 
 
 def _date(value: str | None) -> date | None:
@@ -57,15 +100,42 @@ def _ids(params: QueryDict, name: str) -> list[int]:
     return [int(v) for v in params.getlist(name) if v.isascii() and v.isdigit() and len(v) < 19]
 
 
+def _number(params: QueryDict, name: str, *, whole: bool = False) -> float | None:
+    """A finite number not below zero (a whole one for ``whole``), else None."""
+    value = params.get(name, "").strip()
+    if not value or len(value) > 20:
+        return None
+    try:
+        number = int(value) if whole else float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _upper(params: QueryDict, name: str) -> tuple[str, ...]:
+    return tuple(v.strip().upper() for v in _texts(params, name) if v.strip())
+
+
 def parse(params: QueryDict) -> Criteria:
     """Criteria from query parameters; values that cannot be read are ignored."""
+    age_from = _number(params, "age_from", whole=True)
+    age_to = _number(params, "age_to", whole=True)
     return Criteria(
-        modality=tuple(v.upper() for v in _texts(params, "modality")),
-        body_part=tuple(v.upper() for v in _texts(params, "body_part")),
+        modality=_upper(params, "modality"),
+        body_part=_upper(params, "body_part"),
+        manufacturer=_upper(params, "manufacturer"),
+        model=_upper(params, "model"),
+        field_strength_from=_number(params, "field_strength_from"),
+        field_strength_to=_number(params, "field_strength_to"),
+        slice_thickness_from=_number(params, "slice_thickness_from"),
+        slice_thickness_to=_number(params, "slice_thickness_to"),
         date_from=_date(params.get("study_date_from")),
         date_to=_date(params.get("study_date_to")),
+        age_from=None if age_from is None else int(age_from),
+        age_to=None if age_to is None else int(age_to),
+        sex=tuple(v for v in _upper(params, "sex") if v in SEXES),
         node=tuple(_ids(params, "node")),
-        country=tuple(v.upper() for v in _texts(params, "country")),
+        country=_upper(params, "country"),
         facets={f: tuple(_texts(params, f)) for f in DATASET_FACETS},
     )
 
@@ -103,7 +173,8 @@ class Cells:
 
 @dataclass(frozen=True)
 class DatasetRow:
-    dataset: Dataset
+    dataset_id: int
+    title: str
     cells: Cells
 
 
@@ -118,92 +189,157 @@ class NodeRow:
 
 @dataclass(frozen=True)
 class Answer:
+    """The total and node rows count every matching dataset; ``page`` holds one page of the
+    dataset rows and ``nodes`` the node rows of that page, each with its datasets on it."""
+
     total: Cells
     nodes: list[NodeRow]
+    page: Page
     minimum: int
     rounding: int
 
 
-def _series(criteria: Criteria):
-    series = Series.objects.filter(study__dataset__status=Dataset.Status.PUBLISHED)
-    if criteria.modality:
-        series = series.filter(modality__in=criteria.modality)
-    if criteria.body_part:
-        series = series.filter(body_part__in=criteria.body_part)
-    if criteria.date_from:
-        series = series.filter(study__study_date__gte=criteria.date_from)
-    if criteria.date_to:
-        series = series.filter(study__study_date__lte=criteria.date_to)
+def eligible_datasets(criteria: Criteria) -> QuerySet[Dataset]:
+    """The published datasets that meet the dataset criteria (facets, node, country)."""
+    datasets = Dataset.objects.filter(status=Dataset.Status.PUBLISHED)
     if criteria.node:
-        series = series.filter(study__dataset__node_id__in=criteria.node)
+        datasets = datasets.filter(node_id__in=criteria.node)
     if criteria.country:
-        series = series.filter(study__dataset__node__country__in=criteria.country)
+        datasets = datasets.filter(node__country__in=criteria.country)
     for facet, values in criteria.facets.items():
         if values:
             terms = DatasetTerm.objects.filter(facet=facet, value__in=values)
-            series = series.filter(study__dataset__in=terms.values("dataset_id"))
-    return series
+            datasets = datasets.filter(pk__in=terms.values("dataset_id"))
+    return datasets
 
 
-def statement(criteria: Criteria) -> tuple[str, tuple]:
-    """The SQL and parameters of the one aggregate query (the benchmark explains it)."""
-    per_study = (
-        _series(criteria)
-        .values(sid=F("study_id"), did=F("study__dataset_id"), subj=F("study__subject"))
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    sql, params = per_study.query.sql_with_params()
-    return (
-        "SELECT did, COUNT(DISTINCT subj), COUNT(*), SUM(n) "  # noqa: S608 (ORM-built)
-        f"FROM ({sql}) AS per_study GROUP BY did",
-        tuple(params),
-    )
+def _study_filter(criteria: Criteria) -> Q:
+    q = Q()
+    if criteria.date_from:
+        q &= Q(study_date__gte=criteria.date_from)
+    if criteria.date_to:
+        q &= Q(study_date__lte=criteria.date_to)
+    if criteria.age_from is not None:
+        q &= Q(age__gte=criteria.age_from)
+    if criteria.age_to is not None:
+        q &= Q(age__lte=criteria.age_to)
+    if criteria.sex:
+        q &= Q(sex__in=criteria.sex)
+    return q
 
 
-def _exact_counts(criteria: Criteria) -> dict[int, tuple[int, int, int]]:
-    """Dataset id -> (subjects, studies, series), in one statement of two levels: the
-    matching series grouped by study (a hash aggregate), then those study rows grouped by
-    dataset. Counting distinct subjects over study rows rather than series rows sorts a
-    quarter of the rows."""
+def _series_filter(criteria: Criteria) -> Q:
+    q = Q()
+    for name in ("modality", "body_part", "manufacturer", "model"):
+        if values := getattr(criteria, name):
+            q &= Q(**{f"{name}__in": values})
+    for name in ("field_strength", "slice_thickness"):
+        low, high = getattr(criteria, f"{name}_from"), getattr(criteria, f"{name}_to")
+        if low is not None:
+            q &= Q(**{f"{name}__gte": low})
+        if high is not None:
+            q &= Q(**{f"{name}__lte": high})
+    return q
+
+
+def aggregate(criteria: Criteria) -> QuerySet:
+    """The one aggregate query: (dataset id, subjects, studies, series) rows, exact, over
+    the narrowest table that answers the criteria (the benchmark explains it)."""
+    rows: QuerySet
+    one_modality = replace(criteria, modality=()) if len(criteria.modality) == 1 else None
+    if one_modality and not one_modality.by_series and not criteria.by_study:
+        rows = FeasibilityTotals.objects.filter(modality=criteria.modality[0])
+    elif criteria.by_series:
+        rows = (
+            FeasibilityEntry.objects.filter(_series_filter(criteria) & _study_filter(criteria))
+            .values("dataset_id")
+            .annotate(
+                subjects=Count("subject", distinct=True),
+                studies=Count("study_id", distinct=True),
+                series=Sum("series_count"),
+            )
+        )
+    elif criteria.by_study:
+        rows = (
+            Study.objects.filter(_study_filter(criteria))
+            .values("dataset_id")
+            .annotate(
+                subjects=Count("subject", distinct=True),
+                studies=Count("pk"),
+                series=Sum("series_count"),
+            )
+        )
+    else:
+        rows = FeasibilityTotals.objects.filter(studies__gt=0, modality=FeasibilityTotals.ALL)
+    # Without dataset criteria, drafts stay in the aggregate and are dropped with the list of
+    # published datasets: cheaper than a join.
+    if criteria.by_dataset:
+        rows = rows.filter(dataset_id__in=eligible_datasets(criteria).values("pk"))
+    return rows.order_by().values_list("dataset_id", "subjects", "studies", "series")
+
+
+def _fetch(rows: QuerySet) -> list[tuple]:
+    """The rows of a values_list query as the driver gives them: thousands of rows of plain
+    numbers and text need none of the ORM's per-value converters, which cost more than the
+    query itself."""
+    sql, params = rows.query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(*statement(criteria))
-        return {row[0]: (row[1], row[2], int(row[3])) for row in cursor.fetchall()}
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
-def count(criteria: Criteria) -> Answer:
-    """One aggregate query grouped by dataset; node and total rows add up exact counts.
+def _exact(criteria: Criteria) -> dict[int, tuple[int, int, int]]:
+    return {
+        pk: (int(subjects), int(studies), int(series))
+        for pk, subjects, studies, series in _fetch(aggregate(criteria))
+        if studies
+    }
+
+
+def exact_counts(criteria: Criteria) -> dict[int, tuple[int, int, int]]:
+    """Published dataset id -> exact (subjects, studies, series) matching the criteria."""
+    published = set(eligible_datasets(criteria).values_list("pk", flat=True))
+    return {pk: counts for pk, counts in _exact(criteria).items() if pk in published}
+
+
+def count(criteria: Criteria, page_number: str | int | None = 1, *, strict: bool = False) -> Answer:
+    """Exact counts per dataset, node and in total, then suppressed and rounded. A page
+    number that is not a page gives the nearest page, or ``InvalidPage`` when ``strict``.
 
     Subjects are pseudonyms of one dataset, so a dataset's subjects are distinct from
     another's and the sums over datasets are exact.
     """
-    exact = _exact_counts(criteria)
-    datasets = (
-        Dataset.objects.filter(pk__in=exact)
-        .select_related("node")
-        .only("title", "node__name", "node__country")
-        .order_by("node__name", "title")
+    listed = (
+        eligible_datasets(criteria)
+        .order_by()
+        .values_list("pk", "title", "node_id", "node__name", "node__country")
     )
-    nodes: dict[int, tuple[list[int], list[DatasetRow]]] = {}
-    for dataset in datasets:
-        sums, members = nodes.setdefault(dataset.node_id, ([0, 0, 0], []))
-        for i, n in enumerate(exact[dataset.pk]):
-            sums[i] += n
-        members.append(DatasetRow(dataset, Cells.of(*exact[dataset.pk])))
-    node_rows = [
-        NodeRow(
-            node_id=node_id,
-            name=members[0].dataset.node.name,
-            country=members[0].dataset.node.country,
-            cells=Cells.of(*sums),
-            datasets=members,
-        )
-        for node_id, (sums, members) in nodes.items()
-    ]
-    totals = [sum(e[i] for e in exact.values()) for i in range(3)]
+    exact = _exact(criteria)
+    # Sorted here: cheaper than asking the database to sort every published dataset.
+    matched = [row for row in _fetch(listed) if row[0] in exact]
+    matched.sort(key=lambda r: (r[3].casefold(), r[1].casefold(), r[0]))
+    node_sums: dict[int, list[int]] = {}
+    for row in matched:
+        subjects, studies, series = exact[row[0]]
+        sums = node_sums.get(row[2])
+        if sums is None:
+            node_sums[row[2]] = [subjects, studies, series]
+        else:
+            sums[0] += subjects
+            sums[1] += studies
+            sums[2] += series
+    paginator = Paginator(matched, PAGE_SIZE)
+    page = paginator.page(page_number or 1) if strict else paginator.get_page(page_number)
+    nodes: dict[int, NodeRow] = {}
+    for pk, title, node_id, name, country in page.object_list:
+        if node_id not in nodes:
+            nodes[node_id] = NodeRow(node_id, name, country, Cells.of(*node_sums[node_id]), [])
+        nodes[node_id].datasets.append(DatasetRow(pk, title, Cells.of(*exact[pk])))
+    totals = [sum(sums[i] for sums in node_sums.values()) for i in range(3)]
     return Answer(
         total=Cells.of(*totals),
-        nodes=node_rows,
+        nodes=list(nodes.values()),
+        page=page,
         minimum=settings.FEASIBILITY_MIN_COUNT,
         rounding=settings.FEASIBILITY_ROUNDING,
     )

@@ -227,6 +227,8 @@ class _Batch:
                     subject=r.patient_id,
                     study_date=r.study_date,
                     study_year=r.study_date.year if r.study_date else None,
+                    age=r.age,
+                    sex=r.sex,
                 )
                 for uid, r in new_studies.items()
             ],
@@ -247,6 +249,9 @@ class _Batch:
                     modality=r.modality,
                     body_part=r.body_part,
                     manufacturer=r.manufacturer,
+                    model=r.model,
+                    field_strength=r.field_strength,
+                    slice_thickness=r.slice_thickness,
                 )
                 for uid, r in new_series.items()
             ],

@@ -202,6 +202,12 @@ class Study(models.Model):
     subject = models.CharField(max_length=64, db_index=True)
     study_date = models.DateField(null=True, blank=True)
     study_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    # PatientAge (0010,1010) in whole years and PatientSex (0010,0040), when the files keep them.
+    age = models.PositiveSmallIntegerField(null=True, blank=True)
+    sex = models.CharField(max_length=1, blank=True, default="", db_default="")
+    # Kept by catalogue.feasibility_index after each ingest, so that counts by study date, age
+    # and sex need not read the series.
+    series_count = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         verbose_name_plural = "studies"
@@ -210,7 +216,16 @@ class Study(models.Model):
                 fields=["dataset", "study_instance_uid"], name="unique_study_per_dataset"
             ),
         ]
-        indexes = [models.Index(fields=["study_instance_uid"], name="study_uid_idx")]
+        indexes = [
+            models.Index(fields=["study_instance_uid"], name="study_uid_idx"),
+            # Feasibility counts by study criteria: read in dataset and subject order from the
+            # index alone on PostgreSQL (the included columns are ignored elsewhere).
+            models.Index(
+                fields=["dataset", "subject"],
+                include=["study_date", "age", "sex", "series_count"],
+                name="study_feasibility_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.study_instance_uid
@@ -224,6 +239,11 @@ class Series(models.Model):
     modality = models.CharField(max_length=16, blank=True)
     body_part = models.CharField(max_length=64, blank=True)
     manufacturer = models.CharField(max_length=64, blank=True)
+    # ManufacturerModelName (0008,1090), MagneticFieldStrength (0018,0087) in tesla and
+    # SliceThickness (0018,0050) in millimetres.
+    model = models.CharField(max_length=64, blank=True, default="", db_default="")
+    field_strength = models.FloatField(null=True, blank=True)
+    slice_thickness = models.FloatField(null=True, blank=True)
     instance_count = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -255,6 +275,85 @@ class Instance(models.Model):
 
     def __str__(self) -> str:
         return self.sop_instance_uid
+
+
+ENTRY_COLUMNS = ["study_date", "age", "sex", "modality", "body_part", "manufacturer", "model",
+                 "field_strength", "slice_thickness", "series_count"]  # fmt: skip
+
+
+class FeasibilityEntry(models.Model):
+    """The series of one study that share a description (modality, body part, equipment,
+    field strength, slice thickness), with how many they are and the study's dataset, subject,
+    date, age and sex copied beside them. Rebuilt per dataset by catalogue.feasibility_index
+    after ingest; cohort feasibility counts are one aggregate over this table."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    # Indexed first in the covering indexes below.
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+", db_index=False)
+    subject = models.CharField(max_length=64)
+    study_date = models.DateField(null=True)
+    age = models.PositiveSmallIntegerField(null=True)
+    sex = models.CharField(max_length=1, blank=True)
+    modality = models.CharField(max_length=16, blank=True)
+    body_part = models.CharField(max_length=64, blank=True)
+    # Upper case, so that "Philips" and "PHILIPS" count as one.
+    manufacturer = models.CharField(max_length=64, blank=True)
+    model = models.CharField(max_length=64, blank=True)
+    field_strength = models.FloatField(null=True)
+    slice_thickness = models.FloatField(null=True)
+    series_count = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name_plural = "feasibility entries"
+        indexes = [
+            # Read from the index alone in dataset, subject and study order (PostgreSQL).
+            models.Index(
+                fields=["dataset", "subject", "study"],
+                include=ENTRY_COLUMNS,
+                name="feasibility_dataset_idx",
+            ),
+            models.Index(
+                fields=["modality", "dataset", "subject", "study"],
+                include=[c for c in ENTRY_COLUMNS if c != "modality"],
+                name="feasibility_modality_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.series_count} {self.modality} series of study {self.study_id}"
+
+
+class FeasibilityTotals(models.Model):
+    """A dataset's subjects, studies and series in the index (``modality`` ALL), and those
+    with a series of each modality, for counts without study criteria and at most one
+    modality as series criterion. Kept with FeasibilityEntry."""
+
+    ALL = "*"  # every series; no DICOM modality (code string) can be "*"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    modality = models.CharField(max_length=16)
+    subjects = models.PositiveIntegerField()
+    studies = models.PositiveIntegerField()
+    series = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name_plural = "feasibility totals"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "modality"],
+                name="unique_feasibility_totals",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["modality", "dataset"],
+                include=["subjects", "studies", "series"],
+                name="feasibility_totals_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"index totals of dataset {self.dataset_id} ({self.modality})"
 
 
 class BasketItem(models.Model):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from catalogue import duo
 from catalogue.facets import bump_version
+from catalogue.feasibility_index import feasibility_index_rebuild
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Instance, Node, Series, Study
 from catalogue.validators import validate_public_url
 from catalogue.vocabularies import AccessCondition, CollectionMethod, HealthCategory, Sex
@@ -320,6 +321,7 @@ def dataset_refresh_counts(*, dataset: Dataset) -> Dataset:
         ]
     )  # fmt: skip
     _sync_terms(locked)
+    feasibility_index_rebuild(dataset_id=locked.pk)
     return locked
 
 

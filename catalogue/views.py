@@ -371,15 +371,20 @@ def feasibility(request):
     """How many subjects, studies and series of published datasets match criteria, per node
     and dataset, with small counts suppressed and every count rounded."""
     criteria = feasibility_counts.parse(request.GET)
+    params = request.GET.copy()
+    params.pop("page", None)
+    answer = feasibility_counts.count(criteria, request.GET.get("page")) if request.GET else None
     return render(
         request,
         "catalogue/feasibility.html",
         {
             "criteria": criteria,
-            "answer": feasibility_counts.count(criteria) if request.GET else None,
+            "answer": answer,
+            "page": answer.page if answer else None,
+            "querystring": params.urlencode(),
             "modalities": Modality.choices,
+            "sexes": [("F", _("Female")), ("M", _("Male")), ("O", _("Other"))],
             "conditions": feasibility_counts.condition_choices(),
-            "not_indexed": feasibility_counts.NOT_INDEXED,
             "in_basket": selectors.basket_ids(request.user),
             "can_basket": request.user.has_role(Role.RESEARCHER),
         },

@@ -14,11 +14,14 @@ A batch::
       "instances": [
         {"study": "1.2...", "series": "1.2...", "sop": "1.2...", "subject": "PSEUDO-1",
          "modality": "CT", "body_part": "CHEST", "manufacturer": "Example",
-         "study_date": "2020-01-31"}   # or null
+         "model": "Scanner X", "study_date": "2020-01-31",   # or null
+         "field_strength": 3.0, "slice_thickness": 1.25,      # DS values, or null
+         "age": 64, "sex": "F"}                                # whole years or null; F, M, O or ""
       ]
     }
 """
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,8 +32,10 @@ from .deid.gate import MAX_BODY_PART, MAX_MANUFACTURER, MAX_MODALITY, MAX_SUBJEC
 MEDIA_TYPE = "application/json"
 MAX_INSTANCES = 1000  # per batch: about 300 KB of JSON
 MAX_COUNT = 10**9
-_FIELDS = ("study", "series", "sop", "subject", "modality", "body_part", "manufacturer")
-_KEYS = frozenset({*_FIELDS, "study_date"})
+_FIELDS = ("study", "series", "sop", "subject", "modality", "body_part", "manufacturer", "model")
+_NUMBERS = ("field_strength", "slice_thickness")  # non-negative decimals, or null
+MAX_AGE = 200  # whole years
+_KEYS = frozenset({*_FIELDS, *_NUMBERS, "study_date", "age", "sex"})
 _BATCH_KEYS = frozenset({"gate_profile", "refused", "unreadable", "instances"})
 _LIMITS = {
     "study": MAX_UID,
@@ -40,6 +45,7 @@ _LIMITS = {
     "modality": MAX_MODALITY,
     "body_part": MAX_BODY_PART,
     "manufacturer": MAX_MANUFACTURER,
+    "model": MAX_MANUFACTURER,
 }
 _REQUIRED = frozenset({"study", "series", "sop", "subject"})
 
@@ -60,10 +66,17 @@ class IndexedInstance:
     body_part: str = ""
     manufacturer: str = ""
     study_date: date | None = None
+    model: str = ""
+    field_strength: float | None = None
+    slice_thickness: float | None = None
+    age: int | None = None
+    sex: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        values: dict[str, Any] = {name: getattr(self, name) for name in _FIELDS}
+        values: dict[str, Any] = {name: getattr(self, name) for name in (*_FIELDS, *_NUMBERS)}
         values["study_date"] = self.study_date.isoformat() if self.study_date else None
+        values["age"] = self.age
+        values["sex"] = self.sex
         return values
 
     @classmethod
@@ -93,7 +106,32 @@ class IndexedInstance:
                 fields["study_date"] = None
             if fields["study_date"] is None:
                 raise InvalidBatch(f"instance {number}: study_date is YYYY-MM-DD or null")
+        for name in _NUMBERS:
+            fields[name] = _decimal(value.get(name), f"instance {number}: {name}")
+        age = value.get("age")
+        if age is not None and (
+            isinstance(age, bool) or not isinstance(age, int) or not 0 <= age <= MAX_AGE
+        ):
+            raise InvalidBatch(f"instance {number}: age is whole years (0 to {MAX_AGE}) or null")
+        fields["age"] = age
+        sex = value.get("sex", "")
+        if sex not in ("", "F", "M", "O"):
+            raise InvalidBatch(f"instance {number}: sex is F, M, O or empty")
+        fields["sex"] = sex
         return cls(**fields)
+
+
+def _decimal(value: object, name: str) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise InvalidBatch(f"{name} is a number of at least 0, or null")
+    return float(value)
 
 
 @dataclass(frozen=True)

@@ -293,6 +293,11 @@ def dataset_index_receive(*, node: Node, dataset: Dataset, body: bytes) -> Inges
             body_part=instance.body_part,
             manufacturer=instance.manufacturer,
             study_date=instance.study_date,
+            model=instance.model,
+            field_strength=instance.field_strength,
+            slice_thickness=instance.slice_thickness,
+            age=instance.age,
+            sex=instance.sex,
         )
         for instance in batch.instances
     ]

@@ -102,6 +102,19 @@ def test_the_node_learns_its_gate_and_indexes_a_batch(client, setup):
     assert event.details["source"] == f"node indexer ({node.audience})"
 
 
+def test_what_feasibility_counts_by_arrives_with_the_batch(client, setup):
+    _node, dataset, _theirs, auth = setup
+    instances = _instances(2)
+    for instance in instances:
+        instance.update(model="Scanner X", field_strength=3, slice_thickness=1.25, age=64, sex="F")
+    response = _post(client, dataset, auth, {"gate_profile": "strict", "instances": instances})
+    assert response.status_code == 200, response.content
+    series = Series.objects.get(study__dataset=dataset)
+    assert (series.model, series.field_strength, series.slice_thickness) == ("Scanner X", 3.0, 1.25)
+    study = series.study
+    assert (study.age, study.sex) == (64, "F")
+
+
 def test_a_batch_sent_again_changes_nothing(client, setup):
     _node, dataset, _theirs, auth = setup
     body = {"gate_profile": "strict", "instances": _instances(4)}
@@ -144,6 +157,11 @@ def test_it_needs_the_nodes_credentials(client, setup):
         (lambda body: body.update(gate_profile="none"), "gate_profile is one of"),
         (lambda body: body.update(refused=-1), "refused is a count"),
         (lambda body: body.update(instances=body["instances"] * 400), "at most 1000"),
+        (lambda body: body["instances"][0].update(age=-1), "age is whole years"),
+        (lambda body: body["instances"][0].update(age="64Y"), "age is whole years"),
+        (lambda body: body["instances"][0].update(sex="X"), "sex is F, M, O or empty"),
+        (lambda body: body["instances"][0].update(field_strength="3T"), "field_strength is a"),
+        (lambda body: body["instances"][0].update(slice_thickness=-1.0), "slice_thickness"),
     ],
 )
 def test_a_bad_batch_is_refused_whole(client, setup, change, message):

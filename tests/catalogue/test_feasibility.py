@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from catalogue.models import Series, Study
+from catalogue.services import dataset_refresh_counts
 
 PAGE = reverse("catalogue:feasibility")
 API = reverse("catalogue_api:feasibility")
@@ -34,6 +35,7 @@ def index(dataset, subjects: int, *, modality="MR", body_part="BREAST", studies_
                 )
                 for n in range(series_each)
             )
+    dataset_refresh_counts(dataset=dataset)  # as ingest does after each run
 
 
 def api(client, **params):
@@ -65,7 +67,6 @@ def test_it_counts_subjects_studies_and_series_per_dataset_and_node(catalogue, c
     assert [n["name"] for n in answer["nodes"]] == ["Oslo imaging node", "Valencia imaging node"]
     ct = api(client_for("researcher"), modality="CT")
     assert [n["name"] for n in ct["nodes"]] == ["Valencia imaging node"]
-    assert "magnetic field strength" in answer["not_indexed"]
 
 
 def test_draft_datasets_are_never_counted(catalogue, client_for):

@@ -27,6 +27,7 @@ The strict profile (:mod:`.strict`, chosen per node) adds the refusals of the va
 could hide: names, institution and device identity, dates and burned-in text.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -54,6 +55,12 @@ MODALITY = 0x00080060
 BODY_PART_EXAMINED = 0x00180015
 MANUFACTURER = 0x00080070
 STUDY_DATE = 0x00080020
+# What cohort feasibility counts by, beside modality, body part and manufacturer.
+MANUFACTURER_MODEL = 0x00081090
+MAGNETIC_FIELD_STRENGTH = 0x00180087
+SLICE_THICKNESS = 0x00180050
+PATIENT_AGE = 0x00101010
+PATIENT_SEX = 0x00100040
 INDEX_TAGS = {
     "StudyInstanceUID": 0x0020000D,
     "SeriesInstanceUID": 0x0020000E,
@@ -99,6 +106,35 @@ class HeaderResult(NamedTuple):
     body_part: str = ""
     manufacturer: str = ""
     study_date: date | None = None
+    model: str = ""
+    field_strength: float | None = None
+    slice_thickness: float | None = None
+    age: int | None = None
+    sex: str = ""
+
+
+def parse_as(value: str) -> int | None:
+    """Whole years of an age string (AS: nnnD, nnnW, nnnM or nnnY), None if unreadable."""
+    value = value.strip()
+    per_year = {"D": 365, "W": 52, "M": 12, "Y": 1}.get(value[-1:])
+    if per_year is None or len(value) != 4 or not value[:3].isdigit():
+        return None
+    return int(value[:3]) // per_year
+
+
+def parse_ds(value: str) -> float | None:
+    """The first decimal string (DS) value when finite and not negative, else None."""
+    try:
+        number = float(value.split("\\")[0])
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def parse_sex(value: str) -> str:
+    """F, M or O (PS3.3 C.7.1.1), else empty."""
+    sex = value.strip().upper()
+    return sex if sex in ("F", "M", "O") else ""
 
 
 def ascii_text(value: bytes, vr: str) -> str | None:
@@ -309,4 +345,9 @@ def check(header: Header, path: str = "", profile: str = BASIC) -> HeaderResult:
         body_part=header.text(BODY_PART_EXAMINED)[:MAX_BODY_PART],
         manufacturer=header.text(MANUFACTURER)[:MAX_MANUFACTURER],
         study_date=parse_da(header.text(STUDY_DATE)),
+        model=header.text(MANUFACTURER_MODEL)[:MAX_MANUFACTURER],
+        field_strength=parse_ds(header.text(MAGNETIC_FIELD_STRENGTH)),
+        slice_thickness=parse_ds(header.text(SLICE_THICKNESS)),
+        age=parse_as(header.text(PATIENT_AGE)),
+        sex=parse_sex(header.text(PATIENT_SEX)),
     )

@@ -145,6 +145,11 @@ def _instance(result: HeaderResult) -> IndexedInstance:
         body_part=_printable(result.body_part),
         manufacturer=_printable(result.manufacturer),
         study_date=result.study_date,
+        model=_printable(result.model),
+        field_strength=result.field_strength,
+        slice_thickness=result.slice_thickness,
+        age=result.age,
+        sex=result.sex,
     )
 
 
