@@ -118,7 +118,7 @@ def _permit_entries(
     datasets = [d for d in permit.datasets.all() if d.node_id == node.pk]
     if not datasets:
         return {}
-    refused = consent_selectors.not_allowed(
+    refused = consent_selectors.exclusion_set(
         datasets=datasets,
         purpose=use.purpose,
         duo_codes=use.duo_codes,
@@ -127,13 +127,12 @@ def _permit_entries(
         subjects=subjects,
     )
     identifiers = {d.pk: d.identifier for d in datasets}
-    for dataset_pk, verdicts in refused.items():
-        for subject, verdict in verdicts.items():
-            if _covered(subject_entries.get(subject), approved):
-                continue
-            since = _seconds(verdict.since) if verdict.since else 0
-            key = (ExclusionEntry.Kind.EXCLUDED, permit.number, identifiers[dataset_pk], subject)
-            wanted[key] = (since, verdict.applies_to_earlier_permits)
+    excluded = ExclusionEntry.Kind.EXCLUDED
+    for dataset_pk, refusals in refused.items():
+        dataset = identifiers[dataset_pk]
+        for subject, refusal in refusals.items():
+            if not _covered(subject_entries.get(subject), approved):
+                wanted[(excluded, permit.number, dataset, subject)] = refusal
     return wanted
 
 
