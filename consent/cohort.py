@@ -25,7 +25,6 @@ deny) per citizen: ``ConsentRecord`` keeps one record of each kind per owner
 (``one_consent_of_each_kind``), and the services refuse a decision that does not fit the kind.
 """
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Min
+from django.db.models import F
 from django.utils import timezone
 
 from catalogue.models import Dataset, Study
@@ -119,17 +118,10 @@ def decide_for_subject(
 # (link, consent). Raw SQL: for many subjects the ORM's row handling costs more than the query.
 _CURRENT_OF_LINKED = """
 SELECT l.node_id, l.subject, r.id, v.version, v.status, v.decision, v.period_start,
-       v.period_end, v.last_updated, v.rules_digest
+       v.period_end, v.last_updated, v.rules_digest, v.id
 FROM {link} l
 JOIN {record} r ON r.owner_id = l.citizen_id
 JOIN {version} v ON v.record_id = r.id AND v.version = r.current_version
-"""
-
-# One version per rule set, found through the digest's index (PostgreSQL).
-_RULES_PG = """
-SELECT d.digest, (SELECT v.resource -> 'provision' FROM {version} v
-                  WHERE v.rules_digest = d.digest LIMIT 1)
-FROM unnest(%s::text[]) AS d(digest)
 """
 
 
@@ -155,25 +147,12 @@ def _aware(value: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _rules(digests: set[str]) -> dict[str, list[Any]]:
-    """The provisions of each rule set, read from one version that has it."""
-    if not digests:
+def _rules(versions: dict[str, int]) -> dict[str, list[Any]]:
+    """The provisions of each rule set, read from one version that has it (``versions``: a
+    version's primary key by rule set)."""
+    if not versions:
         return {}
-    if _postgres():
-        with connection.cursor() as cursor:
-            cursor.execute(_RULES_PG.format(**_tables()), [sorted(digests)])
-            rows = cursor.fetchall()
-        loaded = {d: json.loads(r) if isinstance(r, str) else r for d, r in rows}
-        return {
-            digest: rules if isinstance(rules, list) else [] for digest, rules in loaded.items()
-        }
-    first = (
-        ConsentVersion.objects.filter(rules_digest__in=digests)
-        .values("rules_digest")
-        .annotate(first=Min("pk"))
-        .values("first")
-    )
-    found = ConsentVersion.objects.filter(pk__in=first).values_list(
+    found = ConsentVersion.objects.filter(pk__in=set(versions.values())).values_list(
         "rules_digest", "resource__provision"
     )
     return {digest: rules if isinstance(rules, list) else [] for digest, rules in found}
@@ -200,11 +179,16 @@ def _linked_facts(
             params += subjects
     cursor.execute(sql, params)
     rows = cursor.fetchall()
-    shared = _rules({row[9] for row in rows})
+    shared = _rules({row[9]: row[10] for row in rows})
     if not _postgres():  # PostgreSQL's driver gives aware datetimes
-        rows = [(*row[:6], _aware(row[6]), _aware(row[7]), _aware(row[8]), row[9]) for row in rows]
+        rows = [
+            (*row[:6], _aware(row[6]), _aware(row[7]), _aware(row[8]), *row[9:]) for row in rows
+        ]
     by_pair: dict[tuple[int, str], list[ConsentFacts]] = defaultdict(list)
-    for node_id, subject, record_id, number, status, decision, start, end, updated, digest in rows:
+    for row in rows:
+        node_id, subject, record_id, number, status, decision, start, end, updated, digest = row[
+            :10
+        ]
         by_pair[(node_id, subject)].append(
             ConsentFacts(
                 f"Consent/{record_id}/_history/{number}",
