@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from catalogue.models import Dataset, Study
 from consent.models import ConsentRecord, ConsentVersion, DonorLink
-from consent.policy import PERMIT, ConsentFacts, Evaluator, Request, Verdict, decide
+from consent.policy import PERMIT, ConsentFacts, Evaluator, Request, Verdict, cause_of, decide
 
 # A refused subject of an exclusion list: (since, applies to earlier permits), ``since`` in
 # whole seconds since the epoch (0 when the refusal has no start: no consent under an opt-in
@@ -506,6 +506,36 @@ def allowed_counts(
             if evaluator.default_permit:
                 allowed[dataset.pk] += totals[dataset.pk] - len(consented)
     return {pk: SubjectCount(allowed=allowed[pk], total=totals[pk]) for pk in totals}
+
+
+def refusal_counts(
+    *,
+    datasets: Iterable[Dataset | int],
+    purpose: str,
+    duo_codes: frozenset[str] = frozenset(),
+    at: datetime | None = None,
+    permit_approved_at: datetime | None = None,
+) -> dict[int, dict[str, int]]:
+    """For each dataset (by primary key): how many of its subjects the consents do not allow
+    for ``purpose`` and ``duo_codes``, by the kind of refusal (:func:`consent.policy.cause_of`:
+    withdrawn, opted out, outside the donation, no consent): what a committee reads beside
+    :func:`allowed_counts`, without a verdict per subject (the kind is the same for a whole
+    group of subjects with the same standing)."""
+    ask = _ask(datasets, purpose, duo_codes, at, permit_approved_at)
+    found: dict[int, dict[str, int]] = {d.pk: defaultdict(int) for d in ask.datasets}
+    if ask.datasets and _postgres():
+        approved = _approved(ask, permit_approved_at)
+        for group in _grouped(
+            ask.datasets, ask.evaluators, at=ask.at, approved_at=approved, subjects=None,
+            members=False,
+        ):  # fmt: skip
+            if not group.verdict.permit:
+                found[group.dataset.pk][cause_of(group.verdict)] += group.count
+    elif ask.datasets:
+        for pk, verdicts in _refused_each(_cohort(ask.datasets, None), ask.evaluators).items():
+            for verdict in verdicts.values():
+                found[pk][cause_of(verdict)] += 1
+    return {pk: dict(causes) for pk, causes in found.items()}
 
 
 def exclusion_set(

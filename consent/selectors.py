@@ -5,9 +5,9 @@ Who sees a consent (:func:`access_consent`, :func:`consents_visible_to`): the ci
 belongs to (read and write); the access body (read); the operators of a node where its owner
 linked their images (read). Everyone else gets 404, as for a consent that does not exist.
 
-The decisions for many subjects (:func:`allowed_counts`, :func:`exclusion_set`,
-:func:`not_allowed`, in a fixed number of queries whatever the number of subjects or datasets)
-are ``consent.cohort``'s, and read from here.
+The decisions for many subjects (:func:`allowed_counts`, :func:`refusal_counts`,
+:func:`exclusion_set`, :func:`not_allowed`, in a fixed number of queries whatever the number of
+subjects or datasets) are ``consent.cohort``'s, and read from here.
 """
 
 from django.db.models import Q, QuerySet
@@ -22,6 +22,7 @@ from consent.cohort import decide_for_subject as decide_for_subject
 from consent.cohort import default_permit as default_permit
 from consent.cohort import exclusion_set as exclusion_set
 from consent.cohort import not_allowed as not_allowed
+from consent.cohort import refusal_counts as refusal_counts
 from consent.models import ConsentRecord, ConsentVersion, DonorLink, LinkCode
 from portal.models import AnyUser, Role, User
 from portal.workflow import NotPermitted

@@ -6,7 +6,7 @@ scopes (some withdrawn), opt-outs (some revoked), and linked citizens without a 
 other 10,000 subjects nobody linked. Measured:
 
 - the counts a committee sees: ``consent.selectors.allowed_counts`` for a research use, per
-  dataset;
+  dataset, and ``refusal_counts``, the others by kind of refusal;
 - the exclusion set: ``consent.selectors.exclusion_set`` for the same use, the subjects it is
   not allowed for, per dataset, each with since when and whether for earlier permits (what an
   exclusion list is built from); and ``consent.selectors.not_allowed``, the same subjects with
@@ -253,6 +253,9 @@ def test_consent_decisions_for_a_cohort():
     counted, counted_cpu, counts = _median_cpu(
         lambda: selectors.allowed_counts(datasets=datasets, **use)
     )
+    causes_seconds, causes_cpu, causes = _median_cpu(
+        lambda: selectors.refusal_counts(datasets=datasets, **use)
+    )
     excluded, excluded_cpu, refusals = _median_cpu(
         lambda: selectors.exclusion_set(datasets=datasets, **use)
     )
@@ -265,6 +268,7 @@ def test_consent_decisions_for_a_cohort():
     queries = {}
     for name, function in (
         ("counts", selectors.allowed_counts),
+        ("kinds of refusal", selectors.refusal_counts),
         ("exclusion set", selectors.exclusion_set),
         ("verdicts", selectors.not_allowed),
     ):
@@ -275,6 +279,7 @@ def test_consent_decisions_for_a_cohort():
     allowed = sum(c.allowed for c in counts.values())
     assert total == SUBJECTS
     assert allowed + sum(len(r) for r in refused.values()) == total
+    assert sum(sum(c.values()) for c in causes.values()) == total - allowed
     assert {pk: set(found) for pk, found in refusals.items()} == {
         pk: set(found) for pk, found in refused.items()
     }
@@ -284,12 +289,10 @@ def test_consent_decisions_for_a_cohort():
     )
     _line("counts per dataset (allowed_counts)", counted, counted_cpu, plain_count, "plain count")
     _line(
-        "exclusion set per dataset (exclusion_set)",
-        excluded,
-        excluded_cpu,
-        plain_rows,
-        "plain rows",
-    )
+        "kinds of refusal (refusal_counts)", causes_seconds, causes_cpu, plain_count,
+        "plain count",
+    )  # fmt: skip
+    _line("exclusion set (exclusion_set)", excluded, excluded_cpu, plain_rows, "plain rows")
     _line(
         "verdicts of the refused (not_allowed)", verdicts, verdicts_cpu, plain_rows, "plain rows",
         target=False,

@@ -1,12 +1,14 @@
-"""The decisions for whole datasets (``consent.cohort``: subjects grouped by standing, each group
-decided once) are, subject by subject, the policy engine's decision on that subject's stored
-Consent resources: on a seeded, varied cohort of consents written through the FHIR API's
-service (nested provisions with purposes, custodians, periods, data and conditions; donations
-in force, withdrawn, ended and not begun; opt-outs before and after the permit, with and
-without exceptions; consents in statuses that play no part; subjects without any consent),
-for several uses and approval times, under both ``CONSENT_DEFAULT`` settings."""
+"""The decisions for whole datasets (``consent.cohort``: counts, kinds of refusal, exclusion
+set, verdicts; subjects grouped by standing, each group decided once) are, subject by subject,
+the policy engine's decision on that subject's stored Consent resources: on a seeded, varied
+cohort of consents written through the FHIR API's service (nested provisions with purposes,
+custodians, periods, data and conditions; donations in force, withdrawn, ended and not begun;
+opt-outs before and after the permit, with and without exceptions; consents in statuses that
+play no part; subjects without any consent), for several uses and approval times, under both
+``CONSENT_DEFAULT`` settings."""
 
 import random
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -15,6 +17,7 @@ from django.utils import timezone
 from catalogue import duo
 from consent import cohort, selectors, services
 from consent.models import DonorLink
+from consent.policy import cause_of
 from consent.terms import (
     CONSENT_ACTION,
     CUSTODIAN,
@@ -193,6 +196,7 @@ def test_each_subject_is_decided_as_the_policy_engine_decides(donor, settings, d
             excluded = selectors.exclusion_set(
                 datasets=datasets, permit_approved_at=approved, **ask
             )
+            causes = selectors.refusal_counts(datasets=datasets, permit_approved_at=approved, **ask)
             for dataset in datasets:
                 expected = {}
                 for subject in subjects[dataset.pk]:
@@ -211,6 +215,7 @@ def test_each_subject_is_decided_as_the_policy_engine_decides(donor, settings, d
                     s: (cohort.seconds(v.since), v.applies_to_earlier_permits)
                     for s, v in expected.items()
                 }
+                assert causes[dataset.pk] == Counter(cause_of(v) for v in expected.values())
                 assert counts[dataset.pk] == selectors.SubjectCount(
                     allowed=len(subjects[dataset.pk]) - len(expected),
                     total=len(subjects[dataset.pk]),
