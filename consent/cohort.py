@@ -33,12 +33,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F
 from django.utils import timezone
 
 from catalogue.models import Dataset, Study
-from consent.models import ConsentRecord, ConsentVersion, DonorLink
-from consent.policy import PERMIT, ConsentFacts, Evaluator, Request, Verdict, cause_of, decide
+from consent.facts import consent_facts, current_consents, is_postgres, linked_facts, marks, tables
+from consent.policy import (
+    PERMIT,
+    ConsentFacts,
+    Evaluator,
+    Request,
+    Verdict,
+    cause_of,
+    decide,
+    denies_every_use,
+)
 
 # A refused subject of an exclusion list: (since, applies to earlier permits), ``since`` in
 # whole seconds since the epoch (0 when the refusal has no start: no consent under an opt-in
@@ -59,30 +67,6 @@ def seconds(moment: datetime | None) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # One subject
-
-
-def current_consents(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], list[Any]]:
-    """The current Consent resources (FHIR JSON) of the citizens who linked each ``(node id,
-    subject pseudonym)`` pair: what :func:`consent.policy.decide` reads. Pairs nobody linked
-    map to an empty list. Two queries, whatever the number of pairs."""
-    wanted = set(pairs)
-    found: dict[tuple[int, str], list[Any]] = {pair: [] for pair in wanted}
-    if not wanted:
-        return found
-    links = DonorLink.objects.filter(
-        node_id__in={n for n, _ in wanted}, subject__in={s for _, s in wanted}
-    ).values_list("node_id", "subject", "citizen_id")
-    owners: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for node_id, subject, citizen_id in links:
-        if (node_id, subject) in wanted:
-            owners[citizen_id].append((node_id, subject))
-    versions = ConsentVersion.objects.filter(
-        record__owner_id__in=list(owners), version=F("record__current_version")
-    ).values_list("record__owner_id", "resource")
-    for owner_id, resource in versions:
-        for pair in owners[owner_id]:
-            found[pair].append(resource)
-    return found
 
 
 def decide_for_subject(
@@ -111,120 +95,9 @@ def decide_for_subject(
 
 
 # ---------------------------------------------------------------------------------------------
-# Consents as the decision reads them, from the version columns
-
-
-# The current versions of the citizens who linked a pseudonym at some nodes, one row per
-# (link, consent). Raw SQL: for many subjects the ORM's row handling costs more than the query.
-_CURRENT_OF_LINKED = """
-SELECT l.node_id, l.subject, r.id, v.version, v.status, v.decision, v.period_start,
-       v.period_end, v.last_updated, v.rules_digest, v.id
-FROM {link} l
-JOIN {record} r ON r.owner_id = l.citizen_id
-JOIN {version} v ON v.record_id = r.id AND v.version = r.current_version
-"""
-
-
-def _tables() -> dict[str, str]:
-    return {
-        "link": DonorLink._meta.db_table,
-        "record": ConsentRecord._meta.db_table,
-        "version": ConsentVersion._meta.db_table,
-        "study": Study._meta.db_table,
-        "dataset": Dataset._meta.db_table,
-    }
-
-
-def _postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def _aware(value: object) -> datetime | None:
-    """A timestamp from a raw row: PostgreSQL's driver gives datetimes, SQLite's text."""
-    if value is None:
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _rules(versions: dict[str, int]) -> dict[str, list[Any]]:
-    """The provisions of each rule set, read from one version that has it (``versions``: a
-    version's primary key by rule set)."""
-    if not versions:
-        return {}
-    found = ConsentVersion.objects.filter(pk__in=set(versions.values())).values_list(
-        "rules_digest", "resource__provision"
-    )
-    return {digest: rules if isinstance(rules, list) else [] for digest, rules in found}
-
-
-def _linked_facts(
-    cursor: Any, node_ids: Sequence[int], subjects: Sequence[str] | None
-) -> dict[tuple[int, str], list[ConsentFacts]]:
-    """The current consents (as :class:`ConsentFacts`) of the citizens who linked a pseudonym
-    at ``node_ids`` (only ``subjects`` when given), by ``(node id, pseudonym)``: two queries."""
-    sql = _CURRENT_OF_LINKED.format(**_tables())
-    params: list[Any]
-    if _postgres():
-        sql += " WHERE l.node_id = ANY(%s)"
-        params = [list(node_ids)]
-        if subjects is not None:
-            sql += " AND l.subject = ANY(%s)"
-            params.append(list(subjects))
-    else:
-        sql += f" WHERE l.node_id IN ({_marks(node_ids)})"
-        params = list(node_ids)
-        if subjects is not None:
-            sql += f" AND l.subject IN ({_marks(subjects)})"
-            params += subjects
-    cursor.execute(sql, params)
-    rows = cursor.fetchall()
-    shared = _rules({row[9]: row[10] for row in rows})
-    if not _postgres():  # PostgreSQL's driver gives aware datetimes
-        rows = [
-            (*row[:6], _aware(row[6]), _aware(row[7]), _aware(row[8]), *row[9:]) for row in rows
-        ]
-    by_pair: dict[tuple[int, str], list[ConsentFacts]] = defaultdict(list)
-    for row in rows:
-        node_id, subject, record_id, number, status, decision, start, end, updated, digest = row[
-            :10
-        ]
-        by_pair[(node_id, subject)].append(
-            ConsentFacts(
-                f"Consent/{record_id}/_history/{number}",
-                status,
-                decision,
-                start,
-                end,
-                updated,
-                shared.get(digest, []),
-            )
-        )
-    return by_pair
-
-
-def consent_facts(
-    node_ids: Iterable[int], subjects: Iterable[str] | None = None
-) -> dict[tuple[int, str], list[ConsentFacts]]:
-    """The current consents of the subjects linked at ``node_ids`` (only ``subjects`` when
-    given), by ``(node id, pseudonym)``, as the consent decision reads them; pairs nobody
-    linked are absent. Two queries."""
-    nodes = sorted(set(node_ids))
-    wanted = None if subjects is None else sorted(set(subjects))
-    if not nodes or wanted == []:
-        return {}
-    with connection.cursor() as cursor:
-        return _linked_facts(cursor, nodes, wanted)
-
-
-def _marks(values: Iterable[object]) -> str:
-    return ", ".join("%s" for _ in values)
-
-
-# ---------------------------------------------------------------------------------------------
 # Subjects grouped by standing (PostgreSQL)
 
-# For each (dataset, standing): how many subjects, one of them, and with ``{members}`` every
+# For each (place, standing): how many subjects, one of them, and with ``{members}`` every
 # subject with the start of a refusal by their donation and by their opt-out, in seconds.
 # A consent's part follows consent.policy.Evaluator: none for a status or decision that plays
 # no part, nor for an opt-out not in force or taking effect after the permit's approval;
@@ -269,15 +142,22 @@ WITH consent AS (
     max(since) FILTER (WHERE decision = 'deny') AS opt_out_since
   FROM consent WHERE part IS NOT NULL
   GROUP BY node_id, subject
-), cohort AS (
-  SELECT DISTINCT s.dataset_id, d.node_id, s.subject
-  FROM {study} s JOIN {dataset} d ON d.id = s.dataset_id
-  WHERE s.dataset_id = ANY(%(datasets)s) {only_studies}
-)
-SELECT c.dataset_id, st.donation, st.opt_out, count(*), min(c.subject) {members}
+), cohort AS ({cohort})
+SELECT c.place, st.donation, st.opt_out, count(*), min(c.subject) {members}
 FROM cohort c
 LEFT JOIN standing st ON st.node_id = c.node_id AND st.subject = c.subject
-GROUP BY c.dataset_id, st.donation, st.opt_out
+GROUP BY c.place, st.donation, st.opt_out
+"""
+# The subjects of some datasets (the place of each is its dataset).
+_OF_DATASETS = """
+  SELECT DISTINCT s.dataset_id AS place, d.node_id, s.subject
+  FROM {study} s JOIN {dataset} d ON d.id = s.dataset_id
+  WHERE s.dataset_id = ANY(%(datasets)s) {only_studies}
+"""
+# The subjects linked to an account at some nodes (the place of each is its node).
+_LINKED = """
+  SELECT l.node_id AS place, l.node_id, l.subject
+  FROM {link} l WHERE l.node_id = ANY(%(nodes)s) {only_links}
 """
 _MEMBERS = (
     ", array_agg(c.subject), array_agg(coalesce(st.donation_since, 0)),"
@@ -287,24 +167,77 @@ _MEMBERS = (
 
 @dataclass
 class _Group:
-    """Subjects of one dataset with the same standing, and the decision for them."""
+    """Subjects of one place (a dataset, or a node) with the same standing: how many, the
+    current consents of one of them, and with members each of them with the start of a
+    refusal by their donation and by their opt-out (seconds; 0 for none)."""
 
-    dataset: Dataset
+    place: int
     count: int
-    representative: str
-    verdict: Verdict
-    decided_by: str  # the base decision of the consent that decided, or "" (the default)
+    consents: list[ConsentFacts]
     subjects: Sequence[str] = ()
     donation_since: Sequence[int] = ()
     opt_out_since: Sequence[int] = ()
 
-    def refusals(self) -> dict[str, Refusal]:
-        earlier = self.verdict.applies_to_earlier_permits
-        if not self.decided_by:
-            since = seconds(self.verdict.since)
-            return dict.fromkeys(self.subjects, (since, earlier))
-        starts = self.donation_since if self.decided_by == PERMIT else self.opt_out_since
+    def refusals(self, since: datetime | None, earlier: bool, by: str) -> dict[str, Refusal]:
+        """Each subject's refusal, when the consent of base decision ``by`` refuses them all
+        (the start its own), or, when ``by`` is "", none does (``since`` for all)."""
+        if not by:
+            return dict.fromkeys(self.subjects, (seconds(since), earlier))
+        starts = self.donation_since if by == PERMIT else self.opt_out_since
         return {s: (max(0, t), earlier) for s, t in zip(self.subjects, starts, strict=True)}
+
+
+def _groups(
+    cohort: str,
+    *,
+    nodes: list[int],
+    datasets: list[int],
+    at: datetime,
+    approved_at: datetime,
+    subjects: list[str] | None,
+    members: bool,
+    node_of: dict[int, int],
+) -> list[_Group]:
+    """The subjects of ``cohort`` (:data:`_OF_DATASETS` or :data:`_LINKED`; only ``subjects``
+    when given) grouped by standing, with the current consents of one subject of each group
+    (``node_of`` gives a place's node): two queries and the rule sets'."""
+    only = " AND {}.subject = ANY(%(subjects)s)"
+    sql = _GROUPS.format(
+        **tables(),
+        cohort=cohort.format(
+            **tables(),
+            only_links=only.format("l") if subjects is not None else "",
+            only_studies=only.format("s") if subjects is not None else "",
+        ),
+        only_links=only.format("l") if subjects is not None else "",
+        members=_MEMBERS if members else "",
+    )
+    params: dict[str, Any] = {
+        "at": at,
+        "approved": approved_at,
+        "nodes": nodes,
+        "datasets": datasets,
+        "subjects": subjects,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        representatives = sorted({row[4] for row in rows})
+        facts = linked_facts(cursor, nodes, representatives) if rows else {}
+    groups = []
+    for row in rows:
+        place, _donation, _opt_out, count, representative = row[:5]
+        group = _Group(place, count, facts.get((node_of[place], representative), []))
+        if members:
+            group.subjects, group.donation_since, group.opt_out_since = row[5:8]
+        groups.append(group)
+    return groups
+
+
+def _decided_by(verdict: Verdict, consents: list[ConsentFacts]) -> str:
+    """The base decision of the consent that decided ``verdict``, or "" for the default."""
+    ref = verdict.provision.partition("#")[0]
+    return next((c.decision for c in consents if c.ref == ref), "")
 
 
 def _grouped(
@@ -315,44 +248,65 @@ def _grouped(
     approved_at: datetime,
     subjects: list[str] | None,
     members: bool,
-) -> list[_Group]:
-    """The subjects of ``datasets`` (only ``subjects`` when given) grouped by standing, each
-    group decided by the policy engine on its representative's consents: two queries and
-    the rule sets' (see the module's docstring)."""
+) -> list[tuple[_Group, Verdict]]:
+    """The subjects of ``datasets`` grouped by standing, each group with the policy engine's
+    verdict on its representative's consents (see the module's docstring)."""
     node_of = {d.pk: d.node_id for d in datasets}
-    by_pk = {d.pk: d for d in datasets}
-    only = " AND {}.subject = ANY(%(subjects)s)"
-    sql = _GROUPS.format(
-        **_tables(),
-        only_links=only.format("l") if subjects is not None else "",
-        only_studies=only.format("s") if subjects is not None else "",
-        members=_MEMBERS if members else "",
+    groups = _groups(
+        _OF_DATASETS,
+        nodes=sorted(set(node_of.values())),
+        datasets=sorted(node_of),
+        at=at,
+        approved_at=approved_at,
+        subjects=subjects,
+        members=members,
+        node_of=node_of,
     )
-    nodes = sorted(set(node_of.values()))
-    params: dict[str, Any] = {
-        "at": at,
-        "approved": approved_at,
-        "nodes": nodes,
-        "datasets": sorted(by_pk),
-        "subjects": subjects,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        representatives = sorted({row[4] for row in rows})
-        facts = _linked_facts(cursor, nodes, representatives) if rows else {}
-    groups = []
-    for row in rows:
-        dataset_pk, _donation, _opt_out, count, representative = row[:5]
-        consents = facts.get((node_of[dataset_pk], representative), [])
-        verdict = evaluators[dataset_pk].verdict(consents)
-        ref = verdict.provision.partition("#")[0]
-        decided_by = next((c.decision for c in consents if c.ref == ref), "")
-        group = _Group(by_pk[dataset_pk], count, representative, verdict, decided_by)
-        if members:
-            group.subjects, group.donation_since, group.opt_out_since = row[5:8]
-        groups.append(group)
-    return groups
+    return [(group, evaluators[group.place].verdict(group.consents)) for group in groups]
+
+
+# Later than any permit's approval: every opt-out in force counts (denies_every_use).
+_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def every_use_refusals(
+    node_ids: Iterable[int], subjects: Iterable[str] | None = None, at: datetime | None = None
+) -> dict[tuple[int, str], Refusal]:
+    """The subjects linked at ``node_ids`` (only ``subjects`` when given) whose consents deny
+    every use (:func:`consent.policy.denies_every_use`: withdrawn or ended donations, opt-outs
+    without exceptions in force), by ``(node id, pseudonym)``, each with since when and whether
+    for earlier permits: an exclusion list's subject entries."""
+    nodes = sorted(set(node_ids))
+    wanted = None if subjects is None else sorted(set(subjects))
+    at = at or timezone.now()
+    found: dict[tuple[int, str], Refusal] = {}
+    if not nodes or wanted == []:
+        return found
+    if not is_postgres():
+        for pair, facts in consent_facts(nodes, wanted).items():
+            every = denies_every_use(facts, at)
+            if every is not None:
+                found[pair] = (seconds(every[0]), every[1])
+        return found
+    groups = _groups(
+        _LINKED,
+        nodes=nodes,
+        datasets=[],
+        at=at,
+        approved_at=_NEVER,
+        subjects=wanted,
+        members=True,
+        node_of={n: n for n in nodes},
+    )
+    for group in groups:
+        every = denies_every_use(group.consents, at)
+        if every is None:
+            continue
+        since, earlier = every
+        by = PERMIT if earlier else "deny"  # a withdrawal, else opt-outs (only one of each)
+        for subject, refusal in group.refusals(since, earlier, by).items():
+            found[(group.place, subject)] = refusal
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -383,15 +337,15 @@ def _cohort(datasets: list[Dataset], subjects: list[str] | None) -> _Cohort:
     by_pair: dict[tuple[int, str], list[ConsentFacts]] = {}
     if datasets and subjects != []:
         with connection.cursor() as cursor:
-            sql = _SUBJECTS.format(study=Study._meta.db_table, datasets=_marks(datasets))
+            sql = _SUBJECTS.format(study=Study._meta.db_table, datasets=marks(datasets))
             params: list[Any] = [d.pk for d in datasets]
             if subjects is not None:
-                sql += f" AND subject IN ({_marks(subjects)})"
+                sql += f" AND subject IN ({marks(subjects)})"
                 params += subjects
             cursor.execute(sql, params)
             for dataset_id, subject in cursor.fetchall():
                 members[dataset_id].add(subject)
-            by_pair = _linked_facts(cursor, list(datasets_at), subjects)
+            by_pair = linked_facts(cursor, list(datasets_at), subjects)
     consented: dict[int, dict[str, list[ConsentFacts]]] = defaultdict(dict)
     for (node_id, subject), facts in by_pair.items():
         for dataset_id in datasets_at[node_id]:
@@ -488,14 +442,14 @@ def allowed_counts(
     ask = _ask(datasets, purpose, duo_codes, at, permit_approved_at)
     totals = {d.pk: 0 for d in ask.datasets}
     allowed = dict(totals)
-    if ask.datasets and _postgres():
+    if ask.datasets and is_postgres():
         approved = _approved(ask, permit_approved_at)
-        for group in _grouped(
+        for group, verdict in _grouped(
             ask.datasets, ask.evaluators, at=ask.at, approved_at=approved, subjects=None,
             members=False,
         ):  # fmt: skip
-            totals[group.dataset.pk] += group.count
-            allowed[group.dataset.pk] += group.count if group.verdict.permit else 0
+            totals[group.place] += group.count
+            allowed[group.place] += group.count if verdict.permit else 0
     elif ask.datasets:
         cohort = _cohort(ask.datasets, None)
         for dataset in ask.datasets:
@@ -523,14 +477,14 @@ def refusal_counts(
     group of subjects with the same standing)."""
     ask = _ask(datasets, purpose, duo_codes, at, permit_approved_at)
     found: dict[int, dict[str, int]] = {d.pk: defaultdict(int) for d in ask.datasets}
-    if ask.datasets and _postgres():
+    if ask.datasets and is_postgres():
         approved = _approved(ask, permit_approved_at)
-        for group in _grouped(
+        for group, verdict in _grouped(
             ask.datasets, ask.evaluators, at=ask.at, approved_at=approved, subjects=None,
             members=False,
         ):  # fmt: skip
-            if not group.verdict.permit:
-                found[group.dataset.pk][cause_of(group.verdict)] += group.count
+            if not verdict.permit:
+                found[group.place][cause_of(verdict)] += group.count
     elif ask.datasets:
         for pk, verdicts in _refused_each(_cohort(ask.datasets, None), ask.evaluators).items():
             for verdict in verdicts.values():
@@ -556,14 +510,16 @@ def exclusion_set(
     refused: dict[int, dict[str, Refusal]] = {d.pk: {} for d in ask.datasets}
     if not ask.datasets or ask.subjects == []:
         return refused
-    if _postgres():
+    if is_postgres():
         approved = _approved(ask, permit_approved_at)
-        for group in _grouped(
+        for group, verdict in _grouped(
             ask.datasets, ask.evaluators, at=ask.at, approved_at=approved,
             subjects=ask.subjects, members=True,
         ):  # fmt: skip
-            if not group.verdict.permit:
-                refused[group.dataset.pk].update(group.refusals())
+            if not verdict.permit:
+                by = _decided_by(verdict, group.consents)
+                earlier = verdict.applies_to_earlier_permits
+                refused[group.place].update(group.refusals(verdict.since, earlier, by))
         return refused
     verdicts = _refused_each(_cohort(ask.datasets, ask.subjects), ask.evaluators)
     return {
@@ -589,25 +545,25 @@ def not_allowed(
     refused: dict[int, dict[str, Verdict]] = {d.pk: {} for d in ask.datasets}
     if not ask.datasets or ask.subjects == []:
         return refused
-    if not _postgres():
+    if not is_postgres():
         return _refused_each(_cohort(ask.datasets, ask.subjects), ask.evaluators)
     approved = _approved(ask, permit_approved_at)
     one_by_one: dict[int, list[str]] = defaultdict(list)
-    for group in _grouped(
+    for group, verdict in _grouped(
         ask.datasets, ask.evaluators, at=ask.at, approved_at=approved, subjects=ask.subjects,
         members=True,
     ):  # fmt: skip
-        if group.verdict.permit:
+        if verdict.permit:
             continue
-        if group.decided_by:  # the verdict names the subject's own consent
-            one_by_one[group.dataset.pk] += group.subjects
+        if _decided_by(verdict, group.consents):  # the verdict names the subject's consent
+            one_by_one[group.place] += group.subjects
         else:  # the default: the same verdict for each
-            refused[group.dataset.pk].update(dict.fromkeys(group.subjects, group.verdict))
+            refused[group.place].update(dict.fromkeys(group.subjects, verdict))
     wanted = sorted({s for found in one_by_one.values() for s in found})
     if wanted:
         nodes = sorted({d.node_id for d in ask.datasets})
         with connection.cursor() as cursor:
-            facts = _linked_facts(cursor, nodes, wanted)
+            facts = linked_facts(cursor, nodes, wanted)
         for dataset in ask.datasets:
             evaluator = ask.evaluators[dataset.pk]
             for subject in one_by_one.get(dataset.pk, ()):

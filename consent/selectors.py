@@ -7,7 +7,8 @@ linked their images (read). Everyone else gets 404, as for a consent that does n
 
 The decisions for many subjects (:func:`allowed_counts`, :func:`refusal_counts`,
 :func:`exclusion_set`, :func:`not_allowed`, in a fixed number of queries whatever the number of
-subjects or datasets) are ``consent.cohort``'s, and read from here.
+subjects or datasets) are ``consent.cohort``'s, the current consents of linked subjects
+``consent.facts``'s; both are read from here.
 """
 
 from django.db.models import Q, QuerySet
@@ -16,13 +17,14 @@ from django.http import Http404
 from consent.cohort import Refusal as Refusal
 from consent.cohort import SubjectCount as SubjectCount
 from consent.cohort import allowed_counts as allowed_counts
-from consent.cohort import consent_facts as consent_facts
-from consent.cohort import current_consents as current_consents
 from consent.cohort import decide_for_subject as decide_for_subject
 from consent.cohort import default_permit as default_permit
+from consent.cohort import every_use_refusals as every_use_refusals
 from consent.cohort import exclusion_set as exclusion_set
 from consent.cohort import not_allowed as not_allowed
 from consent.cohort import refusal_counts as refusal_counts
+from consent.facts import consent_facts as consent_facts
+from consent.facts import current_consents as current_consents
 from consent.models import ConsentRecord, ConsentVersion, DonorLink, LinkCode
 from portal.models import AnyUser, Role, User
 from portal.workflow import NotPermitted

@@ -40,7 +40,6 @@ from access.selectors import use_codes
 from access.services import keys
 from catalogue.models import Dataset, Node
 from consent import selectors as consent_selectors
-from consent.policy import denies_every_use
 
 # Permits whose entries a node's list keeps: a suspended permit keeps them, so that they are
 # right when it is reactivated (its tokens are refused by the status list meanwhile).
@@ -85,12 +84,8 @@ def _known_permits(node: Node) -> list[Permit]:
 
 def _subject_entries(node: Node, subjects: Iterable[str] | None, at: datetime) -> dict[str, Value]:
     """The subjects whose consents deny every use at ``node`` (only ``subjects`` when given)."""
-    found: dict[str, Value] = {}
-    for (_node, subject), facts in consent_selectors.consent_facts([node.pk], subjects).items():
-        every = denies_every_use(facts, at)
-        if every is not None:
-            found[subject] = (_seconds(every[0]), every[1])
-    return found
+    refusals = consent_selectors.every_use_refusals([node.pk], subjects, at)
+    return {subject: refusal for (_node, subject), refusal in refusals.items()}
 
 
 def _covered(subject_entry: Value | None, approved: int) -> bool:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from catalogue import duo
 from consent import cohort, selectors, services
 from consent.models import DonorLink
-from consent.policy import cause_of
+from consent.policy import cause_of, denies_every_use, facts_of
 from consent.terms import (
     CONSENT_ACTION,
     CUSTODIAN,
@@ -239,3 +239,23 @@ def test_a_few_subjects_are_decided_as_the_whole_cohort(donor):
     assert selectors.exclusion_set(datasets=[donor.breast], subjects=[], **ask) == {
         donor.breast.pk: {}
     }
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_the_subjects_refused_for_every_use_are_each_subject_s(donor, seed):
+    _populate(donor, 60, seed=seed)
+    at = timezone.now()
+    nodes = [donor.oslo.pk, donor.valencia.pk]
+    pairs = list(DonorLink.objects.filter(node__in=nodes).values_list("node_id", "subject"))
+    expected = {}
+    for pair, resources in selectors.current_consents(pairs).items():
+        every = denies_every_use([facts_of(r) for r in resources], at)
+        if every is not None:
+            expected[pair] = (cohort.seconds(every[0]), every[1])
+    assert selectors.every_use_refusals(nodes, at=at) == expected
+    assert {True, False} <= set(earlier for _since, earlier in expected.values())
+    some = sorted({s for _n, s in pairs})[::4]
+    assert selectors.every_use_refusals(nodes, some, at) == {
+        pair: refusal for pair, refusal in expected.items() if pair[1] in some
+    }
+    assert selectors.every_use_refusals(nodes, [], at) == {}
