@@ -17,8 +17,10 @@ current consents of one subject of it (its representative); a group's count, or 
 with since when they are refused (for an exclusion list), come from the same statement. Only
 :func:`not_allowed`, which answers a full :class:`~consent.policy.Verdict` per refused subject
 (the consent and provision that decided, and a reason naming its day), still reads those
-subjects' consents one by one. Other databases decide subject by subject (the same answers,
-slower).
+subjects' consents one by one. The subjects linked at some nodes are grouped the same way for
+the refusals of every use (:func:`every_use_refusals`, with
+:func:`consent.policy.denies_every_use`). Other databases decide subject by subject (the same
+answers, slower).
 
 The grouping reads at most one donation (base decision permit) and one opt-out (base decision
 deny) per citizen: ``ConsentRecord`` keeps one record of each kind per owner
