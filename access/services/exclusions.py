@@ -38,9 +38,8 @@ from access.models import ExclusionEntry, ExclusionListState, Permit
 from access.node.exclusions import LIST_TYPE, Entries, ExclusionList, delta_claims, entries_of
 from access.selectors import use_codes
 from access.services import keys
-from catalogue.models import Node
+from catalogue.models import Dataset, Node
 from consent import selectors as consent_selectors
-from consent.policy import denies_every_use
 
 # Permits whose entries a node's list keeps: a suspended permit keeps them, so that they are
 # right when it is reactivated (its tokens are refused by the status list meanwhile).
@@ -85,12 +84,8 @@ def _known_permits(node: Node) -> list[Permit]:
 
 def _subject_entries(node: Node, subjects: Iterable[str] | None, at: datetime) -> dict[str, Value]:
     """The subjects whose consents deny every use at ``node`` (only ``subjects`` when given)."""
-    found: dict[str, Value] = {}
-    for (_node, subject), facts in consent_selectors.consent_facts([node.pk], subjects).items():
-        every = denies_every_use(facts, at)
-        if every is not None:
-            found[subject] = (_seconds(every[0]), every[1])
-    return found
+    refusals = consent_selectors.every_use_refusals([node.pk], subjects, at)
+    return {subject: refusal for (_node, subject), refusal in refusals.items()}
 
 
 def _covered(subject_entry: Value | None, approved: int) -> bool:
@@ -101,24 +96,15 @@ def _covered(subject_entry: Value | None, approved: int) -> bool:
     return earlier or approved >= since
 
 
-def _permit_entries(
-    node: Node,
-    permit: Permit,
-    subject_entries: dict[str, Value],
-    subjects: Iterable[str] | None,
-    at: datetime,
-) -> dict[Key, Value]:
-    """The permit's own entries at ``node``: known, and the subjects of its datasets there
-    whose consent does not allow its use, but for those a subject entry refuses already."""
-    use = use_of(permit)
-    approved = _seconds(use.approved_at)
-    wanted: dict[Key, Value] = {
-        (ExclusionEntry.Kind.PERMIT, permit.number, "", ""): (approved, True)
-    }
-    datasets = [d for d in permit.datasets.all() if d.node_id == node.pk]
+def _refusals(
+    permit: Permit, datasets: list[Dataset], subjects: Iterable[str] | None, at: datetime
+) -> dict[int, dict[str, Value]]:
+    """The subjects of ``datasets`` (only ``subjects`` when given) whose consent does not allow
+    ``permit``'s use, by dataset: one decision of the cohort, whatever the number of nodes."""
     if not datasets:
         return {}
-    refused = consent_selectors.not_allowed(
+    use = use_of(permit)
+    return consent_selectors.exclusion_set(
         datasets=datasets,
         purpose=use.purpose,
         duo_codes=use.duo_codes,
@@ -126,15 +112,42 @@ def _permit_entries(
         permit_approved_at=use.approved_at,
         subjects=subjects,
     )
-    identifiers = {d.pk: d.identifier for d in datasets}
-    for dataset_pk, verdicts in refused.items():
-        for subject, verdict in verdicts.items():
-            if _covered(subject_entries.get(subject), approved):
-                continue
-            since = _seconds(verdict.since) if verdict.since else 0
-            key = (ExclusionEntry.Kind.EXCLUDED, permit.number, identifiers[dataset_pk], subject)
-            wanted[key] = (since, verdict.applies_to_earlier_permits)
+
+
+def _permit_entries(
+    node: Node,
+    permit: Permit,
+    subject_entries: dict[str, Value],
+    refused: dict[int, dict[str, Value]],
+) -> dict[Key, Value]:
+    """The permit's own entries at ``node``: known, and the subjects of its datasets there
+    that ``refused`` names, but for those a subject entry refuses already."""
+    datasets = [d for d in permit.datasets.all() if d.node_id == node.pk]
+    if not datasets:
+        return {}
+    approved = _seconds(permit.issued_at)
+    wanted: dict[Key, Value] = {
+        (ExclusionEntry.Kind.PERMIT, permit.number, "", ""): (approved, True)
+    }
+    excluded = ExclusionEntry.Kind.EXCLUDED
+    for dataset in datasets:
+        for subject, refusal in refused.get(dataset.pk, {}).items():
+            if not _covered(subject_entries.get(subject), approved):
+                wanted[(excluded, permit.number, dataset.identifier, subject)] = refusal
     return wanted
+
+
+def _node_entries(
+    node: Node,
+    permit: Permit,
+    subject_entries: dict[str, Value],
+    subjects: Iterable[str] | None,
+    at: datetime,
+) -> dict[Key, Value]:
+    """The permit's own entries at ``node``, decided for ``node``'s datasets only."""
+    datasets = [d for d in permit.datasets.all() if d.node_id == node.pk]
+    refused = _refusals(permit, datasets, subjects, at)
+    return _permit_entries(node, permit, subject_entries, refused)
 
 
 _INSERTED = ("kind", "permit", "dataset", "subject", "since", "earlier_permits")
@@ -203,9 +216,7 @@ def exclusions_follow_subjects(*, node: Node, subjects: Iterable[str]) -> int:
         (ExclusionEntry.Kind.SUBJECT, "", "", s): v for s, v in subject_entries.items()
     }
     for permit in _known_permits(node):
-        for key, value in _permit_entries(
-            node, permit, subject_entries, wanted_subjects, at
-        ).items():
+        for key, value in _node_entries(node, permit, subject_entries, wanted_subjects, at).items():
             if key[0] == ExclusionEntry.Kind.EXCLUDED:
                 wanted[key] = value
     scope = Q(kind__in=[ExclusionEntry.Kind.SUBJECT, ExclusionEntry.Kind.EXCLUDED])
@@ -226,10 +237,13 @@ def exclusions_follow_permit(*, permit: Permit) -> int:
     at = timezone.now()
     changed = 0
     nodes = Node.objects.filter(pk__in=permit.datasets.values("node_id")).order_by("pk")
+    refused = {}
+    if permit.status in KNOWN:  # one decision for all its datasets, at every node
+        refused = _refusals(permit, list(permit.datasets.all()), None, at)
     for node in nodes:
         wanted: dict[Key, Value] = {}
         if permit.status in KNOWN:
-            wanted = _permit_entries(node, permit, _standing_subjects(node), None, at)
+            wanted = _permit_entries(node, permit, _standing_subjects(node), refused)
         scope = Q(kind__in=[ExclusionEntry.Kind.PERMIT, ExclusionEntry.Kind.EXCLUDED])
         changed += _sync(node, scope & Q(permit=permit.number), wanted)
     return changed
@@ -244,7 +258,7 @@ def exclusions_rebuild(*, node: Node, at: datetime | None = None) -> int:
         (ExclusionEntry.Kind.SUBJECT, "", "", s): v for s, v in subject_entries.items()
     }
     for permit in _known_permits(node):
-        wanted.update(_permit_entries(node, permit, subject_entries, None, at))
+        wanted.update(_node_entries(node, permit, subject_entries, None, at))
     return _sync(node, Q(), wanted)
 
 
