@@ -527,7 +527,6 @@ def consent_counts(application: Application, reviews: Iterable[Review]) -> dict[
     application's use (its EHDS purpose and :func:`use_codes`), as if approved now. Eight
     queries, whatever the number of reviews, datasets or subjects; callers check access."""
     from consent import selectors as consent_selectors
-    from consent.policy import cause_of
 
     items = list(
         ApplicationDataset.objects.filter(application=application, review__in=list(reviews))
@@ -539,7 +538,7 @@ def consent_counts(application: Application, reviews: Iterable[Review]) -> dict[
     counts = consent_selectors.allowed_counts(
         datasets=list(datasets), purpose=purpose, duo_codes=codes
     )
-    refused = consent_selectors.not_allowed(
+    refused = consent_selectors.refusal_counts(
         datasets=list(datasets), purpose=purpose, duo_codes=codes
     )
     found: dict[int, list[Any]] = defaultdict(list)
@@ -547,9 +546,7 @@ def consent_counts(application: Application, reviews: Iterable[Review]) -> dict[
         if item.review_id is None:
             continue
         count = counts.get(item.dataset_id)
-        causes: dict[str, int] = defaultdict(int)
-        for verdict in refused.get(item.dataset_id, {}).values():
-            causes[cause_of(verdict)] += 1
+        causes = refused.get(item.dataset_id, {})
         found[item.review_id].append(
             ConsentCount(
                 dataset=item.dataset,
