@@ -13,6 +13,7 @@ from access.selectors import (
     stuck_reviews,
     visible_applications,
 )
+from access.selectors_register import publications_due, results_pending
 from catalogue.selectors import basket_entries
 from consent.panels import CitizenPanel, register_citizen_panel
 from portal import selectors as portal_selectors
@@ -70,6 +71,9 @@ def hdab_dashboard(request) -> dict:
         "stuck": stuck_reviews(),
         "page": page,
         "deadlines": [(a, is_overdue(a, now=now)) for a in page.object_list],
+        # The register's clocks (templates/access/_register_clocks.html)
+        "publications_due": publications_due(),
+        "results_pending": results_pending(),
     }
 
 
@@ -102,3 +106,4 @@ register_link(Link(Role.CITIZEN, _("Who used my data"), "access:donor_uses"))
 register_citizen_panel(CitizenPanel("access/_citizen_uses_panel.html"))
 register_link(Link(Role.HDAB_ADMIN, _("Committees"), "access:committee_list"))
 register_link(Link(Role.HDAB_ADMIN, _("Permits"), "access:permit_list"))
+register_link(Link(None, _("Public register"), "access:register"))

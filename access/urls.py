@@ -8,6 +8,8 @@ from access.views import (
     nodes,
     page,
     permits,
+    register,
+    results,
     reviews,
     tokens,
 )
@@ -60,6 +62,20 @@ urlpatterns = [
     # Access tokens: issued from the permit page, revoked from it
     path("permits/<int:pk>/tokens/", tokens.token_issue, name="token_issue"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
+    # The public register and the information for citizens: public by design (docs/register.md)
+    path("register/", register.register_list, name="register"),
+    path("register/feed.atom", register.register_feed, name="register_feed"),
+    path("register/<int:pk>/", register.register_entry, name="register_entry"),
+    path(
+        "register/<int:pk>/entry.jsonld",
+        register.register_entry_jsonld,
+        name="register_entry_jsonld",
+    ),
+    path("your-data/", register.citizen_information, name="citizen_information"),
+    # Its working pages: the access body's notices and clocks, the holder's results
+    path("applications/<int:pk>/publish/", results.decision_publish, name="decision_publish"),
+    path("permits/<int:pk>/results/", results.permit_results, name="permit_results"),
+    path("permits/<int:pk>/results/extend/", results.results_extend, name="results_extend"),
     # What a donor sees of the use of their data
     path("my-data/", donor.donor_uses, name="donor_uses"),
     # Published for nodes (anyone may fetch them)

@@ -19,6 +19,9 @@ PARTIAL = {
 }
 COMPLETE = {
     **PARTIAL,
+    "lay_title": "Finding tumours earlier on scans",
+    "lay_summary": "We teach a computer program to spot small tumours on scans.",
+    "ai_use": "trained",
     "purpose_description": "Train and validate a lesion detection model.",
     "disease_codes": "breast cancer, lung cancer",
     "intended_use": "Model training in the secure processing environment.",
