@@ -3,13 +3,14 @@ organisation, year and outcome), the decisions the access body must still publis
 permits whose results are due or overdue."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+from dateutil.relativedelta import relativedelta
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from access.clocks import publication_due, results_due
+from access.clocks import RESULTS_MONTHS, publication_due, results_due
 from access.models import (
     Application,
     ApplicationDataset,
@@ -173,8 +174,16 @@ def results_pending(*, today: date | None = None, within_days: int = 92) -> list
     """Permits whose results are not reported and are due within ``within_days`` or overdue,
     the soonest first."""
     today = today or timezone.localdate()
+    horizon = today + timedelta(days=within_days)
+    # Due within the horizon: the permit ended 18 months before it (or the clock was moved
+    # to a day before it); the exact day is computed below.
+    ended_by = horizon - relativedelta(months=RESULTS_MONTHS)
     permits = (
         Permit.objects.filter(Q(results__isnull=True) | Q(results__reported_at__isnull=True))
+        .filter(
+            Q(results__extended_until__isnull=True, ends_on__lte=ended_by)
+            | Q(results__extended_until__lte=horizon)
+        )
         .exclude(status=Permit.Status.REVOKED)
         .select_related("results", "holder", "application")
         .order_by("ends_on", "pk")

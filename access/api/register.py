@@ -1,7 +1,7 @@
 """The public register through the API: anyone may read it, signed in or not. The entries are
 those of the register's pages (``access/register.py`` decides what they hold)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -11,6 +11,7 @@ from access import selectors_register
 from access.api.common import NOT_FOUND, AccessPagination
 from access.forms_register import RegisterSearchForm
 from access.register import entry
+from portal.api_schema import ProblemOutput
 
 
 class RegisterDatasetOutput(serializers.Serializer):
@@ -76,6 +77,8 @@ class RegisterEntryOutput(serializers.Serializer):
     decision = RegisterDecisionOutput(allow_null=True)
 
 
+PAST_THE_END = OpenApiResponse(ProblemOutput, description="A page past the last one.")
+
 FILTERS = [
     OpenApiParameter("q", str, description="Words in the lay title, summary or organisation."),
     OpenApiParameter("purpose", str, description="An EHDS Art 53(1) purpose code."),
@@ -94,7 +97,11 @@ class PublicApi(APIView):
 class RegisterListApi(PublicApi):
     """The register's entries, newest first, filtered as on the register's page."""
 
-    @extend_schema(parameters=FILTERS, responses={200: RegisterEntryOutput(many=True)})
+    pagination_class = AccessPagination
+
+    @extend_schema(
+        parameters=FILTERS, responses={200: RegisterEntryOutput(many=True), 404: PAST_THE_END}
+    )
     def get(self, request):
         form = RegisterSearchForm(
             request.query_params or None,
@@ -102,7 +109,7 @@ class RegisterListApi(PublicApi):
             years=selectors_register.register_years(),
         )
         filters = form.filters() if request.query_params else selectors_register.RegisterFilters()
-        paginator = AccessPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             selectors_register.register_entries(filters, detail=True), request, view=self
         )

@@ -91,7 +91,7 @@ def test_it_takes_a_researcher_from_basket_to_a_partial_approval(
     response = researcher.post(edit, {**PARTIAL, "action": "submit"})
     assert response.status_code == 200
     missing = services.missing_items(application)
-    assert len(missing) == 9 and response.context["missing"] == missing
+    assert len(missing) == 12 and response.context["missing"] == missing
     html = _text(response)
     box = html[html.index('role="alert" id="missing"') :]
     for item in missing:

@@ -41,9 +41,15 @@ def _navigation(page: str) -> list[str]:
 @pytest.mark.parametrize(
     ("persona", "links"),
     [
-        ("researcher", ["Research", "Catalogue", "Basket", "My applications", "My permits"]),
-        ("hdab_admin", ["Access body", "Catalogue", "Committees", "Permits", "Audit log"]),
-        ("node_operator", ["My nodes", "Catalogue", "Link codes"]),
+        (
+            "researcher",
+            ["Research", "Catalogue", "Basket", "My applications", "My permits", "Public register"],
+        ),
+        (
+            "hdab_admin",
+            ["Access body", "Catalogue", "Committees", "Permits", "Public register", "Audit log"],
+        ),
+        ("node_operator", ["My nodes", "Catalogue", "Public register", "Link codes"]),
     ],
 )
 def test_the_navigation_lists_dashboards_then_the_apps_links_then_portals(
