@@ -4,8 +4,7 @@ clock, and the permit holder's results."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from access.models import ResultOutput
-from access.register import Outcome
+from access.models import RegisterOutcome, ResultOutput
 from access.selectors_register import RegisterFilters
 from catalogue.purposes import Purpose
 
@@ -31,7 +30,7 @@ class RegisterSearchForm(forms.Form):
         self.fields["purpose"].choices = anything + list(Purpose.choices)
         self.fields["dataset"].choices = anything + [(d.pk, d.title) for d in datasets]
         self.fields["year"].choices = anything + [(y, str(y)) for y in years]
-        self.fields["outcome"].choices = anything + list(Outcome.choices)
+        self.fields["outcome"].choices = anything + list(RegisterOutcome.choices)
 
     def filters(self) -> RegisterFilters:
         self.is_valid()

@@ -20,7 +20,6 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from access.clocks import publication_due, results_due
 from access.models import (
@@ -38,6 +37,9 @@ from access.models import (
     Review,
     TeamMember,
     Vote,
+)
+from access.models import (
+    RegisterOutcome as Outcome,
 )
 from catalogue.dcat import dataset_iri
 from catalogue.models import Dataset
@@ -124,17 +126,6 @@ def published(obj: models.Model, *names: str) -> dict[str, Any]:
 
 
 # --- Where an entry stands ------------------------------------------------------------------
-
-
-class Outcome(models.TextChoices):
-    """Where a register entry stands, as the public reads it."""
-
-    ASSESSING = "assessing", _("Being assessed")
-    DECIDED = "decided", _("Decided; the decision will be published")
-    APPROVED = "approved", _("Permit granted")
-    PARTIALLY_APPROVED = "partially_approved", _("Permit granted for part of the data")
-    REFUSED = "refused", _("Refused")
-    WITHDRAWN = "withdrawn", _("Withdrawn by the applicant")
 
 
 PUBLISHED_OUTCOMES = {

@@ -17,8 +17,8 @@ from access.models import (
     Permit,
     PermitResults,
 )
+from access.models import RegisterOutcome as Outcome
 from access.permissions import is_party
-from access.register import Outcome
 from catalogue.models import Dataset
 from portal.models import AnyUser, Role
 
@@ -102,7 +102,11 @@ def register_entry(pk: int) -> Application:
 
 def register_years() -> list[int]:
     return sorted(
-        {moment.year for moment in _received().values_list("submitted_at", flat=True)},
+        {
+            moment.year
+            for moment in _received().values_list("submitted_at", flat=True)
+            if moment is not None
+        },
         reverse=True,
     )
 

@@ -23,7 +23,12 @@ from access.models.committees import Committee
 from access.models.exclusions import ExclusionEntry, ExclusionListState
 from access.models.nodes import NodeAccessEvent, NodeAccessReport, NodeCredential
 from access.models.permits import Permit
-from access.models.register import DecisionPublication, PermitResults, ResultOutput
+from access.models.register import (
+    DecisionPublication,
+    PermitResults,
+    RegisterOutcome,
+    ResultOutput,
+)
 from access.models.reviews import Clarification, Comment, ConflictOfInterest, Review, Vote
 from access.models.tokens import AccessToken, SigningKey, TokenStatusList
 
@@ -53,6 +58,7 @@ __all__ = [
     "PermitResults",
     "ProhibitedUse",
     "Purpose",
+    "RegisterOutcome",
     "ResultOutput",
     "Review",
     "SigningKey",

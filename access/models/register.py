@@ -10,6 +10,17 @@ from access.models.applications import Application
 from access.models.permits import Permit
 
 
+class RegisterOutcome(models.TextChoices):
+    """Where a register entry stands, as the public reads it."""
+
+    ASSESSING = "assessing", _("Being assessed")
+    DECIDED = "decided", _("Decided; the decision will be published")
+    APPROVED = "approved", _("Permit granted")
+    PARTIALLY_APPROVED = "partially_approved", _("Permit granted for part of the data")
+    REFUSED = "refused", _("Refused")
+    WITHDRAWN = "withdrawn", _("Withdrawn by the applicant")
+
+
 class DecisionPublication(models.Model):
     """The access body's public notice of a decision on an application: the justification the
     register shows with the permits or the refusal (Art 57(1)(j)(iii), within 30 working days
