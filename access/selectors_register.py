@@ -154,11 +154,12 @@ def publications_due(*, today: date | None = None) -> list[PublicationDue]:
 
 def access_decision_to_publish(user: AnyUser, pk: int) -> Application:
     """A decided application whose notice the access body may publish: 404 for anyone else
-    (and for a member of the access body who is a party to it)."""
+    (and for a member of the access body who is a party to it), and for an application that
+    is not decided."""
     if not (user.is_authenticated and user.has_role(Role.HDAB_ADMIN)):
         raise Http404
     try:
-        application = Application.objects.get(pk=pk)
+        application = Application.objects.get(pk=pk, status__in=Application.DECIDED)
     except (Application.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
     if is_party(user, application):

@@ -336,3 +336,8 @@ def test_the_page_for_citizens_shows_the_deployments_contact_and_links_the_regis
         "Article 53",
     ]:
         assert shown in body, shown
+
+
+def test_an_undecided_application_has_no_publishing_page(access, client_for):
+    url = reverse("access:decision_publish", args=[access.submitted.pk])
+    assert client_for("hdab_admin").get(url).status_code == 404

@@ -11,18 +11,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # The main pages of each role, by name in the ``world`` fixture or as a path.
 PAGES = {
     "anonymous": ["/", "/accounts/login/", "/accounts/password-reset/", "/catalogue/",
-                  "dataset"],
+                  "dataset", "/access/register/", "register_entry", "/access/your-data/"],
     "citizen": ["/dashboard/citizen/", "invitation", "donation", "donation_withdraw", "opt_out",
                 "history", "links", "unlink", "donor_uses"],
     "researcher": ["/dashboard/researcher/", "/catalogue/basket/", "applications",
                    "new_application", "edit_draft", "submitted", "decided", "withdraw", "permits",
-                   "permit", "dataset"],
+                   "permit", "dataset", "permit_results"],
     "committee_member": ["/dashboard/committee/", "submitted", "permits"],
     "committee_chair": ["/dashboard/committee/", "submitted", "decided", "permit"],
     "node_operator": ["/dashboard/node/", "dataset", "dataset_edit", "dataset_ingest", "node",
                       "draft_dataset", "link_code_nodes", "link_codes"],
     "hdab_admin": ["/dashboard/hdab/", "/audit/", "submitted", "committees", "committee",
-                   "new_committee", "permits", "permit"],
+                   "new_committee", "permits", "permit", "results_extend"],
 }  # fmt: skip
 
 
@@ -43,6 +43,9 @@ def test_it_never_scrolls_sideways_on_a_phone(phone, world, donor_world, catalog
         "dataset_edit": reverse("catalogue:dataset_edit", args=[catalogue.published.pk]),
         "dataset_ingest": reverse("catalogue:dataset_ingest", args=[catalogue.published.pk]),
         "node": reverse("catalogue:node_detail", args=[catalogue.own_node.pk]),
+        "register_entry": reverse("access:register_entry", args=[world.permit.application_id]),
+        "permit_results": reverse("access:permit_results", args=[world.permit.pk]),
+        "decision_publish": reverse("access:decision_publish", args=[world.permit.application_id]),
     }
     if persona != "anonymous":
         login(phone, persona)
