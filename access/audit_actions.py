@@ -49,6 +49,17 @@ register(
     AuditAction("access.permit.reactivated", _("A suspended data permit was reactivated")),
     AuditAction("access.permit.revoked", _("A data permit was revoked")),
     AuditAction("access.permit.expired", _("A data permit expired")),
+    # The public register and the results clock (docs/register.md)
+    AuditAction(
+        "access.register.decision_published", _("The access body published a decision notice")
+    ),
+    AuditAction("access.results.summary_changed", _("A permit holder wrote the results summary")),
+    AuditAction("access.results.output_added", _("A permit holder recorded a result")),
+    AuditAction("access.results.output_removed", _("A permit holder removed a result")),
+    AuditAction("access.results.reported", _("A permit's results were reported")),
+    AuditAction("access.results.reminded", _("A permit holder was reminded of the results")),
+    AuditAction("access.results.overdue_flagged", _("A permit's results were flagged overdue")),
+    AuditAction("access.results.clock_extended", _("The access body extended a results clock")),
     # Access tokens and what they rest on
     AuditAction("access.token.issued", _("An access token was issued for a node")),
     AuditAction("access.token.revoked", _("An access token was revoked")),

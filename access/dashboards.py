@@ -13,6 +13,7 @@ from access.selectors import (
     stuck_reviews,
     visible_applications,
 )
+from access.selectors_register import publications_due, results_pending
 from catalogue.selectors import basket_entries
 from consent.panels import CitizenPanel, register_citizen_panel
 from portal import selectors as portal_selectors
@@ -70,6 +71,9 @@ def hdab_dashboard(request) -> dict:
         "stuck": stuck_reviews(),
         "page": page,
         "deadlines": [(a, is_overdue(a, now=now)) for a in page.object_list],
+        # The register's clocks (templates/access/_register_clocks.html)
+        "publications_due": publications_due(),
+        "results_pending": results_pending(),
     }
 
 
@@ -105,3 +109,4 @@ register_link(Link(Role.HDAB_ADMIN, _("Permits"), "access:permit_list"))
 register_link(Link(Role.HDAB_ADMIN, _("Node connections"), "access:node_connection_list"))
 register_link(Link(Role.NODE_OPERATOR, _("Node connection"), "access:node_connection_list"))
 register_link(Link(Role.HDAB_ADMIN, _("Figures"), "access:figures"))
+register_link(Link(None, _("Public register"), "access:register"))

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from access import uploads
-from access.models import Application, Committee, RefusalGround, Vote
+from access.models import AiUse, Application, Committee, RefusalGround, Vote
 from access.services import APPLICANT_FIELDS, PERMIT_CHANGES, check_permit_end
 from catalogue import duo
 from catalogue.forms import ListField
@@ -47,6 +47,12 @@ class ApplicationForm(forms.ModelForm):
         required=False,
         help_text=_("Names or ICD-10 codes, separated by commas (e.g. breast cancer, C50)."),
     )
+    ai_use = forms.ChoiceField(
+        label=_("Artificial intelligence"),
+        choices=AiUse.choices,
+        required=False,
+        widget=forms.RadioSelect,
+    )
     data_form = forms.ChoiceField(
         label=_("Form of the data"),
         choices=Application.DataForm.choices,
@@ -74,7 +80,7 @@ class ApplicationForm(forms.ModelForm):
             **{
                 name: _text()
                 for name in [
-                    "purpose_description", "intended_use", "expected_benefit",
+                    "lay_summary", "purpose_description", "intended_use", "expected_benefit",
                     "pseudonymisation_justification", "legal_basis", "safeguards",
                     "processing_justification", "tools", "ethics_not_required",
                 ]
@@ -86,6 +92,13 @@ class ApplicationForm(forms.ModelForm):
         for name, field in self.fields.items():
             field.required = name == "title"
         self.fields["processing_months"].widget.attrs.update(min=1, max=120)
+        self.fields["lay_title"].help_text = _(
+            "Shown in the public register. Plain words a patient would understand."
+        )
+        self.fields["lay_summary"].help_text = _(
+            "Shown in the public register: what the project does and why, in a few plain "
+            "sentences. Do not name people or give confidential details."
+        )
         self.fields["ethics_approval"].help_text = uploads.ethics_help_text()
         if can_remove:
             self.fields["remove_datasets"].choices = [
@@ -110,7 +123,7 @@ class ApplicationForm(forms.ModelForm):
         data = {name: self.cleaned_data[name] for name in APPLICANT_FIELDS}
         if not isinstance(data["ethics_approval"], UploadedFile):
             del data["ethics_approval"]
-        for name in ["purpose", "data_form"]:
+        for name in ["purpose", "data_form", "ai_use"]:
             data[name] = data[name] or ""
         return data
 

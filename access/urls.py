@@ -10,6 +10,8 @@ from access.views import (
     nodes,
     page,
     permits,
+    register,
+    results,
     reviews,
     tokens,
 )
@@ -66,6 +68,20 @@ urlpatterns = [
     path("figures/", figures.figures_page, name="figures"),
     path("figures/report/", figures.figures_report, name="figures_report"),
     path("figures.csv", figures.figures_csv, name="figures_csv"),
+    # The public register and the information for citizens: public by design (docs/register.md)
+    path("register/", register.register_list, name="register"),
+    path("register/feed.atom", register.register_feed, name="register_feed"),
+    path("register/<int:pk>/", register.register_entry, name="register_entry"),
+    path(
+        "register/<int:pk>/entry.jsonld",
+        register.register_entry_jsonld,
+        name="register_entry_jsonld",
+    ),
+    path("your-data/", register.citizen_information, name="citizen_information"),
+    # Its working pages: the access body's notices and clocks, the holder's results
+    path("applications/<int:pk>/publish/", results.decision_publish, name="decision_publish"),
+    path("permits/<int:pk>/results/", results.permit_results, name="permit_results"),
+    path("permits/<int:pk>/results/extend/", results.results_extend, name="results_extend"),
     # What a donor sees of the use of their data
     path("my-data/", donor.donor_uses, name="donor_uses"),
     # Connecting a node: its secret, its report key, its gatekeeper's configuration

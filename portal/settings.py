@@ -40,9 +40,18 @@ HDAB_NAME = env("HDAB_NAME", "Health data access body of the imaging atlas")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 HDAB_EMAIL = env("HDAB_EMAIL", "hdab@localhost")
 HDAB_URL = env("HDAB_URL", SITE_URL + "/")
-# The member state whose public holidays are not working days in the access body's figures
-# (ISO 3166 code, as the holidays library knows it; empty: weekends only).
+# The public register and the page for citizens (docs/register.md, docs/configuration.md).
+# Working days follow the public holidays of this member state (ISO 3166 code, e.g. ES, NO)
+# and, optionally, one of its regions; empty: only weekends are days off.
 HDAB_COUNTRY = env("HDAB_COUNTRY", "")
+HDAB_HOLIDAY_REGION = env("HDAB_HOLIDAY_REGION", "")
+HDAB_ADDRESS = env("HDAB_ADDRESS", "")
+HDAB_PHONE = env("HDAB_PHONE", "")
+# Where citizens complain about the use of their personal data (the national supervisory
+# authority under the GDPR), and how they opt out where national law allows it (Art 71).
+SUPERVISORY_AUTHORITY_NAME = env("SUPERVISORY_AUTHORITY_NAME", "")
+SUPERVISORY_AUTHORITY_URL = env("SUPERVISORY_AUTHORITY_URL", "")
+OPT_OUT_INFORMATION = env("OPT_OUT_INFORMATION", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -140,6 +140,9 @@ def catalogue(personas):
 def complete_application_fields(**overrides):
     """Everything ``access.services.application_update`` needs for a submittable application."""
     fields = {
+        "lay_title": "Finding tumours earlier on scans",
+        "lay_summary": "We teach a computer program to spot small tumours on scans.",
+        "ai_use": "trained",
         "organisation": "Instituto de Oncologia",
         "purpose": "research_ai",
         "purpose_description": "Train and validate a lesion detection model.",

@@ -112,6 +112,10 @@ CASES = [
 # Imported here, below the helpers they use.
 from tests.access.api_permission_cases import ACCESS_API_CASES, access_api_url_kwargs  # noqa: E402
 from tests.access.permission_cases import ACCESS_PAGE_CASES, access_url_kwargs  # noqa: E402
+from tests.access.register_permission_cases import (  # noqa: E402
+    REGISTER_CASES,
+    register_url_kwargs,
+)
 from tests.consent.fhir_permission_cases import FHIR_CASES, fhir_url_kwargs  # noqa: E402
 from tests.consent.permission_cases import CONSENT_PAGE_CASES, consent_url_kwargs  # noqa: E402
 
@@ -119,6 +123,7 @@ CASES += ACCESS_API_CASES
 CASES += ACCESS_PAGE_CASES
 CASES += FHIR_CASES
 CASES += CONSENT_PAGE_CASES
+CASES += REGISTER_CASES
 
 
 @pytest.fixture
@@ -126,6 +131,7 @@ def url_kwargs(personas, catalogue, access):
     return {
         **access_api_url_kwargs(access),
         **access_url_kwargs(access),
+        **register_url_kwargs(access),  # after access_url_kwargs, which decides one
         **fhir_url_kwargs(personas, catalogue.own_node),
         **consent_url_kwargs(personas, catalogue),
         "published": {"pk": catalogue.published.pk},

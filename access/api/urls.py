@@ -1,7 +1,7 @@
 from django.urls import path
 
 import portal.ids  # noqa: F401  (registers the <id:...> path converter)
-from access.api import applications, permits, reviews, tokens
+from access.api import applications, permits, register, reviews, tokens
 
 app_name = "access_api"
 
@@ -48,6 +48,9 @@ urlpatterns = [
         applications.ApplicationExtendDeadlineApi.as_view(),
         name="application_extend_deadline",
     ),
+    # The public register: anyone may read it (docs/register.md)
+    path("register/", register.RegisterListApi.as_view(), name="register"),
+    path("register/<id:pk>/", register.RegisterEntryApi.as_view(), name="register_entry"),
     path("reviews/", reviews.ReviewListApi.as_view(), name="reviews"),
     path("reviews/<id:pk>/", reviews.ReviewDetailApi.as_view(), name="review"),
     path("reviews/<id:pk>/conflict/", reviews.ReviewConflictApi.as_view(), name="review_conflict"),

@@ -7,11 +7,13 @@ event for every transition.
 
 One module per object: ``committees``, ``applications``, ``reviews``, ``permits``, ``tokens``
 (signing keys, token status lists, access tokens), ``nodes`` (node credentials and the access
-reports nodes send back) and ``exclusions`` (each node's consent exclusion list). This package
+reports nodes send back), ``exclusions`` (each node's consent exclusion list) and ``register``
+(decision notices and reported results). This package
 exposes them all, so callers write ``from access.models import Permit``.
 """
 
 from access.models.applications import (
+    AiUse,
     Application,
     ApplicationDataset,
     ProhibitedUse,
@@ -21,6 +23,12 @@ from access.models.committees import Committee
 from access.models.exclusions import ExclusionEntry, ExclusionListState
 from access.models.nodes import NodeAccessEvent, NodeAccessReport, NodeCredential
 from access.models.permits import Permit
+from access.models.register import (
+    DecisionPublication,
+    PermitResults,
+    RegisterOutcome,
+    ResultOutput,
+)
 from access.models.reviews import (
     Clarification,
     Comment,
@@ -39,12 +47,14 @@ from portal.workflow import InvalidTransition  # the workflow layer's
 __all__ = [
     "PUBLIC_SECTOR_PURPOSES",
     "AccessToken",
+    "AiUse",
     "Application",
     "ApplicationDataset",
     "Clarification",
     "Comment",
     "Committee",
     "ConflictOfInterest",
+    "DecisionPublication",
     "ExclusionEntry",
     "ExclusionListState",
     "InvalidTransition",
@@ -52,9 +62,12 @@ __all__ = [
     "NodeAccessReport",
     "NodeCredential",
     "Permit",
+    "PermitResults",
     "ProhibitedUse",
     "Purpose",
     "RefusalGround",
+    "RegisterOutcome",
+    "ResultOutput",
     "Review",
     "SigningKey",
     "TeamMember",

@@ -21,6 +21,14 @@ class ProhibitedUse(models.TextChoices):
     ETHICS_BREACH = "ethics_breach", _("(e) Activities in breach of national ethics law")
 
 
+class AiUse(models.TextChoices):
+    """Whether the project trains or uses artificial intelligence (shown in the register)."""
+
+    NONE = "none", _("No artificial intelligence is trained or used")
+    USED = "used", _("Existing artificial intelligence models are used")
+    TRAINED = "trained", _("Artificial intelligence models are trained, tested or evaluated")
+
+
 class Application(TransitionsMixin):
     """A data access application (EHDS Art 67(2)), from draft to decision."""
 
@@ -62,6 +70,13 @@ class Application(TransitionsMixin):
     organisation = models.CharField(_("applicant organisation"), max_length=300, blank=True)
     public_sector_body = models.BooleanField(
         _("the applicant is a public sector body or Union institution"), default=False
+    )
+    # The public register (EHDS Art 57(1)(j)): what anyone may read about the project, in
+    # plain words; required at submission. See access/register.py for what is published.
+    lay_title = models.CharField(_("title for the public"), max_length=200, blank=True)
+    lay_summary = models.TextField(_("summary for the public"), blank=True)
+    ai_use = models.CharField(
+        _("artificial intelligence"), max_length=16, choices=AiUse.choices, blank=True
     )
     # (b) purposes
     purpose = models.CharField(_("purpose (EHDS Art 53(1))"), max_length=32,

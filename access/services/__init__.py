@@ -8,8 +8,9 @@ sees the state the first left and is refused with InvalidTransition.
 
 One module per object: ``applications``, ``reviews``, ``permits``, ``committees``, ``tokens``
 (access tokens and status lists), ``keys`` (signing keys), ``nodes`` (node credentials,
-study maps, access reports, token checks for nodes) and ``exclusions`` (each node's consent
-exclusion list), with what they share in ``common``. This
+study maps, access reports, token checks for nodes), ``exclusions`` (each node's consent
+exclusion list) and ``register`` (decision notices and results), with what they share in
+``common``. This
 package exposes them all, so callers write ``services.application_submit``.
 """
 
@@ -83,6 +84,15 @@ from access.services.permits import (
     permit_change,
     permits_expire,
 )
+from access.services.register import (
+    decision_publish,
+    normalise_reference,
+    result_output_add,
+    result_output_remove,
+    results_extend,
+    results_reminders_send,
+    results_update,
+)
 from access.services.reviews import (
     clarification_request,
     comment_add,
@@ -143,6 +153,7 @@ __all__ = [
     "conflict_declare",
     "dataset_index_receive",
     "deadline_extend",
+    "decision_publish",
     "decisive_votes",
     "exclusion_list_document",
     "exclusion_list_etag",
@@ -155,9 +166,15 @@ __all__ = [
     "node_dataset",
     "node_key_register",
     "node_secret_issue",
+    "normalise_reference",
     "orthanc_validate",
     "permit_change",
     "permits_expire",
+    "result_output_add",
+    "result_output_remove",
+    "results_extend",
+    "results_reminders_send",
+    "results_update",
     "review_decide",
     "settled_outcome",
     "sign",

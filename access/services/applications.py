@@ -293,6 +293,9 @@ def missing_items(application: Application) -> list[str]:
             missing.append(message)
 
     need(a.title.strip(), _("a project title"))
+    need(a.lay_title.strip(), _("a title for the public register"))
+    need(a.lay_summary.strip(), _("a summary for the public register"))
+    need(a.ai_use, _("whether artificial intelligence is trained or used"))
     need(a.organisation.strip(), _("the applicant organisation"))
     need(a.purpose, _("a purpose from EHDS Article 53(1)"))
     if a.purpose in PUBLIC_SECTOR_PURPOSES:

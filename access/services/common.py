@@ -19,7 +19,8 @@ COMPLETION_PERIOD = timedelta(weeks=4)  # to complete an incomplete application
 
 # Fields the applicant fills in (everything else is set by the workflow).
 APPLICANT_FIELDS = [
-    "title", "organisation", "public_sector_body", "purpose", "purpose_description",
+    "title", "lay_title", "lay_summary", "organisation", "public_sector_body", "purpose",
+    "purpose_description", "ai_use",
     "duo_codes", "disease_codes", "commercial", "intended_use", "expected_benefit",
     "data_from", "data_to", "data_form", "pseudonymisation_justification", "legal_basis",
     "safeguards", "processing_months", "processing_justification", "tools",

@@ -523,6 +523,8 @@ def test_it_lists_with_a_bounded_number_of_queries(
 # --- Schema ---------------------------------------------------------------------------------
 
 API_PATHS = [
+    "/api/access/register/",
+    "/api/access/register/{id}/",
     "/api/access/applications/",
     "/api/access/applications/{id}/",
     "/api/access/applications/{id}/ethics-approval/",

@@ -19,6 +19,9 @@ PARTIAL = {
 }
 COMPLETE = {
     **PARTIAL,
+    "lay_title": "Finding tumours earlier on scans",
+    "lay_summary": "We teach a computer program to spot small tumours on scans.",
+    "ai_use": "trained",
     "purpose_description": "Train and validate a lesion detection model.",
     "disease_codes": "breast cancer, lung cancer",
     "intended_use": "Model training in the secure processing environment.",
@@ -88,7 +91,7 @@ def test_it_takes_a_researcher_from_basket_to_a_partial_approval(
     response = researcher.post(edit, {**PARTIAL, "action": "submit"})
     assert response.status_code == 200
     missing = services.missing_items(application)
-    assert len(missing) == 9 and response.context["missing"] == missing
+    assert len(missing) == 12 and response.context["missing"] == missing
     html = _text(response)
     box = html[html.index('role="alert" id="missing"') :]
     for item in missing:

@@ -120,6 +120,17 @@ def world(access, personas):
     for review in decided.reviews.all():
         services.review_decide(review=review, actor=chair, approve=True)
     permit = Permit.objects.filter(application=decided).order_by("pk").first()
+    # Its decision is in the public register, with results for one permit
+    services.decision_publish(
+        application=decided, actor=personas["hdab_admin"], justification="A lawful purpose."
+    )
+    services.results_update(
+        permit=permit, actor=personas["researcher"], lay_summary="Tumours were found earlier."
+    )
+    services.result_output_add(
+        permit=permit, actor=personas["researcher"], kind="publication", title="The paper",
+        reference="10.5555/ecii.1",
+    )  # fmt: skip
     invitation = services.team_invite(
         application=access.new_application("Invited study"),
         actor=personas["researcher"],
@@ -145,6 +156,11 @@ def world(access, personas):
         "new_committee": reverse("access:committee_create"),
         "invitation": reverse("access:invitation", args=[invitation.token]),
         "donor_uses": reverse("access:donor_uses"),
+        "register": reverse("access:register"),
+        "register_entry": reverse("access:register_entry", args=[decided.pk]),
+        "citizen_information": reverse("access:citizen_information"),
+        "permit_results": reverse("access:permit_results", args=[permit.pk]),
+        "results_extend": reverse("access:results_extend", args=[permit.pk]),
     }
     return SimpleNamespace(urls=urls, oslo_review=oslo, permit=permit, access=access)
 

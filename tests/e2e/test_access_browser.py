@@ -28,6 +28,12 @@ ACCESS_PAGES = [
     ("hdab_admin", "new_committee"),
     ("citizen", "invitation"),
     ("citizen", "donor_uses"),
+    # The public register and its working pages
+    ("citizen", "register"),
+    ("citizen", "register_entry"),
+    ("citizen", "citizen_information"),
+    ("researcher", "permit_results"),
+    ("hdab_admin", "results_extend"),
 ]
 
 

@@ -11,12 +11,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # The main pages of each role, by name in the ``world`` fixture or as a path.
 PAGES = {
     "anonymous": ["/", "/accounts/login/", "/accounts/password-reset/", "/catalogue/",
-                  "dataset"],
+                  "dataset", "/access/register/", "register_entry", "/access/your-data/"],
     "citizen": ["/dashboard/citizen/", "invitation", "donation", "donation_withdraw", "opt_out",
                 "history", "links", "unlink", "donor_uses"],
     "researcher": ["/dashboard/researcher/", "/catalogue/basket/", "applications",
                    "new_application", "edit_draft", "submitted", "decided", "withdraw", "permits",
-                   "permit", "dataset"],
+                   "permit", "dataset", "permit_results"],
     "committee_member": ["/dashboard/committee/", "submitted", "permits"],
     "committee_chair": ["/dashboard/committee/", "submitted", "decided", "permit"],
     "node_operator": ["/dashboard/node/", "dataset", "dataset_edit", "dataset_ingest", "node",
@@ -24,7 +24,7 @@ PAGES = {
                       "node_connection"],
     "hdab_admin": ["/dashboard/hdab/", "/audit/", "submitted", "committees", "committee",
                    "new_committee", "permits", "permit", "/access/figures/",
-                   "/access/figures/report/"],
+                   "/access/figures/report/", "results_extend"],
 }  # fmt: skip
 
 
@@ -46,6 +46,9 @@ def test_it_never_scrolls_sideways_on_a_phone(phone, world, donor_world, catalog
         "dataset_ingest": reverse("catalogue:dataset_ingest", args=[catalogue.published.pk]),
         "node": reverse("catalogue:node_detail", args=[catalogue.own_node.pk]),
         "node_connection": reverse("access:node_connection", args=[catalogue.own_node.pk]),
+        "register_entry": reverse("access:register_entry", args=[world.permit.application_id]),
+        "permit_results": reverse("access:permit_results", args=[world.permit.pk]),
+        "decision_publish": reverse("access:decision_publish", args=[world.permit.application_id]),
     }
     if persona != "anonymous":
         login(phone, persona)

@@ -41,7 +41,10 @@ def _navigation(page: str) -> list[str]:
 @pytest.mark.parametrize(
     ("persona", "links"),
     [
-        ("researcher", ["Research", "Catalogue", "Basket", "My applications", "My permits"]),
+        (
+            "researcher",
+            ["Research", "Catalogue", "Basket", "My applications", "My permits", "Public register"],
+        ),
         (
             "hdab_admin",
             [
@@ -51,10 +54,14 @@ def _navigation(page: str) -> list[str]:
                 "Permits",
                 "Node connections",
                 "Figures",
+                "Public register",
                 "Audit log",
             ],
         ),
-        ("node_operator", ["My nodes", "Catalogue", "Node connection", "Link codes"]),
+        (
+            "node_operator",
+            ["My nodes", "Catalogue", "Node connection", "Public register", "Link codes"],
+        ),
     ],
 )
 def test_the_navigation_lists_dashboards_then_the_apps_links_then_portals(
