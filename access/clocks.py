@@ -39,13 +39,30 @@ def _holidays(country: str, region: str, year: int) -> frozenset[date]:
     return frozenset(calendar)
 
 
-def _calendar() -> tuple[str, str]:
+def calendar() -> tuple[str, str]:
+    """``HDAB_COUNTRY`` and ``HDAB_HOLIDAY_REGION``, as the holidays library reads them."""
     return settings.HDAB_COUNTRY.strip().upper(), settings.HDAB_HOLIDAY_REGION.strip()
 
 
 def is_working_day(day: date) -> bool:
-    country, region = _calendar()
+    country, region = calendar()
     return day.weekday() < 5 and day not in _holidays(country, region, day.year)
+
+
+def working_days(start: date, end: date, *, country: str = "", region: str = "") -> int:
+    """Working days after ``start`` up to and including ``end``: weekdays that are not public
+    holidays of ``country`` (and ``region``); 0 when ``end`` is not after ``start``. Counted by
+    whole weeks, then the year's holidays, so that a long span costs no more than a short one
+    (the access body's figures count thousands of spans)."""
+    if end <= start:
+        return 0
+    first = start + timedelta(days=1)
+    weeks, extra = divmod((end - first).days + 1, 7)
+    days = weeks * 5 + sum(1 for i in range(extra) if (first.weekday() + i) % 7 < 5)
+    for year in range(first.year, end.year + 1):
+        closed = _holidays(country, region, year)
+        days -= sum(1 for d in closed if first <= d <= end and d.weekday() < 5)
+    return days
 
 
 def add_working_days(start: date, days: int) -> date:

@@ -23,21 +23,19 @@ Definitions (also on the page):
 - percentiles: the median, and the 90th percentile by the nearest-rank method.
 """
 
-import functools
 import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-import holidays
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Min
 from django.utils import timezone
 
+from access import clocks
+from access.clocks import working_days
 from access.models import NodeAccessEvent
 from catalogue import quality
 from catalogue.models import Dataset
@@ -67,35 +65,10 @@ NOT_STATED = "not_stated"  # a refusal whose ground nobody named
 # --- Working days ---------------------------------------------------------------------------
 
 
-def holiday_country() -> str:
-    """The member state whose public holidays are not working days (``HDAB_COUNTRY``, an ISO
-    3166 code; empty: weekends only)."""
-    country: str = settings.HDAB_COUNTRY
-    if country and country not in holidays.list_supported_countries():
-        raise ImproperlyConfigured(
-            f"HDAB_COUNTRY {country!r} is not a country the holidays library knows"
-        )
-    return country
-
-
-@functools.lru_cache(maxsize=64)
-def _holidays(country: str, year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays(country, years=year))
-
-
-def working_days(start: date, end: date, *, country: str = "") -> int:
-    """Working days after ``start`` up to and including ``end``: weekdays that are not public
-    holidays of ``country`` (0 when ``end`` is not after ``start``)."""
-    if end <= start:
-        return 0
-    first = start + timedelta(days=1)
-    weeks, extra = divmod((end - first).days + 1, 7)
-    days = weeks * 5 + sum(1 for i in range(extra) if (first.weekday() + i) % 7 < 5)
-    if country:
-        for year in range(first.year, end.year + 1):
-            closed = _holidays(country, year)
-            days -= sum(1 for d in closed if first <= d <= end and d.weekday() < 5)
-    return days
+def holiday_calendar() -> tuple[str, str]:
+    """The member state (``HDAB_COUNTRY``) and region (``HDAB_HOLIDAY_REGION``) whose public
+    holidays are not working days; the same calendar as the register's clocks."""
+    return clocks.calendar()
 
 
 # --- The figures ----------------------------------------------------------------------------
@@ -128,6 +101,7 @@ class Figures:
     start: date
     end: date
     country: str = ""
+    region: str = ""
     head_seq: int = 0
     head_hash: str = ""
     received: int = 0
@@ -172,13 +146,18 @@ def _when(value: object) -> datetime | None:
 
 
 def figures_from_events(
-    events: Iterable[Mapping[str, Any]], *, start: date, end: date, country: str = ""
+    events: Iterable[Mapping[str, Any]],
+    *,
+    start: date,
+    end: date,
+    country: str = "",
+    region: str = "",
 ) -> Figures:
     """The figures of the period ``start``–``end`` (local dates, both included) from the chain's
     ``events`` in chain order, each a mapping with ``action``, ``object_id``, ``created_at`` and
     ``details`` (as ``AuditEvent.objects.values()`` gives them). Events after ``end`` are
     ignored; earlier ones are read for when each application's clock started."""
-    figures = Figures(start=start, end=end, country=country)
+    figures = Figures(start=start, end=end, country=country, region=region)
     complete_at: dict[str, datetime] = {}
     deadline: dict[str, datetime | None] = {}
     grounds: dict[str, dict[object, str]] = defaultdict(dict)
@@ -208,7 +187,7 @@ def figures_from_events(
             setattr(figures, outcome, getattr(figures, outcome) + 1)
             if app in complete_at:
                 started = timezone.localdate(complete_at[app])
-                durations.append(working_days(started, day, country=country))
+                durations.append(working_days(started, day, country=country, region=region))
             due = deadline.get(app)
             if due is not None:
                 figures.deadline_known += 1
@@ -267,6 +246,7 @@ def _first_access(figures: Figures) -> Durations | None:
                     timezone.localdate(decided),
                     timezone.localdate(row["first"]),
                     country=figures.country,
+                    region=figures.region,
                 )
             )
     return Durations(tuple(days))
@@ -280,8 +260,9 @@ def access_body_figures(*, start: date, end: date) -> Figures:
         "seq": 0,
         "hash": "",
     }
+    country, region = holiday_calendar()
     figures = figures_from_events(
-        chain_events(head["seq"]), start=start, end=end, country=holiday_country()
+        chain_events(head["seq"]), start=start, end=end, country=country, region=region
     )
     figures.head_seq, figures.head_hash = head["seq"], head["hash"]
     figures.to_first_access = _first_access(figures)
