@@ -98,12 +98,13 @@ def conditional(
     """FHIR's conditional read: 304 Not Modified, without the resource, when ``If-None-Match``
     names this version's ETag or ``If-Modified-Since`` is not before its last update (RFC 9110
     13, as Django's conditional GET applies it); ``response`` otherwise."""
-    return get_conditional_response(
+    answer = get_conditional_response(
         request,
         etag=etag(version),
         last_modified=int(version.last_updated.timestamp()),
         response=response,
     )
+    return answer if answer is not None else response
 
 
 def version_headers(version: ConsentVersion) -> dict[str, str]:
