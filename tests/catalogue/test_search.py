@@ -163,7 +163,7 @@ def test_it_uses_the_full_text_index_on_postgresql(catalogue):
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = datasets.explain()
-    assert "catalogue_dataset_fts_idx" in plan, plan
+    assert "dataset_search_vector_idx" in plan, plan
 
 
 @pytest.mark.parametrize(
