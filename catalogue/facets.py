@@ -79,9 +79,10 @@ class Record:
     terms: frozenset[tuple[str, str]]  # (facet, value), the node and country included
 
     def sort_key(self, sort: str, pk: int) -> tuple[object, ...]:
+        """Where the dataset ``pk`` goes in the order ``sort``; the key ends with the id."""
         if sort == "newest":  # most recently published first; never published last
             stamp = self.published_at.timestamp() if self.published_at else 0.0
-            return (self.published_at is None, -stamp, -pk)
+            return (self.published_at is None, -stamp, -pk, pk)
         return (-(self.subjects if sort == "subjects" else self.studies), pk)
 
 

@@ -170,10 +170,10 @@ class SearchResultList(Sequence[Dataset]):
 
     def __init__(
         self, index: facets.SearchIndex, matches: int, total: int, sort: str,
-        ranks: dict[int, float] | None,
+        ranks: dict[int, float] | None, fields: Sequence[str] = (),
     ) -> None:  # fmt: skip
         self._index, self._matches, self._total = index, matches, total
-        self._sort, self._ranks = sort, ranks
+        self._sort, self._ranks, self._fields = sort, ranks, fields
 
     def __len__(self) -> int:
         return self._total
@@ -187,7 +187,11 @@ class SearchResultList(Sequence[Dataset]):
         if not ids:
             return []
         rows = Dataset.objects.filter(pk__in=ids).select_related("node")
-        by_pk = {d.pk: d for d in rows.defer("search_text", "search_vector")}
+        if self._fields:
+            rows = rows.only(*self._fields)
+        else:
+            rows = rows.defer("search_text", "search_vector")
+        by_pk = {d.pk: d for d in rows}
         return [by_pk[pk] for pk in ids if pk in by_pk]
 
     @overload
@@ -214,9 +218,10 @@ def _operated_node_ids(user: AnyUser) -> list[int]:
     return list(Node.objects.filter(operators=user).values_list("pk", flat=True))
 
 
-def _run(user: AnyUser, query: SearchQuery) -> "SearchResults":
+def _run(user: AnyUser, query: SearchQuery, fields: Sequence[str] = ()) -> "SearchResults":
     """A search through the search index: the database is asked only for the index's changes
-    (catalogue.facets), the datasets matching the free text, and the page's rows."""
+    (catalogue.facets), the datasets matching the free text, and the page's rows (``fields``
+    of them, or all but the search text)."""
     text = query.text.strip()
     sort = query.sort if query.sort in SORTS else "relevance"
     ranked = sort == "relevance" and bool(text)
@@ -237,7 +242,7 @@ def _run(user: AnyUser, query: SearchQuery) -> "SearchResults":
         counts, matches = index.count(candidates, choices)
     total = matches.bit_count()
     order = "title" if sort == "relevance" else sort
-    datasets = SearchResultList(index, matches, total, order, ranks if ranked else None)
+    datasets = SearchResultList(index, matches, total, order, ranks if ranked else None, fields)
     return SearchResults(query, datasets, counts, total)
 
 
@@ -303,9 +308,10 @@ class SearchResults:
         return CountedPaginator(self.datasets, per_page, count=self.total)
 
 
-def search(user: AnyUser, params: QueryDict) -> SearchResults:
-    """The search the query parameters ``params`` ask for, over the datasets ``user`` may see."""
-    return _run(user, parse_search(params))
+def search(user: AnyUser, params: QueryDict, *, fields: Sequence[str] = ()) -> SearchResults:
+    """The search the query parameters ``params`` ask for, over the datasets ``user`` may see;
+    the results' rows are read with ``fields`` only, when given."""
+    return _run(user, parse_search(params), fields)
 
 
 def basket_datasets(user: User) -> QuerySet[Dataset]:
