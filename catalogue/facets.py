@@ -20,6 +20,7 @@ every other facet counts the current results.
 
 import bisect
 import heapq
+import itertools
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -42,6 +43,7 @@ RELOAD_AT_MOST = 200  # changed datasets reloaded one by one; more, and the inde
 type FacetEntry = tuple[str, int] | tuple[str, int, str]
 type FacetCounts = dict[str, list[FacetEntry]]
 
+_loads = itertools.count()
 # The set bits of each byte value, for turning a bitset back into ids.
 _BYTE_BITS = [tuple(i for i in range(8) if b >> i & 1) for b in range(256)]
 
@@ -77,6 +79,7 @@ class Record:
     subjects: int
     studies: int
     terms: frozenset[tuple[str, str]]  # (facet, value), the node and country included
+    loaded: int  # which load of a record this is (a process's own count): names its state
 
     def sort_key(self, sort: str, pk: int) -> tuple[object, ...]:
         """Where the dataset ``pk`` goes in the order ``sort``; the key ends with the id."""
@@ -140,8 +143,11 @@ class SearchIndex:
             self._ages[key] = bits & keep
         return record
 
-    def _load(self, rows: Iterable[tuple], terms: Iterable[tuple[int, str, str]]) -> list[int]:
-        """Add datasets from rows of ``_FIELDS`` and their terms; their ids, in row order."""
+    def _load(
+        self, rows: Iterable[tuple], terms: Iterable[tuple[int, str, str]], *, whole: bool = False
+    ) -> list[int]:
+        """Add datasets from rows of ``_FIELDS`` and their terms; their ids, in row order.
+        ``whole``: into an empty index, every bitset made once from its ids."""
         by_dataset: dict[int, set[tuple[str, str]]] = {}
         for dataset_id, facet, value in terms:
             by_dataset.setdefault(dataset_id, set()).add((facet, value))
@@ -150,8 +156,24 @@ class SearchIndex:
             own = by_dataset.get(pk, set())
             own |= {("country", country), ("node", str(node_id))}
             self.node_names[str(node_id)] = name
-            self._add(pk, Record(status, node_id, country, title, *rest, frozenset(own)))
+            record = Record(status, node_id, country, title, *rest, frozenset(own), next(_loads))
+            if whole:
+                self.records[pk] = record
+            else:
+                self._add(pk, record)
             loaded.append(pk)
+        if whole:
+            ids: dict[tuple[str, str], list[int]] = {}
+            for pk, record in self.records.items():
+                ids.setdefault(("", record.status), []).append(pk)
+                for term in record.terms:
+                    ids.setdefault(term, []).append(pk)
+            self.all_bits = bits_of(self.records)
+            for (facet, value), members in ids.items():
+                if facet:
+                    self.bits[facet][value] = bits_of(members)
+                else:
+                    self.status_bits[value] = bits_of(members)
         return loaded
 
     @classmethod
@@ -164,7 +186,7 @@ class SearchIndex:
             "dataset_id", "facet", "value"
         )
         index.title_order = index._load(
-            rows.iterator(chunk_size=5000), terms.iterator(chunk_size=20_000)
+            rows.iterator(chunk_size=5000), terms.iterator(chunk_size=20_000), whole=True
         )
         for sort in NUMERIC_SORTS:
             index.orders[sort] = sorted(r.sort_key(sort, pk) for pk, r in index.records.items())
@@ -241,11 +263,9 @@ class SearchIndex:
         ("from"); a dataset that does not say is kept."""
         key = (kind, age)
         if key not in self._ages:
-            bits = 0
-            for pk, record in self.records.items():
-                if _age_matches(record, kind, age):
-                    bits |= 1 << pk
-            self._ages[key] = bits
+            self._ages[key] = bits_of(
+                pk for pk, record in self.records.items() if _age_matches(record, kind, age)
+            )
         return self._ages[key]
 
     def position(self, sort: str) -> dict[int, int]:

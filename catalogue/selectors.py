@@ -164,16 +164,12 @@ def _visible_bits(index: facets.SearchIndex, user: AnyUser, operated: list[int])
     return bits
 
 
-class SearchResultList(Sequence[Dataset]):
-    """The results of a search in order, fetched a slice at a time: a page costs one query
-    for its own rows, whatever the number of results."""
+class LazyResults[T](Sequence[T]):
+    """``total`` results read a slice at a time through ``fetch(start, stop)``: a page costs
+    what its own rows cost, whatever the number of results."""
 
-    def __init__(
-        self, index: facets.SearchIndex, matches: int, total: int, sort: str,
-        ranks: dict[int, float] | None, fields: Sequence[str] = (),
-    ) -> None:  # fmt: skip
-        self._index, self._matches, self._total = index, matches, total
-        self._sort, self._ranks, self._fields = sort, ranks, fields
+    def __init__(self, total: int, fetch: Callable[[int, int], list[T]]) -> None:
+        self._total, self._fetch = total, fetch
 
     def __len__(self) -> int:
         return self._total
@@ -181,24 +177,11 @@ class SearchResultList(Sequence[Dataset]):
     def count(self) -> int:  # type: ignore[override]
         return self._total
 
-    def _fetch(self, start: int, stop: int) -> list[Dataset]:
-        with facets.lock:
-            ids = self._index.page(self._matches, self._total, self._sort, start, stop, self._ranks)
-        if not ids:
-            return []
-        rows = Dataset.objects.filter(pk__in=ids).select_related("node")
-        if self._fields:
-            rows = rows.only(*self._fields)
-        else:
-            rows = rows.defer("search_text", "search_vector")
-        by_pk = {d.pk: d for d in rows}
-        return [by_pk[pk] for pk in ids if pk in by_pk]
-
     @overload
-    def __getitem__(self, item: int) -> Dataset: ...
+    def __getitem__(self, item: int) -> T: ...
     @overload
-    def __getitem__(self, item: slice) -> list[Dataset]: ...
-    def __getitem__(self, item: int | slice) -> Dataset | list[Dataset]:
+    def __getitem__(self, item: slice) -> list[T]: ...
+    def __getitem__(self, item: int | slice) -> T | list[T]:
         if isinstance(item, slice):
             start, stop, step = item.indices(self._total)
             return self._fetch(start, stop)[::step]
@@ -208,7 +191,7 @@ class SearchResultList(Sequence[Dataset]):
             raise IndexError(item)
         return found[0]
 
-    def __iter__(self) -> Iterator[Dataset]:
+    def __iter__(self) -> Iterator[T]:
         return iter(self._fetch(0, self._total))
 
 
@@ -218,10 +201,9 @@ def _operated_node_ids(user: AnyUser) -> list[int]:
     return list(Node.objects.filter(operators=user).values_list("pk", flat=True))
 
 
-def _run(user: AnyUser, query: SearchQuery, fields: Sequence[str] = ()) -> "SearchResults":
+def _run(user: AnyUser, query: SearchQuery) -> "SearchResults":
     """A search through the search index: the database is asked only for the index's changes
-    (catalogue.facets), the datasets matching the free text, and the page's rows (``fields``
-    of them, or all but the search text)."""
+    (catalogue.facets), the datasets matching the free text, and the page's rows."""
     text = query.text.strip()
     sort = query.sort if query.sort in SORTS else "relevance"
     ranked = sort == "relevance" and bool(text)
@@ -240,10 +222,9 @@ def _run(user: AnyUser, query: SearchQuery, fields: Sequence[str] = ()) -> "Sear
         if query.age_from is not None:
             candidates &= index.age_bits("from", query.age_from)
         counts, matches = index.count(candidates, choices)
-    total = matches.bit_count()
     order = "title" if sort == "relevance" else sort
-    datasets = SearchResultList(index, matches, total, order, ranks if ranked else None, fields)
-    return SearchResults(query, datasets, counts, total)
+    rank = ranks if ranked else None
+    return SearchResults(query, counts, matches.bit_count(), index, matches, order, rank)
 
 
 def search_facets(user: AnyUser, query: SearchQuery) -> dict[str, list[FacetEntry] | int]:
@@ -283,7 +264,7 @@ def parse_search(params: QueryDict) -> SearchQuery:
 class CountedPaginator(_DatasetPaginator):
     """A paginator told the number of results (the facet counting found it already)."""
 
-    def __init__(self, object_list: Sequence[Dataset], per_page: int, *, count: int) -> None:
+    def __init__(self, object_list: Sequence[object], per_page: int, *, count: int) -> None:
         super().__init__(object_list, per_page)  # type: ignore[arg-type]
         self._known_count = count
 
@@ -295,23 +276,51 @@ class CountedPaginator(_DatasetPaginator):
 @dataclass(frozen=True)
 class SearchResults:
     """One search as the page and the API answer it: the query read from the parameters, the
-    matching datasets in order (fetched a page at a time), the counts per facet value and the
-    number of matches."""
+    counts per facet value and the number of matches; the matches themselves, in order, are
+    read a page at a time (:attr:`datasets`, :meth:`keys`)."""
 
     query: SearchQuery
-    datasets: SearchResultList
     facets: FacetCounts
     total: int
+    _index: facets.SearchIndex
+    _matches: int
+    _order: str  # the order's name in the index ("title" for relevance without text)
+    _ranks: dict[int, float] | None  # by relevance, best first, when given
+
+    def _ids(self, start: int, stop: int) -> list[int]:
+        with facets.lock:
+            return self._index.page(
+                self._matches, self.total, self._order, start, stop, self._ranks
+            )
+
+    def keys(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """The ids of results ``start`` to ``stop``, each with the index's name for the state
+        of the dataset it holds (``Record.loaded``): a key for what is shown of it."""
+        ids = self._ids(start, stop)
+        records = self._index.records
+        return [(pk, records[pk].loaded) for pk in ids]
+
+    def _datasets(self, start: int, stop: int) -> list[Dataset]:
+        ids = self._ids(start, stop)
+        if not ids:
+            return []
+        rows = Dataset.objects.filter(pk__in=ids).select_related("node")
+        by_pk = {d.pk: d for d in rows.defer("search_text", "search_vector")}
+        return [by_pk[pk] for pk in ids if pk in by_pk]
+
+    @property
+    def datasets(self) -> LazyResults[Dataset]:
+        """The matching datasets in order; each slice read costs one query."""
+        return LazyResults(self.total, self._datasets)
 
     def paginator(self, per_page: int = SEARCH_PAGE_SIZE) -> CountedPaginator:
         """Pages of the matches; the number of matches is known, so it is not counted again."""
         return CountedPaginator(self.datasets, per_page, count=self.total)
 
 
-def search(user: AnyUser, params: QueryDict, *, fields: Sequence[str] = ()) -> SearchResults:
-    """The search the query parameters ``params`` ask for, over the datasets ``user`` may see;
-    the results' rows are read with ``fields`` only, when given."""
-    return _run(user, parse_search(params), fields)
+def search(user: AnyUser, params: QueryDict) -> SearchResults:
+    """The search the query parameters ``params`` ask for, over the datasets ``user`` may see."""
+    return _run(user, parse_search(params))
 
 
 def basket_datasets(user: User) -> QuerySet[Dataset]:

@@ -1,27 +1,22 @@
 """Catalogue pages: search, dataset pages, the basket, and node operators' dataset management."""
 
-from html import escape
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.formats import get_format
-from django.utils.safestring import mark_safe
-from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from catalogue import dcat, duo, ingest, selectors, services
+from catalogue import dcat, duo, ingest, search_page, selectors, services
 from catalogue import feasibility as feasibility_counts
 from catalogue.forms import DatasetForm, GateProfileForm, IngestForm, NodeForm
 from catalogue.models import Dataset
-from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, CollectionMethod, Modality
+from catalogue.selectors import CountedPaginator
+from catalogue.vocabularies import AccessCondition, CollectionMethod, Modality
 from portal.confirm import Confirmation, confirmation_page, is_confirmed
 from portal.forms import show_refusal
 from portal.models import Role
@@ -29,120 +24,25 @@ from portal.permissions import role_required
 from portal.workflow import InvalidTransition
 
 PAGE_SIZE = 20
-FACET_LABELS = {
-    "condition": _("Cancer type"),
-    "modality": _("Modality"),
-    "body_part": _("Body part"),
-    "access": _("Access conditions"),
-    "duo": _("Data-use conditions"),
-    "country": _("Country"),
-    "node": _("Node"),
-}
-VALUE_LABELS = {
-    "modality": dict(Modality.choices),
-    "access": dict(AccessCondition.choices),
-    "duo": {code: duo.label(code) for code in duo.BY_CODE},
-    "country": COUNTRY_NAMES,
-}
-
-
-class _Numbers:
-    """Counts written as the intcomma filter writes them, the separator looked up once per
-    page rather than once per number."""
-
-    def __init__(self) -> None:
-        grouping = get_format("NUMBER_GROUPING")
-        self.separator = get_format("THOUSAND_SEPARATOR") if grouping == 3 else None
-
-    def __call__(self, n: int) -> str:
-        if -1000 < n < 1000:
-            return str(n)
-        if self.separator is None:  # a grouping other than by thousands
-            return intcomma(n)
-        return f"{n:,}".replace(",", self.separator)
-
-
-# One filter of the search page: a checkbox of the search form (the form attribute ties it to
-# the form, so that the result list with its own basket forms is not nested inside it).
-FACET_OPTION = (
-    '<label class="facet-option"><input type="checkbox" form="search-form" name="{}" '
-    'value="{}"{}>\n              {} <span class="count">({})</span></label>'
-)
-
-
-def _facet_groups(counts, params, number):
-    """The filters beside the results. The options are written here, a few dozen of them on
-    every search, rather than by the template engine's loop, which costs several times more
-    (every value escaped)."""
-    groups = []
-    for facet in [*selectors.FACETS, "country", "node"]:
-        selected = set(params.getlist(facet))
-        labels = VALUE_LABELS.get(facet, {})
-        options = []
-        for entry in counts.get(facet, []):
-            value, n = entry[0], entry[1]
-            label = entry[2] if len(entry) > 2 else labels.get(value, value)
-            checked = " checked" if value in selected else ""
-            options.append(
-                FACET_OPTION.format(facet, escape(value), checked, escape(str(label)), number(n))
-            )
-        if options:
-            html = "\n".join(options)  # every value in it escaped above
-            groups.append({"label": FACET_LABELS[facet], "options": mark_safe(html)})  # noqa: S308
-    return groups
-
-
-def _result_rows(datasets, number):
-    """The page's datasets with what the result list shows of each, worked out once."""
-    countries: dict[str, str] = {}
-    rows = []
-    for d in datasets:
-        country = d.node.country
-        if country not in countries:
-            countries[country] = str(COUNTRY_NAMES.get(country, country))
-        rows.append(
-            {
-                "dataset": d,
-                "url": reverse("catalogue:dataset_detail", args=[d.pk]),
-                "status": "" if d.status == Dataset.Status.PUBLISHED else d.get_status_display(),
-                "country": countries[country],
-                "counts": _("%(s)s subjects, %(st)s studies")
-                % {"s": number(d.number_of_subjects), "st": number(d.number_of_studies)},
-                "modalities": ", ".join(d.modalities),
-                "summary": Truncator(d.description).words(40),
-            }
-        )
-    return rows
-
-
-# What the result list shows of a dataset (the rest of its row is not read).
-RESULT_FIELDS = ["title", "description", "status", "number_of_subjects", "number_of_studies",
-                 "modalities", "node__name", "node__country"]  # fmt: skip
-SORT_CHOICES = [
-    ("relevance", gettext_lazy("Relevance")),
-    ("title", gettext_lazy("Title")),
-    ("newest", gettext_lazy("Newest")),
-    ("subjects", gettext_lazy("Most subjects")),
-    ("studies", gettext_lazy("Most studies")),
-]
 
 
 def search(request):
-    results = selectors.search(request.user, request.GET, fields=RESULT_FIELDS)
-    page = results.paginator().get_page(request.GET.get("page"))
+    results = selectors.search(request.user, request.GET)
+    rows = search_page.ResultRows(results)
+    page = CountedPaginator(rows, selectors.SEARCH_PAGE_SIZE, count=results.total).get_page(
+        request.GET.get("page")
+    )
     params = request.GET.copy()
     params.pop("page", None)
     user = request.user
-    number = _Numbers()
     return render(
         request,
         "catalogue/search.html",
         {
             "query": results.query,
             "page": page,
-            "results": _result_rows(page.object_list, number),
-            "facets": _facet_groups(results.facets, request.GET, number),
-            "sorts": SORT_CHOICES,
+            "facets": search_page.facet_groups(results.facets, request.GET),
+            "sorts": [(value, str(label)) for value, label in search_page.SORT_CHOICES],
             "querystring": params.urlencode(),
             "in_basket": selectors.basket_ids(user),
             "can_basket": user.is_authenticated and user.has_role(Role.RESEARCHER),

@@ -177,3 +177,19 @@ def test_relevance_ranks_from_the_stored_vector_as_sql_does(varied):
     query = SearchQuery(text="screening tumour")
     expected = search_datasets(AnonymousUser(), query)
     assert [d.pk for d in run_search(AnonymousUser(), query).datasets] == [d.pk for d in expected]
+
+
+def test_the_page_shows_a_result_as_it_is_now_and_reads_no_rows_when_nothing_changed(
+    catalogue, client, django_assert_num_queries
+):
+    from django.urls import reverse
+
+    url = reverse("catalogue:search")
+    assert "Breast MRI screening cohort" in client.get(url).content.decode()
+    with django_assert_num_queries(1):  # the change log only: rows already written are reused
+        page = client.get(url).content.decode()
+    assert "Breast MRI screening cohort" in page and "Lung CT collection" in page
+
+    dataset_update(dataset=catalogue.published, actor=None, title="Breast tomosynthesis cohort")
+    page = client.get(url).content.decode()
+    assert "Breast tomosynthesis cohort" in page and "Breast MRI screening cohort" not in page
