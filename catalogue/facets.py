@@ -156,11 +156,15 @@ class SearchIndex:
         for dataset_id, facet, value in terms:
             by_dataset.setdefault(dataset_id, set()).add((facet, value))
         loaded = []
-        for pk, status, node_id, country, name, title, *rest in rows:
+        for row in rows:
+            pk, status, node_id, country, name, title, low, high, published, subjects, studies = row
             own = by_dataset.get(pk, set())
             own |= {("country", country), ("node", str(node_id))}
             self.node_names[str(node_id)] = name
-            record = Record(status, node_id, country, title, *rest, frozenset(own), next(_loads))
+            record = Record(
+                status, node_id, country, title, low, high, published, subjects, studies,
+                frozenset(own), next(_loads),
+            )  # fmt: skip
             if whole:
                 self.records[pk] = record
             else:
@@ -261,10 +265,10 @@ class SearchIndex:
         later = [c for c in changes if c[0] > self.seq]
         if not later:
             return self
-        ids = {c[2] for c in later}
+        ids: set[int] = {c[2] for c in later}
         if None in ids or len(ids) > RELOAD_AT_MOST:
             return SearchIndex.build()
-        self.reload(ids)  # type: ignore[arg-type]
+        self.reload(ids)
         self.seq, self.stamp = later[-1][0], later[-1][1]
         return self
 
@@ -377,9 +381,11 @@ def _append(dataset_ids: Iterable[int] | None) -> None:
         version.seq += 1
         version.version = uuid.uuid4().hex
         version.save(update_fields=["seq", "version"])
-        ids: list[int | None] = sorted(set(dataset_ids)) if dataset_ids is not None else [None]
-        if len(ids) > RELOAD_AT_MOST:
-            ids = [None]
+        ids: list[int | None] = [None]
+        if dataset_ids is not None:
+            wanted = sorted(set(dataset_ids))
+            if len(wanted) <= RELOAD_AT_MOST:
+                ids = list(wanted)
         CatalogueChange.objects.bulk_create(
             CatalogueChange(seq=version.seq, stamp=version.version, dataset_id=pk) for pk in ids
         )

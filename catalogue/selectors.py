@@ -15,7 +15,7 @@ from django.db.models.expressions import OrderBy, RawSQL
 from django.http import Http404, QueryDict
 
 from catalogue import facets
-from catalogue.facets import FacetCounts, FacetEntry
+from catalogue.facets import FacetCounts, FacetEntry, SearchIndex
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Node
 from portal.models import AnyUser, Role, User
 
@@ -282,16 +282,17 @@ class SearchResults:
     query: SearchQuery
     facets: FacetCounts
     total: int
-    _index: facets.SearchIndex
+    _index: SearchIndex
     _matches: int
     _order: str  # the order's name in the index ("title" for relevance without text)
     _ranks: dict[int, float] | None  # by relevance, best first, when given
 
     def _ids(self, start: int, stop: int) -> list[int]:
         with facets.lock:
-            return self._index.page(
+            ids: list[int] = self._index.page(
                 self._matches, self.total, self._order, start, stop, self._ranks
             )
+        return ids
 
     def keys(self, start: int, stop: int) -> list[tuple[int, int]]:
         """The ids of results ``start`` to ``stop``, each with the index's name for the state

@@ -250,11 +250,11 @@ def test_search_through_gunicorn():
         print(f"{label:<44}{rate.per_second:6.0f} {rate.per_second / trivial.per_second:8.2f}  "
               f"{cpu['server']:14.2f}  {cpu['postgresql']:10.2f}  {cpu['clients']:7.2f}   "
               f"{statistics.median(one):5.1f}  {_p(one, 0.95):5.1f}  {'':18}{tail}")  # fmt: skip
-        if three:
+        if three and not label.startswith("API"):  # the page's searches
             worst_rate = min(worst_rate, rate.per_second)
             worst_p95 = max(worst_p95, _p(three, 0.95))
             worst_cpu = max(worst_cpu, cpu["server"] + cpu["postgresql"])
-    print(f"CPU a search costs the server and PostgreSQL: at most {worst_cpu:.2f} ms, so "
+    print(f"CPU a search page costs the server and PostgreSQL: at most {worst_cpu:.2f} ms, so "
           f"{os.cpu_count()} cores could serve {(os.cpu_count() or 1) * 1000 / worst_cpu:.0f} "
           "searches/s with nothing else running (clients not counted)")  # fmt: skip
     base = statistics.median(normal)
@@ -266,6 +266,6 @@ def test_search_through_gunicorn():
         worst_change = max(worst_change, ratio)
         print(f"  after {label}: median {statistics.median(times):.1f} ms ({ratio:.2f}×), "
               f"max {max(times):.1f} ms")  # fmt: skip
-    print(f"targets: ≥ 300 searches/s (slowest search here {worst_rate:.0f}/s); p95 < 30 ms "
-          f"(worst p95, 3 at a time, {worst_p95:.1f} ms); next search after a change ≤ 2× "
+    print(f"targets (search pages): ≥ 300 searches/s (slowest here {worst_rate:.0f}/s); p95 < 30 "
+          f"ms (worst p95, 3 at a time, {worst_p95:.1f} ms); next search after a change ≤ 2× "
           f"(worst median {worst_change:.2f}×)")  # fmt: skip
