@@ -306,6 +306,9 @@ class SearchIndex:
         ``sort`` (by ``ranks``, best first, then title, when given)."""
         if stop <= start or not total:
             return []
+        # Where the process serves requests in threads, the index may have moved on since the
+        # matches were found: only datasets it still holds are placed.
+        matches &= self.all_bits
         if ranks is not None:
             title = self.position("title")
             best = heapq.nsmallest(stop, ids_of(matches), key=lambda pk: (-ranks[pk], title[pk]))

@@ -299,7 +299,7 @@ class SearchResults:
         of the dataset it holds (``Record.loaded``): a key for what is shown of it."""
         ids = self._ids(start, stop)
         records = self._index.records
-        return [(pk, records[pk].loaded) for pk in ids]
+        return [(pk, record.loaded) for pk in ids if (record := records.get(pk)) is not None]
 
     def _datasets(self, start: int, stop: int) -> list[Dataset]:
         ids = self._ids(start, stop)
