@@ -201,47 +201,47 @@ class SearchIndex:
         return index
 
     def reload(self, ids: set[int]) -> None:
-        """Bring the changed datasets ``ids`` up to date (their rows, terms and places): two
-        queries, the rows with where each goes in the title order, and the terms."""
+        """Bring the changed datasets ``ids`` up to date (their rows, terms and places)."""
         old = {pk: self._remove(pk) for pk in ids}
-        title, pk = OuterRef("title"), OuterRef("pk")
-        following = (  # the next title among the others (the database's collation decides)
-            Dataset.objects.filter(Q(title__gt=title) | Q(title=title, pk__gt=pk))
+        rows = Dataset.objects.filter(pk__in=ids).values_list(*_FIELDS)
+        terms = DatasetTerm.objects.filter(dataset__in=ids, facet__in=TERM_FACETS).values_list(
+            "dataset_id", "facet", "value"
+        )
+        self._load(list(rows), terms)
+        for sort in NUMERIC_SORTS:
+            keys = self.orders[sort]
+            for pk, record in old.items():
+                if record is not None:
+                    del keys[bisect.bisect_left(keys, record.sort_key(sort, pk))]
+            for pk in ids:
+                if pk in self.records:
+                    bisect.insort(keys, self.records[pk].sort_key(sort, pk))
+        moved = {
+            pk
+            for pk, record in old.items()
+            if record is None or pk not in self.records or record.title != self.records[pk].title
+        }
+        if moved:
+            self._place_titles(moved)
+        self._positions.clear()
+
+    def _place_titles(self, ids: set[int]) -> None:
+        """Move the datasets ``ids`` (new, renamed or gone) to their places in the title order.
+        The database compares titles (its collation decides): one query, with an indexed
+        look-up per dataset for the title that follows it among the others."""
+        title, pk_ = OuterRef("title"), OuterRef("pk")
+        following = (
+            Dataset.objects.filter(Q(title__gt=title) | Q(title=title, pk__gt=pk_))
             .exclude(pk__in=ids)
             .order_by("title", "pk")
             .values("pk")[:1]
         )
-        rows = list(
+        places = (
             Dataset.objects.filter(pk__in=ids)
             .order_by("title", "pk")
             .annotate(following=Subquery(following))
-            .values_list(*_FIELDS, "following")
+            .values_list("pk", "following")
         )
-        terms = DatasetTerm.objects.filter(dataset__in=ids, facet__in=TERM_FACETS).values_list(
-            "dataset_id", "facet", "value"
-        )
-        self._load([row[:-1] for row in rows], terms)
-        for sort in NUMERIC_SORTS:
-            keys = self.orders[sort]
-            for pk_, record in old.items():
-                if record is not None:
-                    del keys[bisect.bisect_left(keys, record.sort_key(sort, pk_))]
-            for pk_ in ids:
-                if pk_ in self.records:
-                    bisect.insort(keys, self.records[pk_].sort_key(sort, pk_))
-        moved = {
-            pk_
-            for pk_, record in old.items()
-            if record is None or pk_ not in self.records or record.title != self.records[pk_].title
-        }
-        if moved:
-            self._place_titles(moved, [(row[0], row[-1]) for row in rows if row[0] in moved])
-        self._positions.clear()
-
-    def _place_titles(self, ids: set[int], places: list[tuple[int, int | None]]) -> None:
-        """Move the datasets ``ids`` to their places in the title order: ``places`` pairs each
-        one still there, in title order, with the dataset whose title follows it among the
-        others (None: the last)."""
         order = [pk for pk in self.title_order if pk not in ids]
         placed = set(order)
         for pk, after in places:
