@@ -38,6 +38,7 @@ FACETS = [*TERM_FACETS, "country", "node"]
 NUMERIC_SORTS = ("newest", "subjects", "studies")
 KEEP_CHANGES = 1000  # log entries kept; a process further behind rebuilds its index
 RELOAD_AT_MOST = 200  # changed datasets reloaded one by one; more, and the index is rebuilt
+AGES_KEPT = 150  # the datasets matching each age limit up to this are kept, once asked for
 
 # A facet value and how many results carry it; a node's entry also carries the node's name.
 type FacetEntry = tuple[str, int] | tuple[str, int, str]
@@ -105,6 +106,11 @@ def _age_matches(record: Record, kind: str, age: int) -> bool:
 
 @dataclass
 class SearchIndex:
+    """One process's index, at the change ``seq`` (stamped ``stamp``) of the log. Bitsets per
+    facet value (``bits``), per status, of every dataset, and per age limit asked for; the
+    datasets in title order (as the database orders titles) and in the other orders (by key).
+    Memory grows with the number of datasets and the highest dataset id (a bit per id)."""
+
     seq: int = -1
     stamp: str = ""
     records: dict[int, Record] = field(default_factory=dict)
@@ -114,7 +120,9 @@ class SearchIndex:
     node_names: dict[str, str] = field(default_factory=dict)
     title_order: list[int] = field(default_factory=list)
     orders: dict[str, list[tuple[object, ...]]] = field(default_factory=dict)  # sort → keys
+    titles: list[tuple[str, int]] | None = None  # (title, id) in title order, when kept
     _positions: dict[str, dict[int, int]] = field(default_factory=dict)
+    _order_ids: dict[str, list[int]] = field(default_factory=dict)
     _ages: dict[tuple[str, int], int] = field(default_factory=dict)
 
     # --- Building and following the log ---------------------------------------------------
@@ -198,6 +206,10 @@ class SearchIndex:
         )
         for sort in NUMERIC_SORTS:
             index.orders[sort] = sorted(r.sort_key(sort, pk) for pk, r in index.records.items())
+        titles = sorted((r.title, pk) for pk, r in index.records.items())
+        # Where the database orders titles by code point (collation "C", or SQLite's), a title
+        # is placed here; otherwise the database is asked where each new title goes.
+        index.titles = titles if [key[-1] for key in titles] == index.title_order else None
         return index
 
     def reload(self, ids: set[int]) -> None:
@@ -221,9 +233,21 @@ class SearchIndex:
             for pk, record in old.items()
             if record is None or pk not in self.records or record.title != self.records[pk].title
         }
-        if moved:
+        if moved and self.titles is not None:
+            for pk in moved:
+                record = old[pk]
+                if record is not None:
+                    place = bisect.bisect_left(self.titles, (record.title, pk))
+                    del self.titles[place], self.title_order[place]
+                if pk in self.records:
+                    key = (self.records[pk].title, pk)
+                    place = bisect.bisect_left(self.titles, key)
+                    self.titles.insert(place, key)
+                    self.title_order.insert(place, pk)
+        elif moved:
             self._place_titles(moved)
         self._positions.clear()
+        self._order_ids.clear()
 
     def _place_titles(self, ids: set[int]) -> None:
         """Move the datasets ``ids`` (new, renamed or gone) to their places in the title order.
@@ -278,25 +302,27 @@ class SearchIndex:
         """Datasets whose typical ages reach down to ``age`` (``kind`` "to") or up to it
         ("from"); a dataset that does not say is kept."""
         key = (kind, age)
-        if key not in self._ages:
-            self._ages[key] = bits_of(
-                pk for pk, record in self.records.items() if _age_matches(record, kind, age)
-            )
-        return self._ages[key]
+        if key in self._ages:
+            return self._ages[key]
+        bits = bits_of(pk for pk, record in self.records.items() if _age_matches(record, kind, age))
+        if 0 <= age <= AGES_KEPT:  # ages people ask for; any other is counted, not kept
+            self._ages[key] = bits
+        return bits
 
     def position(self, sort: str) -> dict[int, int]:
         """Each dataset's place in the order ``sort`` (or the title order)."""
         if sort not in self._positions:
-            ids = (
-                [key[-1] for key in self.orders[sort]] if sort in self.orders else self.title_order
-            )
-            self._positions[sort] = {pk: n for n, pk in enumerate(ids)}  # type: ignore[misc]
+            ids = self.order_ids(sort)
+            self._positions[sort] = {pk: n for n, pk in enumerate(ids)}
         return self._positions[sort]
 
     def order_ids(self, sort: str) -> Sequence[int]:
-        if sort in self.orders:
-            return [key[-1] for key in self.orders[sort]]  # type: ignore[misc]
-        return self.title_order
+        """The datasets in the order ``sort`` (or in title order)."""
+        if sort not in self.orders:
+            return self.title_order
+        if sort not in self._order_ids:
+            self._order_ids[sort] = [key[-1] for key in self.orders[sort]]  # type: ignore[misc]
+        return self._order_ids[sort]
 
     def page(
         self, matches: int, total: int, sort: str, start: int, stop: int,

@@ -193,3 +193,21 @@ def test_the_page_shows_a_result_as_it_is_now_and_reads_no_rows_when_nothing_cha
     dataset_update(dataset=catalogue.published, actor=None, title="Breast tomosynthesis cohort")
     page = client.get(url).content.decode()
     assert "Breast tomosynthesis cohort" in page and "Breast MRI screening cohort" not in page
+
+
+@pytest.mark.parametrize("titles_here", [True, False], ids=["placed here", "placed by the db"])
+def test_new_and_renamed_titles_take_their_place_in_the_title_order(varied, titles_here):
+    """Where the database orders titles by code point the index places a new title itself;
+    under any other collation it asks the database where the title goes."""
+    query = SearchQuery(sort="title")
+    index = facets.current()
+    if not titles_here:
+        index.titles = None
+    dataset = varied[1].datasets.filter(status="published").first()
+    dataset_update(dataset=dataset, actor=None, title="Beta set 5 renamed")
+    dataset_create(
+        node=varied[2], actor=None, status="published", **dataset_fields(title="alpha set 0")
+    )
+    expected = [d.pk for d in search_datasets(AnonymousUser(), query)]
+    assert [d.pk for d in run_search(AnonymousUser(), query).datasets] == expected
+    assert facets.current() is index
