@@ -18,6 +18,16 @@ from catalogue.vocabularies import (
 from portal.workflow import TransitionsMixin
 
 
+class TextSearchVector(models.Field):
+    """A column of PostgreSQL's ``tsvector`` type (plain text on SQLite, where it stays empty).
+    Read through SQL only (catalogue.facets and catalogue.selectors)."""
+
+    description = "A text search vector"
+
+    def db_type(self, connection):
+        return "tsvector" if connection.vendor == "postgresql" else "text"
+
+
 class Node(models.Model):
     """A data holder's imaging site. Its gatekeeper accepts tokens issued for ``audience``."""
 
@@ -146,8 +156,12 @@ class Dataset(TransitionsMixin):
         _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
     # Title, description, keywords, conditions and node, kept by the services for free-text
-    # search (a GIN full-text index on PostgreSQL, see migration 0002).
+    # search.
     search_text = models.TextField(blank=True, editable=False)
+    # ``search_text`` as PostgreSQL's 'simple' text search stores it, kept by a trigger and
+    # GIN-indexed on PostgreSQL (migration 0008), so that matching and ranking read it rather
+    # than tokenise the text of every row again; empty on SQLite, which reads ``search_text``.
+    search_vector = TextSearchVector(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -158,7 +172,12 @@ class Dataset(TransitionsMixin):
 
     class Meta:
         ordering = ["title"]
-        indexes = [models.Index(fields=["status", "title"], name="dataset_status_title_idx")]
+        indexes = [
+            models.Index(fields=["status", "title"], name="dataset_status_title_idx"),
+            # The title order (with the id breaking ties) that search pages follow: the search
+            # index finds where a new or renamed dataset goes in it (catalogue.facets).
+            models.Index(fields=["title", "id"], name="dataset_title_id_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -376,12 +395,27 @@ class BasketItem(models.Model):
 
 
 class CatalogueVersion(models.Model):
-    """One row naming the current state of what facets count (terms, nodes). Services give it
-    a new random value in the transaction that makes a change; each worker process rebuilds
-    its facet index when the value differs from the one it was built at. (Random rather than
-    a counter, so a rolled-back change can never make two states share a version.)"""
+    """One row: the catalogue's latest change as the search index knows it (``seq``, counting
+    changes, and ``version``, a random stamp of that change). Services lock it to append to
+    :class:`CatalogueChange`, so changes commit in the order of their numbers."""
 
+    seq = models.PositiveBigIntegerField(default=0)
     version = models.CharField(max_length=32)
 
     def __str__(self) -> str:
-        return f"catalogue version {self.version}"
+        return f"catalogue change {self.seq} ({self.version})"
+
+
+class CatalogueChange(models.Model):
+    """A dataset whose record, terms or status changed, in the change numbered ``seq``; no
+    dataset means "anything may have changed". Each worker's search index reloads the datasets
+    changed since the change it is at (catalogue.facets). The stamp is random rather than
+    derived from ``seq``, so that a rolled-back change can never pass for a later one that
+    reused its number."""
+
+    seq = models.PositiveBigIntegerField(db_index=True)
+    stamp = models.CharField(max_length=32)
+    dataset_id = models.BigIntegerField(null=True)
+
+    def __str__(self) -> str:
+        return f"change {self.seq}: dataset {self.dataset_id or 'all'}"

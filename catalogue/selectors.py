@@ -4,17 +4,18 @@ Visibility: anyone sees published datasets; the operators of a node (and access-
 administrators) also see its drafts and retired datasets. Only a node's operators change it.
 """
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, overload
 
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import F, FloatField, Q, QuerySet, Value
+from django.db.models import BooleanField, F, FloatField, Q, QuerySet, Value
+from django.db.models.expressions import OrderBy, RawSQL
 from django.http import Http404, QueryDict
 
 from catalogue import facets
-from catalogue.facets import FacetCounts, FacetEntry
+from catalogue.facets import FacetCounts, FacetEntry, SearchIndex
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Node
 from portal.models import AnyUser, Role, User
 
@@ -72,15 +73,18 @@ def access_dataset(user: AnyUser, pk: int | str, *, for_write: bool = False) -> 
 
 # --- Search ---------------------------------------------------------------------------------
 
-# Each order's fields; relevance (empty) orders by rank, or by title when there is no text.
-SORTS: dict[str, tuple[str, ...]] = {
+# Each order's fields in SQL; relevance (empty) orders by rank, or by title when there is no
+# text. Search pages follow the same orders from the search index (catalogue.facets).
+SORTS: dict[str, tuple[str | OrderBy, ...]] = {
     "relevance": (),
     "title": ("title", "pk"),
-    "newest": ("-published_at", "-pk"),
+    "newest": (F("published_at").desc(nulls_last=True), "-pk"),
     "subjects": ("-number_of_subjects", "pk"),
     "studies": ("-number_of_studies", "pk"),
 }
 FACETS = [f.value for f in DatasetTerm.Facet if f != DatasetTerm.Facet.KEYWORD]
+# Matching and ranking read the stored vector of migration 0008 (GIN-indexed).
+_TS_QUERY = "websearch_to_tsquery('simple'::regconfig, %s)"
 
 
 @dataclass
@@ -98,23 +102,18 @@ class SearchQuery:
 
 def _text_filter(datasets: QuerySet[Dataset], text: str) -> QuerySet[Dataset]:
     if connection.vendor == "postgresql":
-        # The same expression as the GIN index of migration 0002, so the index is used.
-        from django.contrib.postgres.search import SearchQuery as TsQuery
-        from django.contrib.postgres.search import SearchRank, SearchVector
-
-        tsquery = TsQuery(text, config="simple", search_type="websearch")
-        return (
-            datasets.annotate(document=SearchVector("search_text", config="simple"))
-            .filter(document=tsquery)
-            .annotate(rank=SearchRank(F("document"), tsquery))
-        )
+        # Constant SQL; the text is a parameter.
+        matches = RawSQL(f"search_vector @@ {_TS_QUERY}", [text], BooleanField())  # noqa: S611
+        rank = RawSQL(f"ts_rank(search_vector, {_TS_QUERY})", [text], FloatField())  # noqa: S611
+        return datasets.filter(matches).annotate(rank=rank)
     for word in text.split():
         datasets = datasets.filter(search_text__icontains=word)
     return datasets.annotate(rank=Value(0.0, output_field=FloatField()))
 
 
 def search_datasets(user: AnyUser, query: SearchQuery) -> QuerySet[Dataset]:
-    """Datasets visible to ``user`` matching ``query``, in the asked order."""
+    """Datasets visible to ``user`` matching ``query``, in the asked order, as one SQL query
+    (search pages read the search index instead; :func:`search`)."""
     datasets = visible_datasets(user)
     if query.text.strip():
         datasets = _text_filter(datasets, query.text.strip())
@@ -137,22 +136,101 @@ def search_datasets(user: AnyUser, query: SearchQuery) -> QuerySet[Dataset]:
     return datasets.select_related("node").order_by(*order)
 
 
-def _facet_counts(user: AnyUser, query: SearchQuery) -> tuple[FacetCounts, int]:
-    """Counts per facet value for a search (see catalogue.facets), and the number of results.
-    Two small queries: the catalogue version and the ids matching the search but for its facet
-    choices."""
-    base = search_datasets(user, replace(query, terms={}, countries=[], nodes=[]))
-    candidates = set(base.order_by().values_list("pk", flat=True))
+def _text_matches(text: str, *, ranked: bool) -> dict[int, float]:
+    """The datasets (any status) whose text matches ``text``, with their rank when ``ranked``
+    (0 otherwise, and always on SQLite)."""
+    if connection.vendor == "postgresql":
+        rank = "ts_rank(search_vector, q)" if ranked else "0"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, {rank} FROM catalogue_dataset, {_TS_QUERY} AS q "  # noqa: S608
+                "WHERE search_vector @@ q",
+                [text],
+            )
+            return dict(cursor.fetchall())
+    datasets = Dataset.objects.all()
+    for word in text.split():
+        datasets = datasets.filter(search_text__icontains=word)
+    return dict.fromkeys(datasets.values_list("pk", flat=True), 0.0)
+
+
+def _visible_bits(index: facets.SearchIndex, user: AnyUser, operated: list[int]) -> int:
+    """The datasets of ``index`` that ``user`` may see (as :func:`visible_datasets`)."""
+    if _is_admin(user):
+        return index.all_bits
+    bits = index.status_bits.get(Dataset.Status.PUBLISHED, 0)
+    for node_id in operated:
+        bits |= index.bits["node"].get(str(node_id), 0)
+    return bits
+
+
+class LazyResults[T](Sequence[T]):
+    """``total`` results read a slice at a time through ``fetch(start, stop)``: a page costs
+    what its own rows cost, whatever the number of results."""
+
+    def __init__(self, total: int, fetch: Callable[[int, int], list[T]]) -> None:
+        self._total, self._fetch = total, fetch
+
+    def __len__(self) -> int:
+        return self._total
+
+    def count(self) -> int:  # type: ignore[override]
+        return self._total
+
+    @overload
+    def __getitem__(self, item: int) -> T: ...
+    @overload
+    def __getitem__(self, item: slice) -> list[T]: ...
+    def __getitem__(self, item: int | slice) -> T | list[T]:
+        if isinstance(item, slice):
+            start, stop, step = item.indices(self._total)
+            return self._fetch(start, stop)[::step]
+        position = item + self._total if item < 0 else item
+        found = self._fetch(position, position + 1) if 0 <= position < self._total else []
+        if not found:
+            raise IndexError(item)
+        return found[0]
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._fetch(0, self._total))
+
+
+def _operated_node_ids(user: AnyUser) -> list[int]:
+    if _is_admin(user) or not (user.is_authenticated and user.has_role(Role.NODE_OPERATOR)):
+        return []
+    return list(Node.objects.filter(operators=user).values_list("pk", flat=True))
+
+
+def _run(user: AnyUser, query: SearchQuery) -> "SearchResults":
+    """A search through the search index: the database is asked only for the index's changes
+    (catalogue.facets), the datasets matching the free text, and the page's rows."""
+    text = query.text.strip()
+    sort = query.sort if query.sort in SORTS else "relevance"
+    ranked = sort == "relevance" and bool(text)
+    operated = _operated_node_ids(user)
+    ranks = _text_matches(text, ranked=ranked) if text else None
     choices = {f: v for f, v in query.terms.items() if f in FACETS}
     choices["country"] = list(query.countries)
     choices["node"] = [str(n) for n in query.nodes]
-    return facets.count(candidates, choices)
+    with facets.lock:
+        index = facets.current()
+        candidates = _visible_bits(index, user, operated)
+        if ranks is not None:
+            candidates &= facets.bits_of(ranks)
+        if query.age_to is not None:
+            candidates &= index.age_bits("to", query.age_to)
+        if query.age_from is not None:
+            candidates &= index.age_bits("from", query.age_from)
+        counts, matches = index.count(candidates, choices)
+    order = "title" if sort == "relevance" else sort
+    rank = ranks if ranked else None
+    return SearchResults(query, counts, matches.bit_count(), index, matches, order, rank)
 
 
 def search_facets(user: AnyUser, query: SearchQuery) -> dict[str, list[FacetEntry] | int]:
     """Counts per facet value for a search; ``"total"`` holds the number of results."""
-    counts, total = _facet_counts(user, query)
-    return {**counts, "total": total}
+    results = _run(user, query)
+    return {**results.facets, "total": results.total}
 
 
 SEARCH_PAGE_SIZE = 20  # results per page, unless the API's caller asks for another size
@@ -186,8 +264,8 @@ def parse_search(params: QueryDict) -> SearchQuery:
 class CountedPaginator(_DatasetPaginator):
     """A paginator told the number of results (the facet counting found it already)."""
 
-    def __init__(self, object_list: QuerySet[Dataset], per_page: int, *, count: int) -> None:
-        super().__init__(object_list, per_page)
+    def __init__(self, object_list: Sequence[object], per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)  # type: ignore[arg-type]
         self._known_count = count
 
     @property
@@ -198,12 +276,43 @@ class CountedPaginator(_DatasetPaginator):
 @dataclass(frozen=True)
 class SearchResults:
     """One search as the page and the API answer it: the query read from the parameters, the
-    matching datasets in order, the counts per facet value and the number of matches."""
+    counts per facet value and the number of matches; the matches themselves, in order, are
+    read a page at a time (:attr:`datasets`, :meth:`keys`)."""
 
     query: SearchQuery
-    datasets: QuerySet[Dataset]
     facets: FacetCounts
     total: int
+    _index: SearchIndex
+    _matches: int
+    _order: str  # the order's name in the index ("title" for relevance without text)
+    _ranks: dict[int, float] | None  # by relevance, best first, when given
+
+    def _ids(self, start: int, stop: int) -> list[int]:
+        with facets.lock:
+            ids: list[int] = self._index.page(
+                self._matches, self.total, self._order, start, stop, self._ranks
+            )
+        return ids
+
+    def keys(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """The ids of results ``start`` to ``stop``, each with the index's name for the state
+        of the dataset it holds (``Record.loaded``): a key for what is shown of it."""
+        ids = self._ids(start, stop)
+        records = self._index.records
+        return [(pk, record.loaded) for pk in ids if (record := records.get(pk)) is not None]
+
+    def _datasets(self, start: int, stop: int) -> list[Dataset]:
+        ids = self._ids(start, stop)
+        if not ids:
+            return []
+        rows = Dataset.objects.filter(pk__in=ids).select_related("node")
+        by_pk = {d.pk: d for d in rows.defer("search_text", "search_vector")}
+        return [by_pk[pk] for pk in ids if pk in by_pk]
+
+    @property
+    def datasets(self) -> LazyResults[Dataset]:
+        """The matching datasets in order; each slice read costs one query."""
+        return LazyResults(self.total, self._datasets)
 
     def paginator(self, per_page: int = SEARCH_PAGE_SIZE) -> CountedPaginator:
         """Pages of the matches; the number of matches is known, so it is not counted again."""
@@ -212,9 +321,7 @@ class SearchResults:
 
 def search(user: AnyUser, params: QueryDict) -> SearchResults:
     """The search the query parameters ``params`` ask for, over the datasets ``user`` may see."""
-    query = parse_search(params)
-    counts, total = _facet_counts(user, query)
-    return SearchResults(query, search_datasets(user, query), counts, total)
+    return _run(user, parse_search(params))
 
 
 def basket_datasets(user: User) -> QuerySet[Dataset]:

@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from catalogue import duo
-from catalogue.facets import bump_version
+from catalogue.facets import datasets_changed
 from catalogue.feasibility_index import feasibility_index_rebuild
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Instance, Node, Series, Study
 from catalogue.validators import validate_public_url
@@ -55,7 +55,8 @@ def _search_text(dataset: Dataset) -> str:
 
 
 def _sync_terms(dataset: Dataset) -> None:
-    """Keep the dataset's facet terms in step with its lists (and tell the facet indexes)."""
+    """Keep the dataset's facet terms in step with its lists, and tell the search indexes that
+    the dataset changed (its record as well as its terms)."""
     wanted = {
         (facet, str(value).strip()[:200])
         for facet, field in TERM_FIELDS.items()
@@ -70,8 +71,7 @@ def _sync_terms(dataset: Dataset) -> None:
     DatasetTerm.objects.bulk_create(
         [DatasetTerm(dataset=dataset, facet=f, value=v) for f, v in wanted - existing]
     )
-    if stale or wanted - existing:
-        bump_version()
+    datasets_changed([dataset.pk])
 
 
 def _clean_lists(dataset: Dataset) -> None:
@@ -141,7 +141,6 @@ def node_create(*, actor: User | None, operators: Iterable[User] = (), **fields:
     node = Node(**fields)
     node.full_clean()
     node.save(force_insert=True)
-    bump_version()
     for operator in operators:
         node_add_operator(node=node, user=operator, actor=actor)
     audit_record(
@@ -250,6 +249,7 @@ def dataset_set_status(*, dataset: Dataset, status: str, actor: User | None) -> 
         locked.published_at = timezone.now()
         fields.append("published_at")
     locked.save(update_fields=fields)
+    datasets_changed([locked.pk])
     audit_record(
         STATUS_ACTIONS[status],
         actor=actor,

@@ -11,11 +11,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from catalogue import dcat, duo, ingest, quality, selectors, services
+from catalogue import dcat, duo, ingest, quality, search_page, selectors, services
 from catalogue import feasibility as feasibility_counts
 from catalogue.forms import DatasetForm, GateProfileForm, IngestForm, NodeForm
 from catalogue.models import Dataset
-from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition, CollectionMethod, Modality
+from catalogue.selectors import CountedPaginator
+from catalogue.vocabularies import AccessCondition, CollectionMethod, Modality
 from portal.confirm import Confirmation, confirmation_page, is_confirmed
 from portal.forms import show_refusal
 from portal.models import Role
@@ -23,63 +24,30 @@ from portal.permissions import role_required
 from portal.workflow import InvalidTransition
 
 PAGE_SIZE = 20
-FACET_LABELS = {
-    "condition": _("Cancer type"),
-    "modality": _("Modality"),
-    "body_part": _("Body part"),
-    "access": _("Access conditions"),
-    "duo": _("Data-use conditions"),
-    "country": _("Country"),
-    "node": _("Node"),
-}
-VALUE_LABELS = {
-    "modality": dict(Modality.choices),
-    "access": dict(AccessCondition.choices),
-    "duo": {code: duo.label(code) for code in duo.BY_CODE},
-    "country": COUNTRY_NAMES,
-}
-
-
-def _facet_groups(counts, query, params):
-    groups = []
-    for facet in [*selectors.FACETS, "country", "node"]:
-        selected = set(params.getlist(facet))
-        options = []
-        for entry in counts.get(facet, []):
-            value, n = entry[0], entry[1]
-            label = entry[2] if len(entry) > 2 else VALUE_LABELS.get(facet, {}).get(value, value)
-            options.append(
-                {"value": value, "label": label, "count": n, "checked": value in selected}
-            )
-        if options:
-            groups.append({"name": facet, "label": FACET_LABELS[facet], "options": options})
-    return groups
 
 
 def search(request):
     results = selectors.search(request.user, request.GET)
-    page = results.paginator().get_page(request.GET.get("page"))
+    rows = search_page.ResultRows(results)
+    page = CountedPaginator(rows, selectors.SEARCH_PAGE_SIZE, count=results.total).get_page(
+        request.GET.get("page")
+    )
     params = request.GET.copy()
     params.pop("page", None)
+    user = request.user
     return render(
         request,
         "catalogue/search.html",
         {
             "query": results.query,
             "page": page,
-            "facets": _facet_groups(results.facets, results.query, request.GET),
-            "sorts": [
-                ("relevance", _("Relevance")),
-                ("title", _("Title")),
-                ("newest", _("Newest")),
-                ("subjects", _("Most subjects")),
-                ("studies", _("Most studies")),
-            ],
+            "facets": search_page.facet_groups(results.facets, request.GET),
+            "sorts": [(value, str(label)) for value, label in search_page.SORT_CHOICES],
             "querystring": params.urlencode(),
-            "in_basket": selectors.basket_ids(request.user),
-            "can_basket": request.user.is_authenticated and request.user.has_role(Role.RESEARCHER),
-            "can_count": request.user.is_authenticated
-            and (request.user.has_role(Role.RESEARCHER) or request.user.has_role(Role.HDAB_ADMIN)),
+            "in_basket": selectors.basket_ids(user),
+            "can_basket": user.is_authenticated and user.has_role(Role.RESEARCHER),
+            "can_count": user.is_authenticated
+            and (user.has_role(Role.RESEARCHER) or user.has_role(Role.HDAB_ADMIN)),
         },
     )
 

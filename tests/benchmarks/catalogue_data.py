@@ -4,6 +4,7 @@ studies whose header values (date, age, sex, modality, body part, equipment, fie
 slice thickness) vary deterministically."""
 
 import random
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
@@ -24,7 +25,8 @@ COUNTRIES = ["NO", "ES", "FR", "DE", "IT", "NL", "PT", "SE", "BE", "AT"]
 
 
 def populate_catalogue(datasets: int = DATASETS, nodes: int = 40) -> list[Dataset]:
-    """``nodes`` nodes and ``datasets`` datasets (nine in ten published) with their terms."""
+    """``nodes`` nodes and ``datasets`` datasets (nine in ten published, at times spread over
+    four and a half years) with their terms."""
     rng = random.Random(7)
     node_rows = Node.objects.bulk_create(
         Node(
@@ -38,6 +40,7 @@ def populate_catalogue(datasets: int = DATASETS, nodes: int = 40) -> list[Datase
         )
         for i in range(nodes)
     )
+    start = datetime(2020, 1, 1, tzinfo=UTC)
     rows = []
     for i in range(datasets):
         condition = rng.choice(CONDITIONS)
@@ -62,8 +65,10 @@ def populate_catalogue(datasets: int = DATASETS, nodes: int = 40) -> list[Datase
                 contact_email="bench@example.org",
                 min_age=rng.randint(18, 50),
                 max_age=rng.randint(55, 95),
-                status="published" if rng.random() < 0.9 else "draft",
+                status="published" if (published := rng.random() < 0.9) else "draft",
+                published_at=start + timedelta(hours=rng.randint(0, 40_000)) if published else None,
                 number_of_subjects=rng.randint(10, 5000),
+                number_of_studies=rng.randint(10, 20_000),
                 search_text=f"{title}\n{condition}\n{' '.join(body)}",
             )
         )
