@@ -100,6 +100,9 @@ def _ids(params: QueryDict, name: str) -> list[int]:
     return [int(v) for v in params.getlist(name) if v.isascii() and v.isdigit() and len(v) < 19]
 
 
+MAX_AGE = 200  # years: no one is older
+
+
 def _number(params: QueryDict, name: str, *, whole: bool = False) -> float | None:
     """A finite number not below zero (a whole one for ``whole``), else None."""
     value = params.get(name, "").strip()
@@ -131,8 +134,9 @@ def parse(params: QueryDict) -> Criteria:
         slice_thickness_to=_number(params, "slice_thickness_to"),
         date_from=_date(params.get("study_date_from")),
         date_to=_date(params.get("study_date_to")),
-        age_from=None if age_from is None else int(age_from),
-        age_to=None if age_to is None else int(age_to),
+        # Ages above MAX_AGE mean the same as MAX_AGE (and stay within the age column's range).
+        age_from=None if age_from is None else min(int(age_from), MAX_AGE),
+        age_to=None if age_to is None else min(int(age_to), MAX_AGE),
         sex=tuple(v for v in _upper(params, "sex") if v in SEXES),
         node=tuple(_ids(params, "node")),
         country=_upper(params, "country"),

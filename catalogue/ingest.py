@@ -106,7 +106,7 @@ def _pool_context():
     """Workers start from a fresh interpreter (no copied database connections or threads)."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["access.node.indexer.reader"])
+        context.set_forkserver_preload([read_headers.__module__])  # the header reader
         return context
     return multiprocessing.get_context("spawn")
 
