@@ -48,6 +48,9 @@ class Facts:
     with_modality: int = 0
     with_body_part: int = 0
     with_manufacturer: int = 0
+    # Series of cross-sectional modalities, and those whose acquisition parameters are recorded.
+    cross_sectional: int = 0
+    with_acquisition: int = 0
     studies: int = 0
     dated_studies: int = 0
     subjects: int = 0
@@ -59,6 +62,14 @@ class Facts:
 
 def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
+
+
+def _acquisition_share(facts: Facts, _today: date) -> float | None:
+    """Of the series the parameters apply to, the share that records them; 1 when none does
+    (projection images, such as mammograms, have no slice thickness to record)."""
+    if not facts.series:
+        return None
+    return _share(facts.with_acquisition, facts.cross_sectional) if facts.cross_sectional else 1.0
 
 
 def _review_age_days(facts: Facts, today: date) -> float | None:
@@ -125,6 +136,17 @@ RULES: list[Rule] = [
         _("Series with the equipment manufacturer recorded"),
         TECHNICAL,
         lambda f, _t: _share(f.with_manufacturer, f.series),
+        COMPLETENESS,
+        "share",
+    ),
+    Rule(
+        "acquisition",
+        _(
+            "Cross-sectional series with their acquisition parameters recorded (slice thickness; "
+            "for MR, the field strength)"
+        ),
+        TECHNICAL,
+        _acquisition_share,
         COMPLETENESS,
         "share",
     ),
@@ -247,6 +269,15 @@ def label_from(facts: Facts, *, today: date | None = None) -> QualityLabel:
     return QualityLabel(level, results, facts.first_study, facts.last_study)
 
 
+# Cross-sectional modalities: their images are slices, so slice thickness applies (PS3.3
+# C.7.6.2); an MR series also records the magnetic field strength (C.8.3.1).
+CROSS_SECTIONAL_MODALITIES = ("CT", "MR", "PT", "NM")
+CROSS_SECTIONAL = Q(series__modality__in=CROSS_SECTIONAL_MODALITIES)
+ACQUISITION_RECORDED = Q(series__slice_thickness__isnull=False) & (
+    ~Q(series__modality="MR") | Q(series__field_strength__isnull=False)
+)
+
+
 def facts_for(datasets: Iterable[Dataset]) -> dict[int, Facts]:
     """The facts of each of ``datasets`` (with ``node`` loaded), in one query whatever their
     number."""
@@ -259,6 +290,8 @@ def facts_for(datasets: Iterable[Dataset]) -> dict[int, Facts]:
             modality=Count("series", filter=~Q(series__modality="")),
             body_part=Count("series", filter=~Q(series__body_part="")),
             manufacturer=Count("series", filter=~Q(series__manufacturer="")),
+            cross_sectional=Count("series", filter=CROSS_SECTIONAL),
+            acquisition=Count("series", filter=CROSS_SECTIONAL & ACQUISITION_RECORDED),
             studies=Count("pk", distinct=True),
             dated=Count("pk", distinct=True, filter=Q(study_date__isnull=False)),
             subjects=Count("subject", distinct=True),
@@ -275,6 +308,8 @@ def facts_for(datasets: Iterable[Dataset]) -> dict[int, Facts]:
             with_modality=row.get("modality", 0),
             with_body_part=row.get("body_part", 0),
             with_manufacturer=row.get("manufacturer", 0),
+            cross_sectional=row.get("cross_sectional", 0),
+            with_acquisition=row.get("acquisition", 0),
             studies=row.get("studies", 0),
             dated_studies=row.get("dated", 0),
             subjects=row.get("subjects", 0),

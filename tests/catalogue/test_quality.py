@@ -22,9 +22,12 @@ DQV = quality.DQV
 
 
 def index(dataset, series_rows, *, subjects=None, dated=True):
-    """Index one study per row of ``series_rows`` (modality, body part, manufacturer), each of a
+    """Index one study per row of ``series_rows`` (modality, body part, manufacturer, and
+    optionally slice thickness and field strength: 1.0 mm and 3 T unless given), each of a
     subject of its own unless ``subjects`` says how many there are."""
-    for n, (modality, body_part, manufacturer) in enumerate(series_rows):
+    for n, row in enumerate(series_rows):
+        modality, body_part, manufacturer = row[:3]
+        thickness, strength = (*row[3:], 1.0, 3.0)[:2]
         study = Study.objects.create(
             dataset=dataset,
             study_instance_uid=f"1.2.3.{dataset.pk}.{n}",
@@ -37,6 +40,8 @@ def index(dataset, series_rows, *, subjects=None, dated=True):
             modality=modality,
             body_part=body_part,
             manufacturer=manufacturer,
+            slice_thickness=thickness,
+            field_strength=strength if modality == "MR" else None,
             instance_count=10,
         )
 
@@ -74,6 +79,25 @@ def test_the_label_is_the_weakest_rule_and_names_it(catalogue):
     assert label.level == quality.SILVER
     assert [r.rule.key for r in label.held_back_by] == ["manufacturer"]
     assert "Gold needs at least 95%" in result(label, "manufacturer").next_step
+
+
+def test_acquisition_parameters_count_where_they_apply(catalogue):
+    dataset = catalogue.published
+    reviewed_days_ago(dataset, 10)
+    # 100 CT series, 10 without a slice thickness; 100 MR series, 5 without a field strength;
+    # 800 mammograms, which have no slice thickness and do not count.
+    rows = [("CT", "CHEST", "GE", None if n < 10 else 1.25) for n in range(100)]
+    rows += [("MR", "BREAST", "GE", 2.0, None if n < 5 else 1.5) for n in range(100)]
+    rows += [("MG", "BREAST", "GE", None) for _ in range(800)]
+    index(dataset, rows)
+
+    acquisition = result(quality.label_for(dataset), "acquisition")
+
+    assert acquisition.shown == "92%"  # 185 of the 200 cross-sectional series
+    assert acquisition.level == quality.SILVER
+    only_mammograms = catalogue.other_published
+    index(only_mammograms, [("MG", "BREAST", "GE", None)] * 3)
+    assert result(quality.label_for(only_mammograms), "acquisition").level == quality.PLATINUM
 
 
 def test_the_basic_gate_and_a_small_population_hold_the_label_back(catalogue):
