@@ -23,7 +23,8 @@ import heapq
 import itertools
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,6 +39,7 @@ FACETS = [*TERM_FACETS, "country", "node"]
 NUMERIC_SORTS = ("newest", "subjects", "studies")
 KEEP_CHANGES = 1000  # log entries kept; a process further behind rebuilds its index
 RELOAD_AT_MOST = 200  # changed datasets reloaded one by one; more, and the index is rebuilt
+TEXTS_KEPT = 32  # free-text searches whose matches an index keeps, least recently used out
 AGES_KEPT = 150  # the datasets matching each age limit up to this are kept, once asked for
 
 # A facet value and how many results carry it; a node's entry also carries the node's name.
@@ -124,6 +126,11 @@ class SearchIndex:
     _positions: dict[str, dict[int, int]] = field(default_factory=dict)
     _order_ids: dict[str, list[int]] = field(default_factory=dict)
     _ages: dict[tuple[str, int], int] = field(default_factory=dict)
+    # Free text → (rank of each matching dataset, their bitset), for the texts last asked; any
+    # change of a dataset empties it (its text, and so what matches, may have changed).
+    _texts: "OrderedDict[tuple[str, bool], tuple[dict[int, float], int]]" = field(
+        default_factory=OrderedDict
+    )
 
     # --- Building and following the log ---------------------------------------------------
 
@@ -214,6 +221,7 @@ class SearchIndex:
 
     def reload(self, ids: set[int]) -> None:
         """Bring the changed datasets ``ids`` up to date (their rows, terms and places)."""
+        self._texts.clear()
         old = {pk: self._remove(pk) for pk in ids}
         rows = Dataset.objects.filter(pk__in=ids).values_list(*_FIELDS)
         terms = DatasetTerm.objects.filter(dataset__in=ids, facet__in=TERM_FACETS).values_list(
@@ -392,6 +400,26 @@ class SearchIndex:
 # search sees one state even where a process serves requests in threads.
 lock = threading.Lock()
 _current = SearchIndex()
+
+
+def text_matches(
+    index: SearchIndex, text: str, *, ranked: bool, ask: Callable[[], dict[int, float]]
+) -> tuple[dict[int, float], int]:
+    """The datasets matching the free ``text`` (their rank, and their bitset), from what
+    ``index`` kept since the catalogue last changed, else from ``ask()`` (the database), then
+    kept (call holding :data:`lock`, with the index just brought up to date: a change committed
+    meanwhile reaches the index at its next search, which empties what it kept)."""
+    key = (text, ranked)
+    found = index._texts.get(key)
+    if found is not None:
+        index._texts.move_to_end(key)
+        return found
+    ranks = ask()
+    found = (ranks, bits_of(ranks))
+    index._texts[key] = found
+    if len(index._texts) > TEXTS_KEPT:
+        index._texts.popitem(last=False)
+    return found
 
 
 def current() -> SearchIndex:

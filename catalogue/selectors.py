@@ -208,15 +208,18 @@ def _run(user: AnyUser, query: SearchQuery) -> "SearchResults":
     sort = query.sort if query.sort in SORTS else "relevance"
     ranked = sort == "relevance" and bool(text)
     operated = _operated_node_ids(user)
-    ranks = _text_matches(text, ranked=ranked) if text else None
+    ranks = None
     choices = {f: v for f, v in query.terms.items() if f in FACETS}
     choices["country"] = list(query.countries)
     choices["node"] = [str(n) for n in query.nodes]
     with facets.lock:
         index = facets.current()
         candidates = _visible_bits(index, user, operated)
-        if ranks is not None:
-            candidates &= facets.bits_of(ranks)
+        if text:
+            ranks, text_bits = facets.text_matches(
+                index, text, ranked=ranked, ask=lambda: _text_matches(text, ranked=ranked)
+            )
+            candidates &= text_bits
         if query.age_to is not None:
             candidates &= index.age_bits("to", query.age_to)
         if query.age_from is not None:

@@ -179,6 +179,22 @@ def test_relevance_ranks_from_the_stored_vector_as_sql_does(varied):
     assert [d.pk for d in run_search(AnonymousUser(), query).datasets] == [d.pk for d in expected]
 
 
+def test_free_text_matches_are_kept_until_a_dataset_changes(
+    catalogue, client, django_assert_num_queries
+):
+    from django.urls import reverse
+
+    url = reverse("catalogue:search") + "?q=tomosynthesis"
+    assert "Breast MRI screening cohort" not in client.get(url).content.decode()
+    with django_assert_num_queries(1):  # the change log only: the text's matches were kept
+        again = client.get(url).content.decode()
+    assert "Breast MRI screening cohort" not in again
+    dataset_update(dataset=catalogue.published, actor=None, title="Breast tomosynthesis cohort")
+    assert "Breast tomosynthesis cohort" in client.get(url).content.decode()
+    dataset_update(dataset=catalogue.published, actor=None, title="Breast MRI screening cohort")
+    assert "Breast MRI screening cohort" not in client.get(url).content.decode()
+
+
 def test_the_page_shows_a_result_as_it_is_now_and_reads_no_rows_when_nothing_changed(
     catalogue, client, django_assert_num_queries
 ):
