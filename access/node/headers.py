@@ -27,7 +27,15 @@ from datetime import date
 from typing import Any
 
 from .deid import PROFILES
-from .deid.gate import MAX_BODY_PART, MAX_MANUFACTURER, MAX_MODALITY, MAX_SUBJECT, MAX_UID
+from .deid.gate import (
+    MAX_BODY_PART,
+    MAX_MANUFACTURER,
+    MAX_MODALITY,
+    MAX_SUBJECT,
+    MAX_UID,
+    HeaderResult,
+    Status,
+)
 
 MEDIA_TYPE = "application/json"
 MAX_INSTANCES = 1000  # per batch: about 300 KB of JSON
@@ -48,6 +56,10 @@ _LIMITS = {
     "model": MAX_MANUFACTURER,
 }
 _REQUIRED = frozenset({"study", "series", "sop", "subject"})
+
+
+def _printable(text: str) -> str:
+    return text if text.isprintable() else "".join(c if c.isprintable() else " " for c in text)
 
 
 class InvalidBatch(ValueError):
@@ -71,6 +83,47 @@ class IndexedInstance:
     slice_thickness: float | None = None
     age: int | None = None
     sex: str = ""
+
+    @classmethod
+    def of(cls, result: HeaderResult) -> "IndexedInstance":
+        """The index values of a file the gate accepted, as the portal takes them: control
+        characters in descriptive text become spaces (the gate already refuses them in UIDs
+        and the subject)."""
+        return cls(
+            study=result.study_uid,
+            series=result.series_uid,
+            sop=result.sop_uid,
+            subject=result.patient_id,
+            modality=_printable(result.modality),
+            body_part=_printable(result.body_part),
+            manufacturer=_printable(result.manufacturer),
+            study_date=result.study_date,
+            model=_printable(result.model),
+            field_strength=result.field_strength,
+            slice_thickness=result.slice_thickness,
+            age=result.age,
+            sex=result.sex,
+        )
+
+    def as_result(self) -> HeaderResult:
+        """This instance as an accepted header, as the portal's ingest indexes them."""
+        return HeaderResult(
+            f"{self.study}/{self.series}/{self.sop}",
+            Status.ACCEPTED,
+            study_uid=self.study,
+            series_uid=self.series,
+            sop_uid=self.sop,
+            patient_id=self.subject,
+            modality=self.modality,
+            body_part=self.body_part,
+            manufacturer=self.manufacturer,
+            study_date=self.study_date,
+            model=self.model,
+            field_strength=self.field_strength,
+            slice_thickness=self.slice_thickness,
+            age=self.age,
+            sex=self.sex,
+        )
 
     def to_json(self) -> dict[str, Any]:
         values: dict[str, Any] = {name: getattr(self, name) for name in (*_FIELDS, *_NUMBERS)}

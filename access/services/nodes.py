@@ -37,7 +37,6 @@ from access.selectors import published_signing_keys, study_map_rows
 from access.services import keys
 from access.services.common import InvalidTransition, _record
 from access.services.exclusions import consent_refusal
-from catalogue.dicom import HeaderResult, Status
 from catalogue.ingest import IngestReport, dataset_index_headers
 from catalogue.models import Dataset, Instance, Node, Series, Study
 from portal.models import User
@@ -281,26 +280,7 @@ def dataset_index_receive(*, node: Node, dataset: Dataset, body: bytes) -> Inges
             % {"node": node.gate_profile, "batch": batch.gate_profile},
             conflict=True,
         )
-    headers = [
-        HeaderResult(
-            f"{instance.study}/{instance.series}/{instance.sop}",
-            Status.ACCEPTED,
-            study_uid=instance.study,
-            series_uid=instance.series,
-            sop_uid=instance.sop,
-            patient_id=instance.subject,
-            modality=instance.modality,
-            body_part=instance.body_part,
-            manufacturer=instance.manufacturer,
-            study_date=instance.study_date,
-            model=instance.model,
-            field_strength=instance.field_strength,
-            slice_thickness=instance.slice_thickness,
-            age=instance.age,
-            sex=instance.sex,
-        )
-        for instance in batch.instances
-    ]
+    headers = [instance.as_result() for instance in batch.instances]
     return dataset_index_headers(
         dataset=dataset,
         headers=headers,

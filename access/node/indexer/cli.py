@@ -129,30 +129,6 @@ class Summary:
     batches: int = 0
 
 
-def _printable(text: str) -> str:
-    """A descriptive value as the portal takes it: control characters become spaces (the gate
-    already refuses them in UIDs and the subject)."""
-    return text if text.isprintable() else "".join(c if c.isprintable() else " " for c in text)
-
-
-def _instance(result: HeaderResult) -> IndexedInstance:
-    return IndexedInstance(
-        study=result.study_uid,
-        series=result.series_uid,
-        sop=result.sop_uid,
-        subject=result.patient_id,
-        modality=_printable(result.modality),
-        body_part=_printable(result.body_part),
-        manufacturer=_printable(result.manufacturer),
-        study_date=result.study_date,
-        model=_printable(result.model),
-        field_strength=result.field_strength,
-        slice_thickness=result.slice_thickness,
-        age=result.age,
-        sex=result.sex,
-    )
-
-
 def _chunks(items: list[Item], size: int) -> Iterator[list[Item]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -245,7 +221,7 @@ def run(
     try:
         for done, (item, result) in enumerate(_results(reader_for(profile), todo, workers), 1):
             if result.status == Status.ACCEPTED:
-                pending.append((item, _instance(result)))
+                pending.append((item, IndexedInstance.of(result)))
                 if len(pending) >= batch_size:
                     flush()
             elif result.status == Status.REFUSED:
