@@ -11,6 +11,8 @@ aggregate grouped by dataset over the narrowest table that can answer exactly (s
 
 - no study criterion and at most one modality as series criterion: :class:`FeasibilityTotals`,
   one row per dataset (and modality);
+- no study criterion and any values of one of modality, body part, manufacturer or model as
+  the only series criterion: :class:`FeasibilityGroup`, a few rows per dataset;
 - study date, age or sex only: :class:`Study` with its number of series;
 - any series criterion: :class:`FeasibilityEntry`, one row per study and series description.
 """
@@ -23,12 +25,14 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
 from catalogue.models import (
     Dataset,
     DatasetTerm,
     FeasibilityEntry,
+    FeasibilityGroup,
     FeasibilityTotals,
     Study,
 )
@@ -246,6 +250,35 @@ def _series_filter(criteria: Criteria) -> Q:
     return q
 
 
+def _one_attribute(criteria: Criteria) -> str | None:
+    """The attribute of the criteria's only series criterion, when it is one of those kept in
+    groups and nothing is asked of the studies."""
+    if criteria.by_study:
+        return None
+    asked = [a for a in FeasibilityGroup.Attribute.values if getattr(criteria, a)]
+    if len(asked) != 1 or replace(criteria, **{asked[0]: ()}).by_series:
+        return None
+    return asked[0]
+
+
+def _groups(attribute: str, values: tuple[str, ...]) -> QuerySet:
+    """Per dataset, the subjects and studies with a series of any of ``values`` and the series
+    of those values, from the group rows that hold one of them."""
+    sep = FeasibilityGroup.SEP
+    holds = Q()
+    for value in values:
+        holds |= Q(values__contains=f"{sep}{value}{sep}")
+
+    def total(level: str) -> Coalesce:
+        return Coalesce(Sum("count", filter=Q(level=level)), 0)
+
+    return (
+        FeasibilityGroup.objects.filter(holds, attribute=attribute)
+        .values("dataset_id")
+        .annotate(subjects=total("subject"), studies=total("study"), series=total("series"))
+    )
+
+
 def aggregate(criteria: Criteria) -> QuerySet:
     """The one aggregate query: (dataset id, subjects, studies, series) rows, exact, over
     the narrowest table that answers the criteria (the benchmark explains it)."""
@@ -253,6 +286,8 @@ def aggregate(criteria: Criteria) -> QuerySet:
     one_modality = replace(criteria, modality=()) if len(criteria.modality) == 1 else None
     if one_modality and not one_modality.by_series and not criteria.by_study:
         rows = FeasibilityTotals.objects.filter(modality=criteria.modality[0])
+    elif attribute := _one_attribute(criteria):
+        rows = _groups(attribute, getattr(criteria, attribute))
     elif criteria.by_series:
         rows = (
             FeasibilityEntry.objects.filter(_series_filter(criteria) & _study_filter(criteria))

@@ -1,23 +1,32 @@
 """Keeps the tables cohort feasibility counts read: each study's number of series, one
-:class:`FeasibilityEntry` per study and series description, and each dataset's
-:class:`FeasibilityTotals`. Rebuilt for a whole dataset after ingest (or for every dataset
-after a bulk load), from the study and series index, so they cannot drift from it."""
+:class:`FeasibilityEntry` per study and series description, each dataset's
+:class:`FeasibilityTotals` and its :class:`FeasibilityGroup` rows. Rebuilt for a whole
+dataset after ingest (or for every dataset after a bulk load), from the study and series
+index, so they cannot drift from it."""
 
 from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Upper
 
-from catalogue.models import ENTRY_COLUMNS, FeasibilityEntry, FeasibilityTotals, Series, Study
+from catalogue.models import (
+    ENTRY_COLUMNS,
+    FeasibilityEntry,
+    FeasibilityGroup,
+    FeasibilityTotals,
+    Series,
+    Study,
+)
+
+MODELS = ("Study", "Series", "FeasibilityEntry", "FeasibilityTotals", "FeasibilityGroup")
+ATTRIBUTES = tuple(FeasibilityGroup.Attribute.values)
+FLUSH = 1_000  # group rows written in one statement
 
 
 def _models(apps=None):
     """The current models, or a migration's historical ones."""
     if apps is None:
-        return Study, Series, FeasibilityEntry, FeasibilityTotals
-    return tuple(
-        apps.get_model("catalogue", name)
-        for name in ("Study", "Series", "FeasibilityEntry", "FeasibilityTotals")
-    )
+        return Study, Series, FeasibilityEntry, FeasibilityTotals, FeasibilityGroup
+    return tuple(apps.get_model("catalogue", name) for name in MODELS)
 
 
 def _insert(model, columns: list[str], rows: QuerySet) -> None:
@@ -35,7 +44,7 @@ def _insert(model, columns: list[str], rows: QuerySet) -> None:
 def feasibility_index_rebuild(*, dataset_id: int | None = None, apps=None) -> None:
     """Rebuild the feasibility rows of one dataset (of every dataset when ``dataset_id`` is
     None) from its studies and series."""
-    study, series, entry, totals = _models(apps)
+    study, series, entry, totals, group = _models(apps)
     studies = study.objects.all()
     all_series = series.objects.all()
     entries = entry.objects.all()
@@ -55,6 +64,10 @@ def feasibility_index_rebuild(*, dataset_id: int | None = None, apps=None) -> No
     studies.update(series_count=Coalesce(Subquery(per_study), 0))
     entries.delete()
     totals_rows.delete()
+    groups = group.objects.all()
+    if dataset_id is not None:
+        groups = groups.filter(dataset_id=dataset_id)
+    groups.delete()
     _insert(
         entry,
         ["study_id", "dataset_id", "subject", *ENTRY_COLUMNS],
@@ -97,3 +110,62 @@ def feasibility_index_rebuild(*, dataset_id: int | None = None, apps=None) -> No
             n=Sum("series_count"),
         ),
     )
+    _insert_groups(group, entries)
+
+
+def _group_rows(dataset_id: int, entries: list[tuple]) -> list[tuple]:
+    """One dataset's group rows, (dataset, attribute, level, values, count), from its entries
+    (subject, study, the four attributes' values, number of series)."""
+    sep = FeasibilityGroup.SEP
+    rows = []
+    for i, attribute in enumerate(ATTRIBUTES, start=2):
+        per_study: dict[int, set[str]] = {}
+        per_subject: dict[str, set[str]] = {}
+        series: dict[str, int] = {}
+        for entry in entries:
+            value = entry[i]
+            per_study.setdefault(entry[1], set()).add(value)
+            per_subject.setdefault(entry[0], set()).add(value)
+            series[value] = series.get(value, 0) + entry[6]
+        for level, sets in (("subject", per_subject), ("study", per_study)):
+            counts: dict[str, int] = {}
+            for values in sets.values():
+                key = sep + sep.join(sorted(values)) + sep
+                counts[key] = counts.get(key, 0) + 1
+            rows += [(dataset_id, attribute, level, key, n) for key, n in counts.items()]
+        rows += [(dataset_id, attribute, "series", sep + v + sep, n) for v, n in series.items()]
+    return rows
+
+
+def _write(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT plain rows into model's table, many to a statement (cheaper than building
+    hundreds of thousands of model instances)."""
+    quote = connection.ops.quote_name  # names from the model; every value a parameter
+    table, names = quote(model._meta.db_table), ", ".join(quote(c) for c in columns)
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), FLUSH):
+            chunk = rows[start : start + FLUSH]
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}",  # noqa: S608
+                [value for row in chunk for value in row],
+            )
+
+
+def _insert_groups(group, entries: QuerySet) -> None:
+    """Write the group rows of the datasets of ``entries``, a dataset at a time."""
+    columns = ("dataset_id", "attribute", "level", "values", "count")
+    pending: list[tuple] = []
+    current, rows = None, []
+    ordered = entries.order_by("dataset_id").values_list(
+        "dataset_id", "subject", "study_id", *ATTRIBUTES, "series_count"
+    )
+    for dataset_id, *entry in [*ordered.iterator(chunk_size=20_000), (None,)]:
+        if dataset_id != current and rows:
+            pending += _group_rows(current, rows)
+            rows = []
+            if len(pending) >= FLUSH or dataset_id is None:
+                _write(group, columns, pending)
+                pending = []
+        current = dataset_id
+        rows.append(entry)

@@ -375,6 +375,46 @@ class FeasibilityTotals(models.Model):
         return f"index totals of dataset {self.dataset_id} ({self.modality})"
 
 
+class FeasibilityGroup(models.Model):
+    """For one dataset and one series attribute (modality, body part, manufacturer or model):
+    how many subjects and how many studies have exactly the set of values ``values`` among
+    their series, and how many series have each value. Any set of values of that attribute is
+    then counted exactly by summing the rows whose ``values`` share one with it: a subject or
+    study is in exactly one row. Kept with FeasibilityEntry."""
+
+    SEP = "\x1f"  # joins and ends ``values``; a criterion cannot hold a control character
+
+    class Attribute(models.TextChoices):
+        MODALITY = "modality"
+        BODY_PART = "body_part"
+        MANUFACTURER = "manufacturer"
+        MODEL = "model"
+
+    class Level(models.TextChoices):
+        SUBJECT = "subject"
+        STUDY = "study"
+        SERIES = "series"  # ``values`` holds one value
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+", db_index=False)
+    attribute = models.CharField(max_length=16, choices=Attribute)
+    level = models.CharField(max_length=8, choices=Level)
+    values = models.TextField()  # SEP + the sorted values joined by SEP + SEP
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["attribute", "dataset"],
+                include=["level", "values", "count"],
+                name="feasibility_group_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        shown = ", ".join(self.values.strip(self.SEP).split(self.SEP))
+        return f"{self.count} {self.level} rows of dataset {self.dataset_id} with {shown}"
+
+
 class BasketItem(models.Model):
     """A dataset a researcher has put in their basket, where an access application starts."""
 

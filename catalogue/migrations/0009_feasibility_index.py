@@ -5,10 +5,8 @@ from django.db import migrations, models
 
 
 def fill(apps, schema_editor):
-    # The index of datasets ingested before: series per study, entries and totals.
-    from catalogue.feasibility_index import feasibility_index_rebuild
-
-    feasibility_index_rebuild(apps=apps)
+    # The tables are filled by 0011_feasibility_groups, once the last of them exists.
+    pass
 
 
 class Migration(migrations.Migration):

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from catalogue import feasibility
 from catalogue.ingest import ingest_paths
-from catalogue.models import Dataset, Series, Study
+from catalogue.models import Dataset, FeasibilityGroup, Series, Study
 from catalogue.services import dataset_create, dataset_refresh_counts, dataset_set_status
 from tests.catalogue.dicom_factory import deidentified, uid, write
 
@@ -125,6 +125,14 @@ QUERIES = [
     "country=ES&modality=PT",
     "node={own}&age_to=50&modality=MR&body_part=BREAST",
     "modality=US",
+    # Several values of one attribute: a study with both is counted once.
+    "modality=CT&modality=MR",
+    "modality=CT&modality=MR&modality=PT",
+    "body_part=chest&body_part=head",
+    "manufacturer=siemens&manufacturer=philips",
+    "model=skyra&model=signa&model=INGENIA",
+    "condition=breast+cancer&body_part=BREAST&body_part=CHEST",
+    "modality=MR&modality=US",
 ]
 
 
@@ -188,17 +196,47 @@ def test_many_random_combinations_are_exact(varied):
     assert compared > 50 and matched > 25
 
 
+def test_any_set_of_values_of_one_attribute_is_exact(varied):
+    """Sets of values of one attribute, alone or with dataset criteria, are counted from the
+    group rows; each set is checked against the plain count."""
+    rng = random.Random(7)
+    options = {
+        "modality": [*MODALITIES, "US"], "body_part": ["CHEST", "head", "Breast", "LIVER"],
+        "manufacturer": ["SIEMENS", "philips", "GE MEDICAL SYSTEMS", "CANON"],
+        "model": ["SKYRA", "signa", "Ingenia"],
+    }  # fmt: skip
+    compared = 0
+    for name, values in options.items():
+        for size in (1, 2, 3):
+            for chosen in itertools.combinations(values, size):
+                params = QueryDict(mutable=True)
+                params.setlist(name, list(chosen))
+                if rng.random() < 0.3:
+                    params["condition"] = "breast cancer"
+                criteria = feasibility.parse(params)
+                if name != "modality" or size > 1:
+                    assert feasibility.aggregate(criteria).model is FeasibilityGroup
+                assert feasibility.exact_counts(criteria) == _plain_count(criteria), params
+                compared += 1
+    assert compared > 40
+
+
 def test_counts_follow_a_new_ingest_and_a_status_change(varied):
     criteria = feasibility.parse(QueryDict(""))
+    either = feasibility.parse(QueryDict("modality=CT&modality=NM"))
     before = feasibility.exact_counts(criteria)[varied.catalogue.published.pk]
+    before_either = feasibility.exact_counts(either)[varied.catalogue.published.pk]
     study = Study.objects.create(
         dataset=varied.catalogue.published, study_instance_uid="9.9.9", subject="new-subject"
     )
     Series.objects.create(study=study, series_instance_uid="9.9.9.1", modality="CT")
+    Series.objects.create(study=study, series_instance_uid="9.9.9.2", modality="NM")
     dataset_refresh_counts(dataset=varied.catalogue.published)
 
     after = feasibility.exact_counts(criteria)[varied.catalogue.published.pk]
-    assert after == (before[0] + 1, before[1] + 1, before[2] + 1)
+    assert after == (before[0] + 1, before[1] + 1, before[2] + 2)
+    after_either = feasibility.exact_counts(either)[varied.catalogue.published.pk]
+    assert after_either == (before_either[0] + 1, before_either[1] + 1, before_either[2] + 2)
     dataset_set_status(dataset=varied.catalogue.published, status="retired", actor=None)
     assert varied.catalogue.published.pk not in feasibility.exact_counts(criteria)
 
