@@ -202,8 +202,7 @@ class SearchIndex:
     @classmethod
     def build(cls) -> "SearchIndex":
         index = cls()
-        latest = CatalogueChange.objects.order_by("-seq").values_list("seq", "stamp").first()
-        index.seq, index.stamp = latest or (-1, "")
+        index.seq, index.stamp = latest_change()
         rows = Dataset.objects.order_by("title", "pk").values_list(*_FIELDS)
         terms = DatasetTerm.objects.filter(facet__in=TERM_FACETS).values_list(
             "dataset_id", "facet", "value"
@@ -289,19 +288,16 @@ class SearchIndex:
 
     def follow(self) -> "SearchIndex":
         """This index brought up to date with the log, or a new one where it cannot be."""
-        with connection.cursor() as cursor:  # every search runs it: no query to compile
-            cursor.execute(_FOLLOW, [max(self.seq, 0)])
-            changes = cursor.fetchall()
-        if not changes or changes[0][:2] != (self.seq, self.stamp):
-            return SearchIndex.build()  # rolled back, pruned, or never built
-        later = [c for c in changes if c[0] > self.seq]
-        if not later:
+        changed = changes_since(self.seq, self.stamp)
+        if changed is None:
+            return SearchIndex.build()  # rolled back, pruned, never built, or "anything"
+        (seq, stamp), ids = changed
+        if not ids:
             return self
-        ids: set[int] = {c[2] for c in later}
-        if None in ids or len(ids) > RELOAD_AT_MOST:
+        if len(ids) > RELOAD_AT_MOST:
             return SearchIndex.build()
         self.reload(ids)
-        self.seq, self.stamp = later[-1][0], later[-1][1]
+        self.seq, self.stamp = seq, stamp
         return self
 
     # --- Reading ---------------------------------------------------------------------------
@@ -420,6 +416,30 @@ def text_matches(
     if len(index._texts) > TEXTS_KEPT:
         index._texts.popitem(last=False)
     return found
+
+
+def latest_change() -> tuple[int, str]:
+    """The number and stamp of the latest change in the log ((-1, "") when there is none)."""
+    latest = CatalogueChange.objects.order_by("-seq").values_list("seq", "stamp").first()
+    return latest or (-1, "")
+
+
+def changes_since(seq: int, stamp: str) -> tuple[tuple[int, str], set[int]] | None:
+    """The latest change and the datasets changed since the change ``(seq, stamp)``; None
+    when the log cannot tell (that change rolled back or pruned, or a change of "anything").
+    Every reader of the log runs it before answering: one indexed query, no ORM to compile."""
+    with connection.cursor() as cursor:
+        cursor.execute(_FOLLOW, [max(seq, 0)])
+        changes = cursor.fetchall()
+    if not changes or changes[0][:2] != (seq, stamp):
+        return None
+    later = [c for c in changes if c[0] > seq]
+    if not later:
+        return (seq, stamp), set()
+    ids = {c[2] for c in later}
+    if None in ids:
+        return None
+    return (later[-1][0], later[-1][1]), ids
 
 
 def current() -> SearchIndex:

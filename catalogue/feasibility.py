@@ -7,7 +7,9 @@ rounded, never summed from rounded cells.
 
 A request costs two queries: the published datasets that meet the dataset criteria, and one
 aggregate grouped by dataset over the narrowest table that can answer exactly (see
-:mod:`catalogue.feasibility_index`):
+:mod:`catalogue.feasibility_index`), or, where that table is the studies or the entries, the
+index held in memory (:mod:`catalogue.feasibility_memory`, unless ``FEASIBILITY_IN_MEMORY`` is
+false) after one look at the catalogue's change log:
 
 - no study criterion and at most one modality as series criterion: :class:`FeasibilityTotals`,
   one row per dataset (and modality);
@@ -28,6 +30,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
+from catalogue import feasibility_memory
 from catalogue.models import (
     Dataset,
     DatasetTerm,
@@ -328,9 +331,13 @@ def _fetch(rows: QuerySet) -> list[tuple]:
 
 
 def _exact(criteria: Criteria) -> dict[int, tuple[int, int, int]]:
+    rows = aggregate(criteria)
+    if settings.FEASIBILITY_IN_MEMORY and rows.model in (FeasibilityEntry, Study):
+        # Studies or entries, up to every one of them: the index in memory counts them faster.
+        return feasibility_memory.counts(criteria)
     return {
         pk: (int(subjects), int(studies), int(series))
-        for pk, subjects, studies, series in _fetch(aggregate(criteria))
+        for pk, subjects, studies, series in _fetch(rows)
         if studies
     }
 

@@ -4,10 +4,14 @@
 dataset after ingest (or for every dataset after a bulk load), from the study and series
 index, so they cannot drift from it."""
 
+import itertools
+from operator import itemgetter
+
 from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Upper
 
+from catalogue.facets import bump_version, datasets_changed
 from catalogue.models import (
     ENTRY_COLUMNS,
     FeasibilityEntry,
@@ -111,6 +115,11 @@ def feasibility_index_rebuild(*, dataset_id: int | None = None, apps=None) -> No
         ),
     )
     _insert_groups(group, entries)
+    if apps is None:  # the processes' copies in memory follow the change log
+        if dataset_id is None:
+            bump_version()
+        else:
+            datasets_changed([dataset_id])
 
 
 def _group_rows(dataset_id: int, entries: list[tuple]) -> list[tuple]:
@@ -156,16 +165,12 @@ def _insert_groups(group, entries: QuerySet) -> None:
     """Write the group rows of the datasets of ``entries``, a dataset at a time."""
     columns = ("dataset_id", "attribute", "level", "values", "count")
     pending: list[tuple] = []
-    current, rows = None, []
     ordered = entries.order_by("dataset_id").values_list(
         "dataset_id", "subject", "study_id", *ATTRIBUTES, "series_count"
     )
-    for dataset_id, *entry in [*ordered.iterator(chunk_size=20_000), (None,)]:
-        if dataset_id != current and rows:
-            pending += _group_rows(current, rows)
-            rows = []
-            if len(pending) >= FLUSH or dataset_id is None:
-                _write(group, columns, pending)
-                pending = []
-        current = dataset_id
-        rows.append(entry)
+    for dataset_id, rows in itertools.groupby(ordered.iterator(chunk_size=20_000), itemgetter(0)):
+        pending += _group_rows(dataset_id, [row[1:] for row in rows])
+        if len(pending) >= FLUSH:
+            _write(group, columns, pending)
+            pending = []
+    _write(group, columns, pending)

@@ -160,6 +160,9 @@ if CONSENT_DEFAULT not in {"permit", "deny"}:
 # to a multiple of FEASIBILITY_ROUNDING (docs/catalogue.md#cohort-feasibility).
 FEASIBILITY_MIN_COUNT = envint("FEASIBILITY_MIN_COUNT", 10)
 FEASIBILITY_ROUNDING = envint("FEASIBILITY_ROUNDING", 10)
+# Counts from the index held in each worker's memory (about 60 bytes an entry), or, when false,
+# one aggregate in the database per question.
+FEASIBILITY_IN_MEMORY = envbool("FEASIBILITY_IN_MEMORY", True)
 if FEASIBILITY_MIN_COUNT < 1 or FEASIBILITY_ROUNDING < 1:
     raise ImproperlyConfigured("FEASIBILITY_MIN_COUNT and FEASIBILITY_ROUNDING must be at least 1")
 # The feasibility indexes include their criterion columns on PostgreSQL, so that counts are read
