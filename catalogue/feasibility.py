@@ -333,8 +333,11 @@ def _fetch(rows: QuerySet) -> list[tuple]:
 def _exact(criteria: Criteria) -> dict[int, tuple[int, int, int]]:
     rows = aggregate(criteria)
     if settings.FEASIBILITY_IN_MEMORY and rows.model in (FeasibilityEntry, Study):
-        # Studies or entries, up to every one of them: the index in memory counts them faster.
-        return feasibility_memory.counts(criteria)
+        # Studies or entries, up to every one of them: the index in memory counts them faster
+        # (once it is read).
+        found = feasibility_memory.counts(criteria)
+        if found is not None:
+            return found
     return {
         pk: (int(subjects), int(studies), int(series))
         for pk, subjects, studies, series in _fetch(rows)

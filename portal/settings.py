@@ -163,6 +163,8 @@ FEASIBILITY_ROUNDING = envint("FEASIBILITY_ROUNDING", 10)
 # Counts from the index held in each worker's memory (about 60 bytes an entry), or, when false,
 # one aggregate in the database per question.
 FEASIBILITY_IN_MEMORY = envbool("FEASIBILITY_IN_MEMORY", True)
+# Read in a thread, the database answering meanwhile (false: the first question waits for it).
+FEASIBILITY_MEMORY_BACKGROUND = envbool("FEASIBILITY_MEMORY_BACKGROUND", True)
 if FEASIBILITY_MIN_COUNT < 1 or FEASIBILITY_ROUNDING < 1:
     raise ImproperlyConfigured("FEASIBILITY_MIN_COUNT and FEASIBILITY_ROUNDING must be at least 1")
 # The feasibility indexes include their criterion columns on PostgreSQL, so that counts are read

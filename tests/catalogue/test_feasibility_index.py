@@ -14,6 +14,7 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from catalogue import feasibility
+from catalogue.facets import bump_version
 from catalogue.ingest import ingest_paths
 from catalogue.models import Dataset, FeasibilityGroup, Series, Study
 from catalogue.services import dataset_create, dataset_refresh_counts, dataset_set_status
@@ -230,6 +231,27 @@ def test_any_set_of_values_of_one_attribute_is_exact(varied, engine):
                 assert feasibility.exact_counts(criteria) == _plain_count(criteria), params
                 compared += 1
     assert compared > 40
+
+
+@pytest.mark.django_db(transaction=True)  # committed rows, which the reading thread sees
+def test_the_first_question_is_answered_while_the_index_is_read_in_the_background(
+    catalogue, personas, settings
+):
+    from catalogue import feasibility_memory
+
+    settings.FEASIBILITY_MEMORY_BACKGROUND = True
+    datasets = [catalogue.published, catalogue.other_published]
+    _varied_index(datasets, random.Random(3))
+    bump_version()  # as after a bulk load: every process reads its index anew
+    criteria = feasibility.parse(QueryDict("slice_thickness_to=2&age_from=30"))
+    expected = _plain_count(criteria)
+
+    assert feasibility.exact_counts(criteria) == expected  # the database answers meanwhile
+    reading = feasibility_memory._reading
+    assert reading is not None
+    reading.join(timeout=60)
+    assert feasibility.exact_counts(criteria) == expected  # now from the columns
+    assert feasibility_memory._current is not None and feasibility_memory._reading is None
 
 
 def test_counts_follow_a_new_ingest_and_a_status_change(varied, engine):
