@@ -1,7 +1,12 @@
-"""Demo nodes and datasets for ``manage.py demo_data`` (development only)."""
+"""Demo nodes and datasets for ``manage.py demo_data`` (development only), each with a study
+and series index of made-up headers, so that feasibility counts have something to count."""
 
-from catalogue.models import Node
-from catalogue.services import dataset_create, node_create
+import random
+import uuid
+from datetime import date
+
+from catalogue.models import Dataset, Node, Series, Study
+from catalogue.services import dataset_create, dataset_refresh_counts, node_create
 
 NODES = [
     {
@@ -65,6 +70,54 @@ DATASETS = [
     }),
 ]  # fmt: skip
 
+# Each dataset's pseudonyms: prefix and number (the demo citizen is OSLO-BR-0042).
+PSEUDONYMS = ["OSLO-BR", "OSLO-PR", "LAFE-LU", "LAFE-RC"]
+# Per modality: (manufacturer, model, field strength) choices, and slice thicknesses.
+EQUIPMENT = {
+    "MR": [("SIEMENS", "MAGNETOM Skyra", 3.0), ("GE MEDICAL SYSTEMS", "SIGNA Premier", 3.0),
+           ("Philips", "Ingenia", 1.5)],
+    "CT": [("SIEMENS", "SOMATOM Force", None), ("CANON_MEC", "Aquilion ONE", None)],
+    "SEG": [("", "", None)],
+}  # fmt: skip
+THICKNESS = {"MR": [1.0, 1.5, 3.0, 4.0], "CT": [0.625, 1.0, 1.25, 2.5], "SEG": [None]}
+
+
+def _uid(rng: random.Random) -> str:
+    return f"2.25.{uuid.UUID(int=rng.getrandbits(128)).int}"
+
+
+def _demo_index(dataset: Dataset, prefix: str, rng: random.Random) -> None:
+    """Subjects with one to three studies of two to five series each, within the dataset's
+    ages, sexes, modalities and body part."""
+    sexes = [{"female": "F", "male": "M"}[s] for s in dataset.sexes] or [""]
+    studies, series = [], []
+    for number in range(1, rng.randint(60, 140) + 1):
+        sex, age = (
+            rng.choice(sexes),
+            rng.randint(dataset.min_age or 18, (dataset.max_age or 90) - 3),
+        )
+        for visit in range(rng.randint(1, 3)):
+            day = date(2016 + 2 * visit + rng.randint(0, 1), rng.randint(1, 12), rng.randint(1, 28))
+            study = Study(
+                dataset=dataset, study_instance_uid=_uid(rng), subject=f"{prefix}-{number:04d}",
+                study_date=day, study_year=day.year, age=age + 2 * visit, sex=sex,
+            )  # fmt: skip
+            studies.append(study)
+            for _ in range(rng.randint(2, 5)):
+                modality = rng.choice(dataset.modalities)
+                maker, model, tesla = rng.choice(EQUIPMENT[modality])
+                series.append(
+                    Series(
+                        study=study, series_instance_uid=_uid(rng), modality=modality,
+                        body_part=dataset.body_parts[0], manufacturer=maker, model=model,
+                        field_strength=tesla, slice_thickness=rng.choice(THICKNESS[modality]),
+                        instance_count=rng.randint(20, 400),
+                    )
+                )  # fmt: skip
+    Study.objects.bulk_create(studies)
+    Series.objects.bulk_create(series)
+    dataset_refresh_counts(dataset=dataset)
+
 
 def load_demo_catalogue(*, operator) -> int:
     """Create the demo nodes (operated by ``operator``) and datasets once. Returns how many
@@ -72,8 +125,9 @@ def load_demo_catalogue(*, operator) -> int:
     if Node.objects.filter(slug__in=[n["slug"] for n in NODES]).exists():
         return 0
     nodes = {n["slug"]: node_create(actor=None, operators=[operator], **n) for n in NODES}
-    for slug, fields in DATASETS:
-        dataset_create(
+    rng = random.Random(2026)
+    for (slug, fields), prefix in zip(DATASETS, PSEUDONYMS, strict=True):
+        dataset = dataset_create(
             node=nodes[slug],
             actor=None,
             status="published",
@@ -83,4 +137,5 @@ def load_demo_catalogue(*, operator) -> int:
             licence="https://creativecommons.org/licenses/by-nc/4.0/",
             **fields,
         )
+        _demo_index(dataset, prefix, rng)
     return len(DATASETS)

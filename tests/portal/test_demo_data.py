@@ -39,3 +39,29 @@ def test_it_refuses_to_run_in_production(db, settings):
     with pytest.raises(CommandError, match="production"):
         call_command("demo_data")
     assert not User.objects.exists()
+
+
+def test_a_researcher_can_count_a_cohort_in_the_demo_catalogue(db, client):
+    """The demo datasets carry a study and series index, so the feasibility page has
+    something to count, and their figures are the index's."""
+    from catalogue.models import Study
+
+    call_command("demo_data")
+    client.force_login(User.objects.get(username="researcher"))
+
+    answer = client.get("/api/catalogue/feasibility/", {"modality": "MR"}).json()
+    titles = {row["title"] for node in answer["nodes"] for row in node["datasets"]}
+    assert titles == {
+        "Breast MRI screening cohort",
+        "Prostate mpMRI with biopsy outcome",
+        "Rectal cancer MRI before and after neoadjuvant therapy",
+    }
+    assert not answer["total"]["subjects"]["suppressed"]
+    chest = client.get("/api/catalogue/feasibility/", {"body_part": "CHEST", "modality": "CT"})
+    assert chest.json()["datasets_matched"] == 1
+    for dataset in Dataset.objects.all():
+        studies = Study.objects.filter(dataset=dataset)
+        assert dataset.number_of_studies == studies.count() > 0
+        assert dataset.number_of_subjects == studies.values("subject").distinct().count()
+    # The demo citizen's pseudonym is a subject of the breast cohort.
+    assert Study.objects.filter(subject="OSLO-BR-0042", dataset__node__slug="oslo").exists()
