@@ -3,10 +3,17 @@ from django.apps import AppConfig
 
 def _demo(people: dict) -> str:
     """Demo committees governing the demo catalogue, chaired by the demo committee member."""
-    from access.demo import load_demo_committees
+    from access.demo import load_demo_committees, load_demo_permit
 
     committees = load_demo_committees(chair=people["committee"])
-    return f"Demo committees: {committees}, chaired by 'committee'." if committees else ""
+    permit = load_demo_permit(
+        researcher=people["researcher"], chair=people["committee"], access_body=people["hdab"]
+    )
+    said = [f"Demo committees: {committees}, chaired by 'committee'." if committees else ""]
+    if permit:
+        said.append("Demo permit: 'researcher' holds one for the breast MRI cohort, its decision "
+                    "in the public register.")  # fmt: skip
+    return "\n".join(s for s in said if s)
 
 
 class AccessConfig(AppConfig):

@@ -65,3 +65,22 @@ def test_a_researcher_can_count_a_cohort_in_the_demo_catalogue(db, client):
         assert dataset.number_of_subjects == studies.values("subject").distinct().count()
     # The demo citizen's pseudonym is a subject of the breast cohort.
     assert Study.objects.filter(subject="OSLO-BR-0042", dataset__node__slug="oslo").exists()
+
+
+def test_the_demo_researcher_holds_a_permit_whose_decision_is_in_the_register(db, client, capsys):
+    from access.demo import DEMO_APPLICATION, DEMO_FIELDS
+    from access.models import Permit
+
+    call_command("demo_data")
+    assert "Demo permit" in capsys.readouterr().out
+    permit = Permit.objects.get(application__title=DEMO_APPLICATION)
+    assert permit.holder.username == "researcher" and permit.status == Permit.Status.ACTIVE
+    register = client.get("/access/register/").content.decode()
+    assert DEMO_FIELDS["lay_title"] in register
+    client.force_login(permit.holder)  # and the permit gives tokens for the Oslo node
+    path = f"/api/access/permits/{permit.pk}/tokens/"
+    issued = client.post(path, {"node": "oslo"}, content_type="application/json")
+    assert issued.status_code == 201 and issued.json()["datasets"]
+    call_command("demo_data")  # a second run adds no second application
+    assert Permit.objects.filter(application__title=DEMO_APPLICATION).count() == 1
+    assert verify_chain().ok
