@@ -6,13 +6,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from catalogue import duo
 from catalogue.facets import datasets_changed
 from catalogue.feasibility_index import feasibility_index_rebuild
-from catalogue.models import BasketItem, Dataset, DatasetTerm, Instance, Node, Series, Study
+from catalogue.models import BasketItem, Dataset, DatasetTerm, Node, Series, Study
 from catalogue.validators import validate_public_url
 from catalogue.vocabularies import AccessCondition, CollectionMethod, HealthCategory, Sex
 from portal.audit import audit_record
@@ -306,7 +308,8 @@ def dataset_refresh_counts(*, dataset: Dataset) -> Dataset:
     locked.number_of_studies = studies.count()
     locked.number_of_subjects = studies.values("subject").distinct().count()
     locked.number_of_series = series.count()
-    locked.number_of_instances = Instance.objects.filter(series__study__dataset=dataset).count()
+    # Each series' instances, counted by ingest as it indexes them.
+    locked.number_of_instances = series.aggregate(n=Coalesce(Sum("instance_count"), 0))["n"]
     modalities = series.exclude(modality="").values_list("modality", flat=True).distinct()
     body_parts = series.exclude(body_part="").values_list("body_part", flat=True).distinct()
     locked.modalities = sorted(set(locked.modalities) | set(modalities))

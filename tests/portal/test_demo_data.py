@@ -44,7 +44,7 @@ def test_it_refuses_to_run_in_production(db, settings):
 def test_a_researcher_can_count_a_cohort_in_the_demo_catalogue(db, client):
     """The demo datasets carry a study and series index, so the feasibility page has
     something to count, and their figures are the index's."""
-    from catalogue.models import Study
+    from catalogue.models import Series, Study
 
     call_command("demo_data")
     client.force_login(User.objects.get(username="researcher"))
@@ -63,6 +63,10 @@ def test_a_researcher_can_count_a_cohort_in_the_demo_catalogue(db, client):
         studies = Study.objects.filter(dataset=dataset)
         assert dataset.number_of_studies == studies.count() > 0
         assert dataset.number_of_subjects == studies.values("subject").distinct().count()
+        assert dataset.number_of_instances == sum(
+            Series.objects.filter(study__dataset=dataset).values_list("instance_count", flat=True)
+        )
+        assert dataset.number_of_instances > 0
     # The demo citizen's pseudonym is a subject of the breast cohort.
     assert Study.objects.filter(subject="OSLO-BR-0042", dataset__node__slug="oslo").exists()
 
