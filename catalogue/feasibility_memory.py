@@ -32,7 +32,7 @@ _COLUMNS = ("dataset_id", "subject", "study_id", "study_date", "age", "sex", "mo
 CODED = ("sex", "modality", "body_part", "manufacturer", "model")  # kept as codes
 MEASURED = ("study_date", "age", "field_strength", "slice_thickness")  # NaN where unknown
 CHUNK = 50_000  # rows converted at a time
-REBUILD_SHARE = 0.5  # rebuilt when this share of the subject numbers is no longer used
+REBUILD_GROWTH = 2  # read anew once reloads have numbered this many times the first subjects
 
 lock = threading.Lock()
 
@@ -65,6 +65,7 @@ class Columns:
         self.numbers: dict[str, dict] = {"subject": {}, "study": {}}
         self.owners: dict[str, list[int]] = {"subject": [], "study": []}
         self.owner_arrays: dict[str, np.ndarray] = {}
+        self.first_subjects = 0  # subjects numbered by the whole read
         self.data: dict[str, np.ndarray] = self._empty()
 
     @staticmethod
@@ -124,6 +125,7 @@ class Columns:
         latest = facets.latest_change()
         columns.seq, columns.stamp = latest
         columns.data = columns._read(None)
+        columns.first_subjects = len(columns.owners["subject"])
         return columns
 
     def reload(self, dataset_ids: set[int]) -> None:
@@ -143,9 +145,8 @@ class Columns:
         (self.seq, self.stamp), dataset_ids = changed
         if dataset_ids:
             self.reload(dataset_ids)
-            in_use = np.unique(self.data["subject"]).size
-            if in_use < len(self.owners["subject"]) * (1 - REBUILD_SHARE):
-                return None  # the numbers of datasets reloaded many times
+            if len(self.owners["subject"]) > REBUILD_GROWTH * max(self.first_subjects, 1000):
+                return None  # numbers taken again and again by datasets reloaded many times
         return self
 
     # --- Reading ---------------------------------------------------------------------------
