@@ -155,8 +155,8 @@ class PermitTokensApi(ListApi):
 class TokenDetailApi(AccessApi):
     @extend_schema(responses=answers(TokenOutput, invalid=None, conflict=False))
     def get(self, request, pk):
-        token = selectors.access_token(request.user, pk)
-        return Response(TokenOutput(_tokens(AccessToken.objects).get(pk=token.pk)).data)
+        # The selector read the permit, node and holder the answer shows, with the token.
+        return Response(TokenOutput(selectors.access_token(request.user, pk)).data)
 
 
 class TokenRevokeApi(AccessApi):

@@ -121,6 +121,20 @@ def test_it_lists_tokens_in_a_bounded_number_of_queries(permit, client_for, cata
     assert count() == few
 
 
+def test_one_token_is_read_in_one_query_after_the_session(permit, client_for, personas):
+    client = client_for("researcher")
+    issued = _issue(client, permit).json()
+    url = f"/api/access/tokens/{issued['id']}/"
+    client.get(url)  # the session and the user are read as on any signed-in request
+
+    with CaptureQueriesContext(connection) as queries:
+        answer = client.get(url)
+    assert answer.status_code == 200
+    assert answer.json()["jti"] == issued["jti"] and answer.json()["permit"] == permit.number
+    token_queries = [q for q in queries if "access_accesstoken" in q["sql"]]
+    assert len(token_queries) == 1, [q["sql"][:80] for q in queries]
+
+
 def test_it_revokes_a_token_and_shows_what_became_of_it(permit, client_for, personas):
     researcher = client_for("researcher")
     token_id = _issue(researcher, permit).json()["id"]
