@@ -37,16 +37,13 @@ REBUILD_GROWTH = 2  # read anew once reloads have numbered this many times the f
 lock = threading.Lock()
 
 
-def _select(dataset_ids: set[int] | None) -> tuple[str, list]:
-    quote = connection.ops.quote_name
-    sql = f"SELECT {', '.join(quote(c) for c in _COLUMNS)} FROM " + quote(  # noqa: S608
-        FeasibilityEntry._meta.db_table
-    )
-    if dataset_ids is None:
-        return sql, []
-    return sql + " WHERE dataset_id IN (" + ", ".join(["%s"] * len(dataset_ids)) + ")", sorted(
-        dataset_ids
-    )
+def _select(dataset_ids: set[int] | None) -> tuple[str, tuple]:
+    """The statement reading the entries of ``dataset_ids`` (all with None), to run on a
+    chunked cursor: the rows as the driver gives them, without the ORM's per-value work."""
+    entries = FeasibilityEntry.objects.order_by()
+    if dataset_ids is not None:
+        entries = entries.filter(dataset_id__in=sorted(dataset_ids))
+    return entries.values_list(*_COLUMNS).query.sql_with_params()
 
 
 def _measure(value: date | float) -> float:
