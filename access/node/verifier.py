@@ -40,7 +40,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 from .claims import MAX_LIFETIME, SCOPE_READ, TOKEN_TYPE, AccessClaims, InvalidClaims
 from .fetch import MAX_DOCUMENT_BYTES, Fetcher, FetchError, HttpFetcher, is_under
@@ -76,14 +76,14 @@ MAX_TIME = 10**11  # seconds since the epoch (year 5138): a larger time is not a
 TOKEN_CACHE_SIZE = 4096
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """What the verifier decided about a token (and, after :meth:`Verifier.allows_study`, a
     study).
 
     ``claims`` is set when the token is the portal's access token (signature, ``typ``, ``iss``
     and the claims' shape checked out), even when a later check refused it: the gatekeeper
-    reports the ``jti`` of refused uses too. Only ``allowed`` grants anything.
+    reports the ``jti`` of refused uses too. Only ``allowed`` grants anything. Immutable (a
+    named tuple: one is made for every request, and a frozen dataclass costs more to make).
     """
 
     allowed: bool
@@ -315,7 +315,8 @@ class Verifier:
             claims = AccessClaims.from_claims(payload)
         except InvalidClaims as error:
             raise Refused(refusal or Reason.BAD_CLAIMS, str(error)) from None
-        if refusal is None and not (_time(claims.iat) and _time(claims.nbf) and _time(claims.exp)):
+        # The claims' reading made iat, nbf and exp non-negative integers, none after exp.
+        if refusal is None and claims.exp > MAX_TIME:
             refusal = Reason.BAD_CLAIMS
         if refusal is None and claims.exp - claims.iat > MAX_LIFETIME:
             refusal = Reason.BAD_CLAIMS  # the portal issues nothing longer-lived
@@ -336,12 +337,13 @@ class Verifier:
 
     def _decide(self, token: str, verified: _Verified, now: float) -> Decision:
         claims = verified.claims
-        if now >= claims.exp + self.leeway:
+        expired = now >= claims.exp + self.leeway
+        if expired:
             self._forget(token)  # no entry outlives its token
         if verified.refusal is not None:
             shown = None if verified.refusal in (Reason.BAD_TYPE, Reason.BAD_ISSUER) else claims
             return _refuse(verified.refusal, shown)
-        if now >= claims.exp + self.leeway:
+        if expired:
             return _refuse(Reason.EXPIRED, claims)
         if now + self.leeway < claims.nbf or now + self.leeway < claims.iat:
             return _refuse(Reason.NOT_YET_VALID, claims)
@@ -351,9 +353,10 @@ class Verifier:
             status_list, fresh_until = self._status_list(claims.status_uri, now)
         except Refused as refusal:
             return _refuse(refusal.reason, claims)
-        if claims.status_idx >= status_list.size:
+        try:
+            status = status_list.get(claims.status_idx)
+        except IndexError:
             return _refuse(Reason.STATUS_OUT_OF_RANGE, claims)
-        status = status_list.get(claims.status_idx)
         if status != VALID:
             return _refuse(Reason.SUSPENDED if status == SUSPENDED else Reason.REVOKED, claims)
         cache_for = max(0.0, min(claims.exp - now, fresh_until - now))
