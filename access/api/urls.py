@@ -1,7 +1,7 @@
 from django.urls import path
 
 import portal.ids  # noqa: F401  (registers the <id:...> path converter)
-from access.api import applications, permits, register, reviews, tokens
+from access.api import applications, permits, register, results, reviews, tokens
 
 app_name = "access_api"
 
@@ -66,6 +66,18 @@ urlpatterns = [
     path("permits/<id:pk>/", permits.PermitDetailApi.as_view(), name="permit"),
     path("permits/<id:pk>/change/", permits.PermitChangeApi.as_view(), name="permit_change"),
     path("permits/<id:pk>/tokens/", tokens.PermitTokensApi.as_view(), name="permit_tokens"),
+    # The holder's results (EHDS Art 61(4)), as on the permit's results page
+    path("permits/<id:pk>/results/", results.PermitResultsApi.as_view(), name="permit_results"),
+    path(
+        "permits/<id:pk>/results/outputs/",
+        results.ResultOutputsApi.as_view(),
+        name="permit_result_outputs",
+    ),
+    path(
+        "permits/<id:pk>/results/outputs/<id:output_pk>/",
+        results.ResultOutputApi.as_view(),
+        name="permit_result_output",
+    ),
     path("tokens/<id:pk>/", tokens.TokenDetailApi.as_view(), name="token"),
     path("tokens/<id:pk>/revoke/", tokens.TokenRevokeApi.as_view(), name="token_revoke"),
 ]

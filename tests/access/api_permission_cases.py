@@ -53,6 +53,11 @@ ACCESS_API_CASES = [
     ("access_api:permit_tokens", "api_permit", "get", api_only(*SUBMITTED_READERS)),
     ("access_api:permit_tokens", "api_permit", "post",
      api_only(*SUBMITTED_READERS, ok=UNSUPPORTED)),  # the service then says who may (403)
+    ("access_api:permit_results", "api_permit", "get", api_only("researcher")),  # the holder
+    ("access_api:permit_results", "api_permit", "put", api_only("researcher", ok=400)),  # no body
+    ("access_api:permit_result_outputs", "api_permit", "post",
+     api_only("researcher", ok=UNSUPPORTED)),
+    ("access_api:permit_result_output", "api_output", "delete", api_only("researcher", ok=204)),
     ("access_api:token", "api_token", "get", api_only(*SUBMITTED_READERS)),
     ("access_api:token_revoke", "api_token", "post",
      api_only("researcher", "committee_chair", "hdab_admin", ok=UNSUPPORTED)),
@@ -62,7 +67,7 @@ ACCESS_API_CASES = [
 def access_api_url_kwargs(access) -> dict:
     """URL kwargs for the cases above: ``access``'s draft and submitted applications, the Oslo
     review of the submitted one, an invitation sent to the citizen, an Oslo permit and a token
-    issued under it to the researcher."""
+    issued under it to the researcher, and an output of its results."""
     from access import services
     from access.models import Permit, Review
     from portal.models import User
@@ -79,6 +84,9 @@ def access_api_url_kwargs(access) -> dict:
         services.review_decide(review=review, actor=chair, approve=True)
     permit = Permit.objects.get(application=decided, review__committee=access.oslo)
     token = services.token_issue(permit=permit, node=permit.datasets.get().node, actor=researcher)
+    output = services.result_output_add(
+        permit=permit, actor=researcher, kind="software", title="Code", reference="https://x.org"
+    )
     return {
         "api_token": {"pk": token.record.pk},
         "api_draft": {"pk": access.draft.pk},
@@ -88,4 +96,5 @@ def access_api_url_kwargs(access) -> dict:
         },
         "api_invitation": {"token": invitation.token},
         "api_permit": {"pk": permit.pk},
+        "api_output": {"pk": permit.pk, "output_pk": output.pk},
     }
