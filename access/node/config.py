@@ -295,6 +295,22 @@ def _absolute_path(value: object, name: str) -> Path | None:
     return Path(value)
 
 
+def check_reused_log(path: Path) -> None:
+    """Refuse a log of reused allows the gatekeeper cannot read (raises :class:`ConfigError`);
+    a file nginx has not written yet must be in a directory the gatekeeper can read."""
+    hint = "the gatekeeper's user must read it (usermod -aG adm ecii-gatekeeper)"
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError:
+        if not path.parent.is_dir() or not os.access(path.parent, os.R_OK | os.X_OK):
+            raise ConfigError(f"gatekeeper.reused_log: cannot read {path.parent}; {hint}") from None
+    except OSError as error:
+        raise ConfigError(
+            f"gatekeeper.reused_log: cannot read {path} ({error.strerror}); {hint}"
+        ) from None
+
+
 def write_secret_file(path: Path, text: str) -> None:
     """Write ``text`` to a new file only its owner may read (mode 600), refusing to overwrite."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -241,6 +241,9 @@ class Gatekeeper:
         self.exclusions = exclusions
         self.reporter, self.clock = reporter, clock
         self.operators = OperatorCache(config.operator_cache_seconds)
+        # Whether the requests nginx allows by reusing an allow reach the reports: false while
+        # its log of them cannot be read (gatekeeper.py follows it), and no allow is reusable.
+        self.reuses_reported = config.reused_log is not None
 
     # Credentials
 
@@ -359,7 +362,7 @@ class Gatekeeper:
         """The 200 for an allowed study read: reusable by nginx for the whole seconds it stands,
         with the token's ``jti`` for the reports, when nginx can report the reuses."""
         claims = decision.claims
-        if self.config.reused_log is None or claims is None:
+        if not self.reuses_reported or claims is None:
             return OK
         seconds = int(self.decision_valid_until(decision) - self.clock())  # rounded down
         if seconds < 1:

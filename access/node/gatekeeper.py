@@ -87,6 +87,8 @@ class Handler(BaseHTTPRequestHandler):
             )
         if path == "/healthz":
             state = {"study_map": gatekeeper.study_maps.current() is not None}
+            if gatekeeper.config.reused_log is not None:
+                state["reused_log"] = gatekeeper.reuses_reported
             return Answer(200, (("Content-Type", "application/json"),), json.dumps(state).encode())
         return Answer(404)
 
@@ -187,12 +189,44 @@ def _send_reports(gatekeeper: Gatekeeper, stop: threading.Event) -> None:
 REUSED_READ_EVERY = 0.2  # seconds between reads of nginx's log of reused allows
 
 
-def _follow_reused(reused: ReusedLog, stop: threading.Event) -> None:
+def read_reused(gatekeeper: Gatekeeper, reused: ReusedLog) -> None:
+    """Report the requests nginx allowed by reusing an allow since the last read. While its log
+    cannot be read (its permissions, a file logrotate recreated for another group), no allow is
+    reusable, so that nginx asks about every request and each is reported; said once in the
+    journal, and again once it can be read."""
+    try:
+        reused.read()
+    except Exception as error:
+        if gatekeeper.reuses_reported:
+            gatekeeper.reuses_reported = False
+            log.error(
+                "cannot read nginx's log of reused allows %s (%s): no allow is reused, nginx asks "
+                "about every request, until it can be read",
+                reused.path,
+                error,
+                exc_info=not isinstance(error, OSError),
+            )
+        return
+    if not gatekeeper.reuses_reported:
+        gatekeeper.reuses_reported = True
+        log.warning("nginx's log of reused allows %s is read again: allows are reused", reused.path)
+
+
+def _follow_reused(gatekeeper: Gatekeeper, reused: ReusedLog, stop: threading.Event) -> None:
     while not stop.wait(REUSED_READ_EVERY):
-        try:
-            reused.read()
-        except Exception:
-            log.exception("the log of reused allows not read")
+        read_reused(gatekeeper, reused)
+
+
+def stop_reporting(gatekeeper: Gatekeeper, reused: ReusedLog | None) -> None:
+    """At the end: read the last reuses, then seal the pending access reports and try to send
+    them. The reports are sealed whatever happened to the log."""
+    try:
+        if reused is not None:
+            read_reused(gatekeeper, reused)
+            reused.close()
+    finally:
+        if gatekeeper.reporter is not None:
+            gatekeeper.reporter.flush()
 
 
 def serve(gatekeeper: Gatekeeper) -> None:
@@ -214,18 +248,17 @@ def serve(gatekeeper: Gatekeeper) -> None:
         gatekeeper.config.state_dir.mkdir(parents=True, exist_ok=True)
         position = gatekeeper.config.state_dir / "reused-log.position"
         reused = ReusedLog(gatekeeper.config.reused_log, position, gatekeeper.record_reused)
-        threading.Thread(target=_follow_reused, args=(reused, stop), daemon=True).start()
+        read_reused(gatekeeper, reused)  # before the first allow: may it be reused?
+        threading.Thread(
+            target=_follow_reused, args=(gatekeeper, reused, stop), daemon=True
+        ).start()
     host, port = server.server_address[:2]
     log.info("gatekeeper listening on %s:%s for node %s", host, port, gatekeeper.config.audience)
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
         server.server_close()
-        if reused is not None:
-            reused.read()  # the last reuses are reported before the spool is sealed
-            reused.close()
-        if gatekeeper.reporter is not None:
-            gatekeeper.reporter.flush()
+        stop_reporting(gatekeeper, reused)
         log.info("gatekeeper stopped")
 
 
@@ -286,6 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     if args.command == "check":
+        try:
+            if config.reused_log is not None:
+                node_config.check_reused_log(config.reused_log)
+        except node_config.ConfigError as error:
+            print(f"configuration error: {error}", file=sys.stderr)
+            return 2
         print("configuration OK")
         return 0
     serve(build(config))

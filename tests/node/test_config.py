@@ -171,3 +171,17 @@ def test_every_spelling_of_a_study_uid_in_a_query_is_found():
     query = [("StudyInstanceUID", "1.2,1.3"), ("0020000d", "1.4"), ("studyinstanceuid", "1.5\\1.6")]
     assert study_uids_in(query) == ["1.2", "1.3", "1.4", "1.5", "1.6"]
     assert study_uids_in([("PatientID", "x")]) is None
+
+
+def test_check_refuses_a_log_of_reused_allows_the_gatekeeper_cannot_read(tmp_path):
+    path = _write_config(tmp_path)
+    unreadable = tmp_path / "reused.log"
+    unreadable.mkdir()  # root reads any file: a directory stands in for a file it cannot
+    text = path.read_text().replace("[portal]", f'reused_log = "{unreadable}"\n[portal]', 1)
+    path.write_text(text)
+    result = _command("--config", str(path), "check")
+    assert result.returncode == 2 and "gatekeeper.reused_log" in result.stderr
+    path.write_text(text.replace(str(unreadable), str(tmp_path / "not-yet-written.log")))
+    assert _command("--config", str(path), "check").returncode == 0
+    path.write_text(text.replace(str(unreadable), str(tmp_path / "nowhere" / "reused.log")))
+    assert _command("--config", str(path), "check").returncode == 2
