@@ -3,7 +3,8 @@
 Every route accepts at most ``settings.REQUEST_BODY_MAX_BYTES``; the few routes that take
 uploads (named in ``settings.REQUEST_BODY_UPLOAD_CAPS``) accept more. A request whose declared
 ``Content-Length`` is over the cap of its route is answered 413 at once, without reading the
-body: JSON (``{"detail": ...}``) under ``/api/``, a short page elsewhere.
+body: problem details (RFC 9457) under ``/api/``, an OperationOutcome under the FHIR API, a
+short page elsewhere.
 
 Under WSGI the body is read only through Django's stream, which stops at ``Content-Length``, so
 checking the declared length is enough. Under ASGI, Django reads the whole body before any
@@ -12,7 +13,6 @@ same check to the declared length and counts a streamed (chunked) body as it arr
 as soon as it passes the cap.
 """
 
-import json
 from collections.abc import Callable
 
 from django.conf import settings
@@ -23,7 +23,7 @@ from django.urls import Resolver404, resolve
 from django.utils.csp import build_policy
 from django.utils.translation import gettext as _
 
-from portal.api_errors import FHIR_PREFIX, fhir_outcome
+from portal.api_errors import FHIR_PREFIX, fhir_outcome, problem
 
 
 def body_cap(path_info: str) -> int:
@@ -51,15 +51,13 @@ def _megabytes(size: int) -> str:
 
 
 def too_large(path_info: str, cap: int) -> HttpResponse:
-    """The 413 answer: JSON under /api/, a page elsewhere. It carries its own security headers
-    because under ASGI it is sent without passing through the middleware."""
+    """The 413 answer: problem details under /api/, a page elsewhere. It carries its own
+    security headers because under ASGI it is sent without passing through the middleware."""
     message = _("The request is larger than this address accepts (at most %(limit)s).") % {
         "limit": _megabytes(cap)
     }
     if path_info.startswith("/api/"):
-        response = HttpResponse(
-            json.dumps({"detail": message}), status=413, content_type="application/json"
-        )
+        response = problem(413, message)
     elif path_info.startswith(FHIR_PREFIX):
         response = fhir_outcome(413, message)
     else:

@@ -13,6 +13,7 @@ from django.test.client import ClientHandler
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from access.models import Application
+from portal.api_errors import PROBLEM_JSON
 
 BOUNDARY = "capboundary"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
@@ -104,7 +105,8 @@ def test_it_refuses_a_40_mb_ethics_upload_without_reading_it(access, client_for,
     body = _file_body(40 * MB)
     response = _post(api, body, cookie=cookie)
     assert response.status_code == 413
-    assert response["Content-Type"] == "application/json"
+    assert response["Content-Type"] == PROBLEM_JSON
+    assert json.loads(response.content)["status"] == 413
     assert "at most 12.5 MB" in json.loads(response.content)["detail"]
     assert body.read_bytes == 0
 
@@ -152,7 +154,8 @@ def test_it_caps_the_body_of_every_route(db, client_for, path, name):
     assert response.status_code == 413
     assert body.read_bytes == 0
     if path.startswith("/api/"):
-        assert response["Content-Type"] == "application/json"
+        assert response["Content-Type"] == PROBLEM_JSON
+        assert json.loads(response.content)["status"] == 413
         assert json.loads(response.content)["detail"].startswith("The request is larger")
     elif path.startswith("/fhir/"):  # FHIR's error resource
         assert response["Content-Type"] == "application/fhir+json; fhirVersion=5.0"
@@ -225,7 +228,7 @@ def test_it_stops_reading_a_streamed_body_past_the_cap_under_asgi():
     # 40 MB sent without a Content-Length (chunked): reading stops at the cap.
     status, headers, body, received = _asgi("/api/access/applications/", chunks=640)
     assert status == 413
-    assert headers[b"content-type"] == b"application/json"
+    assert headers[b"content-type"] == PROBLEM_JSON.encode()
     assert json.loads(body)["detail"].startswith("The request is larger")
     assert received <= settings.REQUEST_BODY_MAX_BYTES + 64 * 1024
 
