@@ -150,16 +150,29 @@ def _as_api_exception(exc: Exception) -> Exception:
     return exc
 
 
+def _path(field: str, key) -> str:
+    """Where a nested error is: ``datasets[0]`` for an item of a list, ``team.email`` for a
+    member of an object; ``detail`` and ``non_field_errors`` name no place of their own."""
+    key = str(key)
+    if key in ("detail", "non_field_errors"):
+        return field
+    if key.isdigit():
+        return f"{field}[{key}]"
+    return f"{field}.{key}" if field else key
+
+
 def _sentences(errors, field: str = "") -> list[str]:
-    """The messages of DRF's error structure (nested for lists and objects) as sentences."""
+    """The messages of DRF's error structure (nested for lists and objects) as sentences, each
+    naming the place of its input (``datasets[0]: …``)."""
     if isinstance(errors, dict):
+        return [m for key, value in errors.items() for m in _sentences(value, _path(field, key))]
+    if isinstance(errors, list):
         return [
             m
-            for key, value in errors.items()
-            for m in _sentences(value, key if key not in ("detail", "non_field_errors") else "")
+            for index, value in enumerate(errors)
+            # A list of objects' errors (a nested many=True) has one entry per item.
+            for m in _sentences(value, _path(field, index) if isinstance(value, dict) else field)
         ]
-    if isinstance(errors, list):
-        return [m for value in errors for m in _sentences(value, field)]
     return [f"{field}: {errors}" if field else str(errors)]
 
 

@@ -60,7 +60,7 @@ class TransitionsMixin(models.Model):
         the table does not allow it."""
         if not self.can_transition_to(status):
             raise InvalidTransition(
-                _("A %(model)s that is %(old)s cannot become %(new)s.")
+                _("This %(model)s is %(old)s: it cannot become %(new)s.")
                 % {
                     "model": self._meta.verbose_name,
                     "old": self.get_status_display().lower(),

@@ -1,5 +1,8 @@
 """Every error under /api/ is JSON, whatever refuses the request; the pages keep their HTML."""
 
+import json
+from unittest.mock import ANY
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -171,7 +174,7 @@ def test_a_refused_transition_is_the_same_409_in_every_app(access, catalogue, cl
         dataset_set_status(dataset=catalogue.draft, status="draft", actor=None)
     answer = exception_handler(refused.value, {})
     assert answer.status_code == 409
-    refusal = "A dataset that is draft cannot become draft."
+    refusal = "This dataset is draft: it cannot become draft."
     assert answer.data == _problem_body(409, "Conflict", refusal)
 
     researcher = client_for("researcher")
@@ -222,3 +225,16 @@ def test_an_ingest_without_files_is_a_problem_too(catalogue, client_for):
     assert response.json()["errors"] == {
         "files": ["Upload at least one DICOM file in the field 'files'."]
     }
+
+
+def test_an_error_inside_a_list_names_the_item(client_for, catalogue):
+    """The detail says where the bad value is, as the errors member does."""
+    answer = client_for("researcher").post(
+        "/api/access/applications/",
+        json.dumps({"title": "t", "datasets": [catalogue.published.pk, 99999999999999999999]}),
+        content_type="application/json",
+    )
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["errors"] == {"datasets": {"1": [ANY]}}
+    assert body["detail"].startswith("datasets[1]: ")
