@@ -7,6 +7,8 @@ permit not active or ended (409), nothing granted at that node or a lifetime out
 (400), no signing key yet (503).
 """
 
+from collections.abc import Mapping
+
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -113,6 +115,16 @@ class PermitTokensApi(ListApi):
             help_text="Seconds (default and most: `ACCESS_TOKEN_LIFETIME`, at most an hour). "
             "The token never outlives the permit's last day.",
         )
+
+        def to_internal_value(self, data):
+            # A misspelt field (``lifetim``) would silently give the longest token: refused.
+            if isinstance(data, Mapping):
+                unknown = sorted(set(data) - set(self.fields))
+                if unknown:
+                    raise exceptions.ValidationError(
+                        {name: [_("There is no such field.")] for name in unknown}
+                    )
+            return super().to_internal_value(data)
 
     @extend_schema(responses={200: TokenOutput(many=True)})
     def get(self, request, pk):

@@ -51,6 +51,7 @@ def test_it_issues_a_token_for_a_node_named_by_slug_or_audience(permit, client_f
         ({"node": "nowhere"}, "node"),
         ({"lifetime": 10}, "lifetime"),
         ({"lifetime": 3601}, "lifetime"),
+        ({"lifetim": 60}, "lifetim"),  # misspelt: not the longest token by default
     ],
 )
 def test_it_refuses_bad_input(permit, client_for, body, field):
