@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -23,7 +24,8 @@ from portal.forms import show_refusal
 from portal.models import User
 from portal.workflow import NotPermitted
 
-RECENT_TOKENS = 20  # the permit page lists this many of the newest tokens
+ENDED_TOKENS = 20  # the permit page lists every live token, and this many of the ended ones
+LIVE_TOKENS = 500  # ...up to this many live ones (more are counted, and revoked by the API)
 
 
 class TokenForm(forms.Form):
@@ -78,7 +80,8 @@ def token_context(
     refusal: str = "",
 ) -> dict[str, object]:
     """What the permit page shows about tokens: the form (to those the permit authorises),
-    why none can be issued now (or ``refusal``), and the newest tokens the person may see."""
+    why none can be issued now (or ``refusal``), and the tokens the person may see: every live
+    one, and the newest that have ended."""
     user = request.user
     assert isinstance(user, User)
     authorised = may_issue_token(user, permit)
@@ -86,8 +89,18 @@ def token_context(
     refusal = refusal or (token_refusal(user, permit, nodes) if authorised else "")
     if authorised and not refusal and form is None:
         form = TokenForm(nodes=nodes, auto_id="token-%s")
-    tokens = list(selectors.permit_tokens(user, permit)[:RECENT_TOKENS])
     now = timezone.now()
+    # Every token still usable is listed, so that whoever revokes them after a leak misses
+    # none; of the ended ones only the newest, the others counted.
+    visible = selectors.permit_tokens(user, permit)
+    live_now = Q(revoked_at__isnull=True, expires_at__gt=now)
+    live = list(visible.filter(live_now)[: LIVE_TOKENS + 1])
+    ended = list(visible.exclude(live_now)[: ENDED_TOKENS + 1])
+    tokens = live[:LIVE_TOKENS] + ended[:ENDED_TOKENS]
+    more_live = visible.filter(live_now).count() - LIVE_TOKENS if len(live) > LIVE_TOKENS else 0
+    more_ended = (
+        visible.exclude(live_now).count() - ENDED_TOKENS if len(ended) > ENDED_TOKENS else 0
+    )
     # Whoever may revoke any token of the permit (one check, not one per token).
     revokes_all = user.pk == permit.holder_id or may_change_permit(user, permit)
     return {
@@ -102,6 +115,8 @@ def token_context(
             for token in tokens
         ],
         "sees_all_tokens": any(t.holder_id != user.pk for t in tokens),
+        "more_live_tokens": more_live,
+        "more_ended_tokens": more_ended,
     }
 
 
@@ -151,6 +166,7 @@ def token_issue(request: HttpRequest, pk: int) -> HttpResponse:
                     "datasets": next(n.datasets for n in nodes if n.node.pk == node.pk),
                     "lifetime_minutes": (issued.claims.exp - issued.claims.iat) // 60,
                     "status_list_ttl": settings.STATUS_LIST_TTL,
+                    "status_list_most": 2 * settings.STATUS_LIST_TTL,
                 },
             )
             # Shown once: no cache may keep it, and the browser's back button does not show it.
@@ -176,11 +192,13 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             _("The token for %(node)s issued %(when)s was revoked; nodes refuse it within "
-              "%(ttl)s seconds.")
+              "%(ttl)s seconds (%(most)s where a shared cache sits between a node and the "
+              "portal).")
             % {
                 "node": token.node.name,
                 "when": f"{timezone.localtime(token.issued_at):%Y-%m-%d %H:%M}",
                 "ttl": settings.STATUS_LIST_TTL,
+                "most": 2 * settings.STATUS_LIST_TTL,
             },
         )  # fmt: skip
     return redirect("access:permit_detail", token.permit_id)
