@@ -15,7 +15,7 @@ NODES = [
         "organisation": "Oslo University Hospital",
         "country": "NO",
         "contact_email": "imaging-node@ous.example.org",
-        "dicomweb_base_url": "http://127.0.0.1:8042/dicom-web",
+        "dicomweb_base_url": "https://imaging.ous.example.org/dicom-web",
         "audience": "urn:ecii:node:oslo",
     },
     {
@@ -24,7 +24,7 @@ NODES = [
         "organisation": "Hospital Universitari i Politècnic La Fe",
         "country": "ES",
         "contact_email": "imaging-node@lafe.example.org",
-        "dicomweb_base_url": "http://127.0.0.1:8043/dicom-web",
+        "dicomweb_base_url": "https://imaging.lafe.example.org/dicom-web",
         "audience": "urn:ecii:node:valencia",
     },
 ]
