@@ -45,6 +45,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .portal_link import check_signing_key
+
 # scrypt parameters for operator secrets (RFC 7914): about 16 MiB and a few tens of
 # milliseconds per check. Operator secrets are generated with 192 bits of entropy, so the cost
 # is a second line of defence; the gatekeeper also caches a successful check briefly.
@@ -244,6 +246,13 @@ def load(path: Path | str) -> Config:
         raise ConfigError(f"node.signing_key_file: {key_path} is not a JSON Web Key") from None
     if not isinstance(signing_key, dict) or "d" not in signing_key or "kid" not in signing_key:
         raise ConfigError("node.signing_key_file must hold a private JWK with a kid (new-key)")
+    try:
+        check_signing_key(signing_key)
+    except Exception as error:
+        raise ConfigError(
+            f"node.signing_key_file: {key_path} cannot sign ({type(error).__name__}: {error}); "
+            "make one with new-key"
+        ) from None
     prefix = "/" + gatekeeper.get("dicomweb_prefix", "/dicom-web").strip("/")
     study_map_url = _portal_url(_text(portal, "portal", "study_map_url"), "portal.study_map_url")
     exclusions_url = portal.get("exclusions_url") or _beside(study_map_url, "exclusions")

@@ -172,6 +172,11 @@ class StudyMapStore:
         return min(self.refresh_every, self.loaded.ttl or self.refresh_every)
 
 
+def check_signing_key(key: dict[str, Any]) -> None:
+    """Raise if ``key`` cannot sign a report batch (a damaged or public key), by signing one."""
+    sign_report({"iss": "check", "jti": "check", "events": []}, key)
+
+
 def sign_report(claims: dict[str, Any], key: dict[str, Any]) -> str:
     """A batch's claims signed with the node's private JWK (ES256 or Ed25519, as the key
     says), typed ``accessreport+jwt``."""
@@ -215,19 +220,31 @@ class AccessReporter:
                 self.full.set()
 
     def seal(self) -> int:
-        """Sign what has been recorded into batches in the spool; how many batches."""
+        """Sign what has been recorded into batches in the spool; how many batches. The access
+        reports are the node's access log (EHDS Art 73): events that cannot be signed or
+        written stay recorded, in order, and the error is raised."""
         with self._lock:
             events, self._events = self._events, []
             self.full.clear()
-        sealed = 0
-        for batch in _batches(events, self.batch_max):
-            now = self.clock()
-            claims = reports.batch_claims(node=self.node, events=batch, iat=int(now))
-            token = sign_report(claims, self.signing_key)
-            name = f"{int(now * 1000):015d}-{claims['jti']}.jwt"
-            _write_atomically(self.spool / name, token.encode("ascii"))
-            sealed += 1
+        sealed = done = 0
+        try:
+            for batch in _batches(events, self.batch_max):
+                now = self.clock()
+                claims = reports.batch_claims(node=self.node, events=batch, iat=int(now))
+                token = sign_report(claims, self.signing_key)
+                name = f"{int(now * 1000):015d}-{claims['jti']}.jwt"
+                _write_atomically(self.spool / name, token.encode("ascii"))
+                sealed, done = sealed + 1, done + len(batch)
+        except BaseException:
+            with self._lock:
+                self._events[:0] = events[done:]  # before what was recorded meanwhile
+            raise
         return sealed
+
+    def pending(self) -> int:
+        """How many recorded events are not sealed yet."""
+        with self._lock:
+            return len(self._events)
 
     def send(self) -> int:
         """Post the spooled batches in order, removing each one the portal accepted; how many
@@ -267,8 +284,12 @@ class AccessReporter:
         return sent
 
     def flush(self) -> None:
-        """Seal and send; a failure to send leaves the batches in the spool."""
-        self.seal()
+        """Seal and send; a failure to send leaves the batches in the spool, a failure to seal
+        leaves the events recorded (logged, and tried again at the next flush)."""
+        try:
+            self.seal()
+        except Exception:
+            log.exception("%d access events not sealed (kept, tried again)", self.pending())
         try:
             self.send()
         except PortalError as error:
