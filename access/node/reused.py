@@ -6,7 +6,8 @@ nginx appends one line per such request to a log file (``log_format ecii_reused`
 and hands each line to the gatekeeper, which reports it like a decision of its own. A file loses
 nothing when the gatekeeper is busy or down: it is read from where the gatekeeper stopped, kept
 in the state directory (the file's inode and offset), and a rotated file (moved away, nginx told
-to reopen its logs) is read to its end before the new one.
+to reopen its logs) is read to its end before the new one, also when it was rotated while the
+gatekeeper was stopped (then as ``<path>.1``, logrotate's name for it, until it is compressed).
 """
 
 import json
@@ -76,9 +77,12 @@ class ReusedLog:
 
     def read(self) -> int:
         """Record every complete line written since the last read; how many were recorded."""
-        if self._handle is None and not self._open():
-            return 0
-        count = self._read_handle()
+        count = 0
+        if self._handle is None:
+            count += self._read_rotated()
+            if not self._open():
+                return count
+        count += self._read_handle()
         try:
             replaced = os.stat(self.path).st_ino != self._inode
         except FileNotFoundError:
@@ -91,6 +95,42 @@ class ReusedLog:
             if self._open():
                 count += self._read_handle()
         return count
+
+    def _read_rotated(self) -> int:
+        """When the file the gatekeeper stopped in is no longer at ``path`` (logrotate moved it
+        while the gatekeeper was stopped), read that file on from where it stopped: logrotate's
+        first rotated name, ``<path>.1``, if it is the same file (its inode). A file already
+        compressed or rotated further is not read, and that is logged."""
+        if self._inode is None:
+            return 0
+        try:
+            if os.stat(self.path).st_ino == self._inode:
+                return 0
+        except FileNotFoundError:
+            pass
+        rotated = self.path.with_name(self.path.name + ".1")
+        try:
+            handle: BinaryIO | None = rotated.open("rb")
+        except OSError:
+            handle = None
+        if handle is None or os.fstat(handle.fileno()).st_ino != self._inode:
+            if handle is not None:
+                handle.close()
+            log.warning(
+                "%s was rotated while the gatekeeper was stopped and %s is not that file: the "
+                "reused allows nginx logged to it after byte %d are not reported",
+                self.path,
+                rotated,
+                self._offset,
+            )
+            self._inode, self._offset = None, 0
+            return 0
+        self._handle = handle
+        try:
+            return self._read_handle()
+        finally:
+            handle.close()
+            self._handle = None
 
     def _read_handle(self) -> int:
         assert self._handle is not None

@@ -58,6 +58,40 @@ def test_a_rotated_log_is_read_to_its_end_before_the_new_one(tmp_path):
     assert [at for _jti, _study, at in seen] == [1800000000.001, 1800000000.002, 1800000000.003]
 
 
+def test_a_log_rotated_while_the_gatekeeper_was_stopped_is_read_on_from_where_it_stopped(tmp_path):
+    seen = []
+    log = tmp_path / "reused.log"
+    log.write_text(line(1))
+    first = follower(tmp_path, seen)
+    first.read()
+    first.close()
+    with log.open("a") as handle:
+        handle.write(line(2))  # written while the gatekeeper was down, then rotated
+    os.rename(log, tmp_path / "reused.log.1")
+    log.write_text(line(3))
+    assert follower(tmp_path, seen).read() == 2
+    assert [at for _jti, _study, at in seen] == [1800000000.001, 1800000000.002, 1800000000.003]
+    follower(tmp_path, seen).read()  # and once only, across another restart
+    assert len(seen) == 3
+
+
+def test_a_rotated_log_already_compressed_is_said_lost_and_the_new_one_read(tmp_path, caplog):
+    seen = []
+    log = tmp_path / "reused.log"
+    log.write_text(line(1))
+    first = follower(tmp_path, seen)
+    first.read()
+    first.close()
+    with log.open("a") as handle:
+        handle.write(line(2))
+    os.rename(log, tmp_path / "reused.log.2")  # not logrotate's first name: not looked for
+    (tmp_path / "reused.log.1").write_text(line(9))  # another file
+    log.write_text(line(3))
+    assert follower(tmp_path, seen).read() == 1
+    assert [at for _jti, _study, at in seen] == [1800000000.001, 1800000000.003]
+    assert "are not reported" in caplog.text
+
+
 def test_lines_that_are_not_nginxs_are_skipped():
     assert parse_line(line(1).encode()) == (JTI, STUDY, 1800000000.001)
     for other in (b"", b"ecii-reused", b"hello " + line(1).encode(), b"ecii-reused x j s"):
