@@ -280,7 +280,8 @@ class AccessReporter:
                     body[:500].decode("utf-8", errors="replace"),
                 )
                 continue
-            raise PortalError(f"reports {self.url}: HTTP {status}")
+            detail = body[:300].decode("utf-8", errors="replace")  # 409: which key, say
+            raise PortalError(f"reports {self.url}: HTTP {status} {detail}".rstrip())
         return sent
 
     def flush(self) -> None:

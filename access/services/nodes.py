@@ -168,8 +168,8 @@ def study_map_document(node: Node) -> str:
 
 class ReportRefused(Exception):
     """A batch the portal will not store; ``str()`` says why. ``retry`` is true when the node
-    should send it again later (its key is not registered yet), false when it never will be
-    accepted."""
+    should send it again later (its key, or the key it now signs with, is not registered yet),
+    false when it never will be accepted."""
 
     def __init__(self, message: str, *, retry: bool = False) -> None:
         super().__init__(message)
@@ -188,6 +188,14 @@ def access_report_receive(*, node: Node, document: bytes) -> tuple[NodeAccessRep
     jwk = credential.public_jwk if credential else None
     if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
         raise ReportRefused(_("The node has no registered report key."), retry=True)
+    kid = _signed_with(document)
+    if isinstance(kid, str) and kid != jwk["kid"]:
+        # A rotated key not registered yet: the node keeps the batch and sends it again.
+        raise ReportRefused(
+            _("The batch is signed with the key %(kid)s; the node's registered key is %(reg)s.")
+            % {"kid": kid[:100], "reg": jwk["kid"]},
+            retry=True,
+        )
     try:
         claims = signing.verify(document, {jwk["kid"]: jwk}, typ=REPORT_TYPE)
     except signing.Unverified as error:
@@ -207,6 +215,15 @@ def access_report_receive(*, node: Node, document: bytes) -> tuple[NodeAccessRep
     except IntegrityError:  # the same batch, sent twice at once
         return NodeAccessReport.objects.get(node=node, jti=batch.jti), False
     return report, True
+
+
+def _signed_with(document: bytes) -> object:
+    """The ``kid`` a batch's header names, unverified; None for what is not a compact JWS (the
+    verification then says why)."""
+    try:
+        return signing.read_header(document.decode("ascii").strip()).get("kid")
+    except (signing.Unverified, UnicodeDecodeError):
+        return None
 
 
 def _store(node: Node, batch: AccessReport) -> NodeAccessReport:

@@ -172,7 +172,8 @@ def dataset_index(request: HttpRequest, node: Node, pk: int) -> HttpResponse:
 def access_reports(request: HttpRequest, node: Node) -> HttpResponse:
     """A batch of access reports, signed by the node (``accessreport+jwt``). 200 when stored
     or stored before; 400 for a batch that will never be accepted; 409 while the node has no
-    registered key (send it again later)."""
+    registered key, or the batch is signed with another key than the registered one (a rotated
+    key not registered yet): send it again later."""
     try:
         report, created = services.access_report_receive(node=node, document=request.body)
     except services.ReportRefused as refusal:

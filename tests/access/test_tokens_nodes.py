@@ -405,6 +405,23 @@ def test_a_batch_waits_while_the_node_has_no_registered_key(client, nodes, catal
     assert not NodeAccessReport.objects.exists()
 
 
+def test_a_batch_signed_with_a_rotated_key_waits_until_that_key_is_registered(
+    client, nodes, catalogue
+):
+    rotated = ECKey.generate_key("P-256", private=True, auto_kid=True).as_dict(private=True)
+    document, claims = _batch(rotated)
+    answer = _send(client, nodes.oslo, document)
+    assert answer.status_code == 409  # not 400: the node keeps it and sends it again
+    assert rotated["kid"] in answer.json()["error_description"]
+    assert not NodeAccessReport.objects.exists()
+    public = {k: v for k, v in rotated.items() if k != "d"}
+    services.node_key_register(node=catalogue.own_node, jwk=public)
+    again = _send(client, nodes.oslo, document)
+    assert again.status_code == 200 and again.json()["batch"] == claims["jti"]
+    old = _send(client, nodes.oslo, _batch(nodes.oslo_key)[0])
+    assert old.status_code == 409  # a batch of the old key, once the new one is registered
+
+
 def test_a_private_key_is_never_registered(catalogue):
     private = ECKey.generate_key("P-256", private=True).as_dict(private=True)
     with pytest.raises(services.InvalidTransition, match="without its private part"):
