@@ -44,6 +44,7 @@ from django.core.exceptions import (
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -213,11 +214,18 @@ def exception_handler(exc, context):
 
 
 def bad_request(request, exception, template_name=defaults.ERROR_400_TEMPLATE_NAME):
-    """400, or 413 for a body over Django's upload limits: JSON under /api/."""
+    """400, or 413 for a body over Django's upload limits: JSON under /api/, a page that says
+    what happened elsewhere."""
     if is_api(request):
         if isinstance(exception, CONTENT_TOO_LARGE):
             return problem(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, _too_large_detail(exception))
         return problem(status.HTTP_400_BAD_REQUEST, _("The request could not be read."))
+    if isinstance(exception, CONTENT_TOO_LARGE):
+        # A form too large to read: say so (nothing was saved), rather than "Bad Request".
+        return HttpResponse(
+            render_to_string("413.html", {"message": _too_large_detail(exception)}),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     return defaults.bad_request(request, exception, template_name)
 
 

@@ -18,12 +18,14 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.handlers.asgi import get_script_prefix
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
 from django.utils.csp import build_policy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from portal.api_errors import FHIR_PREFIX, fhir_outcome, problem
+from portal.api_errors import API_PREFIX, FHIR_PREFIX, fhir_outcome, problem
 
 
 def body_cap(path_info: str) -> int:
@@ -142,3 +144,45 @@ async def _send(send, response: HttpResponse) -> None:
     headers += [(k.lower().encode("latin1"), v.encode("latin1")) for k, v in response.items()]
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _way_back(request: HttpRequest) -> str:
+    """The page to go back to: the referring page of this site, else the nearest address
+    above this one that is a page (``/access/permits/4/tokens/`` → ``/access/permits/4/``)."""
+    referer = request.META.get("HTTP_REFERER", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return referer
+    parts = request.path_info.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        candidate = "/".join(parts) + "/"
+        try:
+            resolve(candidate)
+        except Resolver404:
+            continue
+        return request.path.removesuffix(request.path_info) + candidate
+    return ""
+
+
+class MethodNotAllowedPageMiddleware:
+    """A page, not an empty 405, for an address that takes only a form's answer when it is
+    opened on its own (a bookmark, the address bar after a form error was shown there): what
+    it is, and a way back. The APIs keep their own 405 answers."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and request.method in ("GET", "HEAD")
+            and not response.content
+            and not request.path_info.startswith((API_PREFIX, FHIR_PREFIX))
+        ):
+            page = render(request, "405.html", {"back": _way_back(request)}, status=405)
+            page["Allow"] = response.get("Allow", "POST")
+            return page
+        return response

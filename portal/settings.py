@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a refused login into the lockout page
+    "portal.middleware.MethodNotAllowedPageMiddleware",  # a form's address opened on its own
 ]
 
 ROOT_URLCONF = "portal.urls"
