@@ -33,12 +33,15 @@ refuses to start when a secret file can be read by anyone but its owner.
 """
 
 import base64
+import errno
 import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import stat
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,12 +151,96 @@ def _portal_url(url: str, what: str) -> str:
     raise ConfigError(f"{what} must be an https:// URL of the portal")
 
 
-def _listen(value: str) -> tuple[str, int]:
+def _listen(value: object) -> tuple[str, int]:
+    """A loopback ``host:port``, ``[::1]:port`` for IPv6."""
+    message = (
+        'gatekeeper.listen must be a loopback "host:port" (nginx asks it), e.g. "127.0.0.1:8090"'
+    )
+    if not isinstance(value, str):
+        raise ConfigError(message)
     host, _, port = value.rpartition(":")
-    host = host.strip("[]")
-    if host not in LOOPBACK or not port.isdigit():
-        raise ConfigError('gatekeeper.listen must be a loopback "host:port" (nginx asks it)')
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ConfigError(message + ' (an IPv6 address in brackets: "[::1]:8090")')
+    if host not in LOOPBACK or not port.isascii() or not port.isdigit():
+        raise ConfigError(message)
+    if not 1 <= int(port) <= 65535:
+        raise ConfigError(f"gatekeeper.listen: the port {port} is not between 1 and 65535")
     return host, int(port)
+
+
+def _issuer(value: str) -> str:
+    """The portal's issuer, exactly as its tokens name it (``SITE_URL``): the verifier compares
+    ``iss`` with it as a string, so a trailing slash would refuse every token."""
+    issuer = _portal_url(value, "portal.issuer")
+    if issuer.endswith("/"):
+        raise ConfigError(
+            f"portal.issuer is the portal's SITE_URL without a trailing slash: {issuer.rstrip('/')}"
+        )
+    return issuer
+
+
+def _prefix(value: object) -> str:
+    """Where nginx publishes DICOMweb: a path such as ``/dicom-web``."""
+    if not isinstance(value, str) or not re.fullmatch(
+        r"/?[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/?", value
+    ):
+        raise ConfigError('gatekeeper.dicomweb_prefix must be a path such as "/dicom-web"')
+    return "/" + value.strip("/")
+
+
+def _check_state_dir(path: Path) -> None:
+    """Refuse a state directory the gatekeeper cannot write: by writing a file in it (and in its
+    report spool), or, while it does not exist, by the directory it would be made in."""
+    if not path.is_absolute():
+        raise ConfigError("gatekeeper.state_dir must be an absolute path")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    try:
+        if existing != path:
+            if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+                raise OSError(errno.EACCES, f"{existing} cannot hold it")
+            return
+        for directory in (path, path / "reports"):
+            if directory.exists():
+                tempfile.TemporaryFile(dir=directory).close()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError(f"gatekeeper.state_dir: cannot write in {path} ({reason})") from None
+
+
+# Every setting the gatekeeper reads, by table: anything else is a typo (``timout``,
+# ``[operator]``) the gatekeeper would otherwise ignore without a word.
+KNOWN = {
+    "gatekeeper": {
+        "listen", "state_dir", "dicomweb_prefix", "reused_log", "leeway", "jwks_refresh_floor",
+        "study_map_refresh", "report_interval", "report_batch_max", "search_uid_list_max",
+        "timeout", "operator_cache_seconds", "exclusions_refresh_floor",
+    },
+    "portal": {"issuer", "jwks_url", "study_map_url", "reports_url", "exclusions_url"},
+    "node": {"audience", "client_secret_file", "signing_key_file"},
+    "orthanc": {"dicomweb_url"},
+    "operators": None,  # names of operators
+}  # fmt: skip
+
+
+def _unknown(data: dict[str, Any]) -> None:
+    for table, value in data.items():
+        if table not in KNOWN and not isinstance(value, dict):
+            raise ConfigError(f"{table} is outside a table: put it under one ([gatekeeper]...)")
+        if table not in KNOWN:
+            known = ", ".join(f"[{name}]" for name in KNOWN)
+            raise ConfigError(f"unknown table [{table}] (the tables are {known})")
+        keys = KNOWN[table]
+        if keys is not None and isinstance(value, dict):
+            for key in value:
+                if key not in keys:
+                    raise ConfigError(
+                        f"unknown setting {table}.{key} (the settings of [{table}] are "
+                        f"{', '.join(sorted(keys))})"
+                    )
 
 
 @dataclass(frozen=True)
@@ -230,6 +317,7 @@ def load(path: Path | str) -> Config:
         raise ConfigError(f"cannot read {path} ({error.strerror})") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    _unknown(data)
     gatekeeper, portal = _section(data, "gatekeeper"), _section(data, "portal")
     node, orthanc = _section(data, "node"), _section(data, "orthanc")
     operators = _section(data, "operators")
@@ -253,14 +341,16 @@ def load(path: Path | str) -> Config:
             f"node.signing_key_file: {key_path} cannot sign ({type(error).__name__}: {error}); "
             "make one with new-key"
         ) from None
-    prefix = "/" + gatekeeper.get("dicomweb_prefix", "/dicom-web").strip("/")
+    prefix = _prefix(gatekeeper.get("dicomweb_prefix", "/dicom-web"))
+    state_dir = Path(_text(gatekeeper, "gatekeeper", "state_dir"))
+    _check_state_dir(state_dir)
     study_map_url = _portal_url(_text(portal, "portal", "study_map_url"), "portal.study_map_url")
     exclusions_url = portal.get("exclusions_url") or _beside(study_map_url, "exclusions")
     return Config(
         listen=_listen(gatekeeper.get("listen", "127.0.0.1:8090")),
-        state_dir=Path(_text(gatekeeper, "gatekeeper", "state_dir")),
+        state_dir=state_dir,
         dicomweb_prefix=prefix,
-        issuer=_text(portal, "portal", "issuer"),
+        issuer=_issuer(_text(portal, "portal", "issuer")),
         jwks_url=_portal_url(_text(portal, "portal", "jwks_url"), "portal.jwks_url"),
         study_map_url=study_map_url,
         exclusions_url=_portal_url(

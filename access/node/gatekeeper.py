@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import signal
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -109,9 +110,15 @@ class Handler(BaseHTTPRequestHandler):
             log.debug("%s " + format, self.address_string(), *args)
 
 
+class IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def make_server(gatekeeper: Gatekeeper) -> ThreadingHTTPServer:
     handler = type("GatekeeperHandler", (Handler,), {"gatekeeper": gatekeeper})
-    server = ThreadingHTTPServer(gatekeeper.config.listen, handler)
+    host = gatekeeper.config.listen[0]
+    kind = IPv6Server if ":" in host else ThreadingHTTPServer
+    server = kind(gatekeeper.config.listen, handler)
     server.daemon_threads = True
     return server
 

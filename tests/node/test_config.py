@@ -2,6 +2,7 @@
 operator secrets are stored hashed, Orthanc and the gatekeeper stay on loopback, the portal is
 reached over HTTPS."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -185,3 +186,76 @@ def test_check_refuses_a_log_of_reused_allows_the_gatekeeper_cannot_read(tmp_pat
     assert _command("--config", str(path), "check").returncode == 0
     path.write_text(text.replace(str(unreadable), str(tmp_path / "nowhere" / "reused.log")))
     assert _command("--config", str(path), "check").returncode == 2
+
+
+def _edited(root: Path, old: str, new: str) -> Path:
+    path = _write_config(root)
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('listen = "127.0.0.1:8090"', "listen = 8090", "gatekeeper.listen must be"),
+        ('listen = "127.0.0.1:8090"', 'listen = "127.0.0.1:99999"', "between 1 and 65535"),
+        ('listen = "127.0.0.1:8090"', 'listen = "127.0.0.1:0"', "between 1 and 65535"),
+        ('listen = "127.0.0.1:8090"', 'listen = "::1:8090"', "in brackets"),
+        ("[portal]", "dicomweb_prefix = 5\n[portal]", "gatekeeper.dicomweb_prefix"),
+        ("[portal]", 'dicomweb_prefix = "/"\n[portal]', "gatekeeper.dicomweb_prefix"),
+        ("[portal]", "timout = 10\n[portal]", "unknown setting gatekeeper.timout"),
+        ("[operators]", "[operator]", r"unknown table \[operator\]"),
+        ("[gatekeeper]", 'listen2 = "x"\n[gatekeeper]', "outside a table"),
+        ("[node]", 'issuer2 = "x"\n[node]', "unknown setting portal.issuer2"),
+    ],
+)
+def test_check_says_what_is_wrong_without_a_traceback(tmp_path, old, new, message):
+    path = _edited(tmp_path, old, new)
+    with pytest.raises(node_config.ConfigError, match=message):
+        node_config.load(path)
+    result = _command("--config", str(path), "check")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("issuer", "message"),
+    [
+        ("https://portal.example.org/", "without a trailing slash"),
+        ("http://portal.example.org", "https"),
+    ],
+)
+def test_an_issuer_no_token_could_match_is_refused(tmp_path, issuer, message):
+    with pytest.raises(node_config.ConfigError, match=message):
+        node_config.load(_write_config(tmp_path, issuer=issuer))
+
+
+def test_a_state_dir_the_gatekeeper_cannot_write_is_refused(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # root writes anywhere: a file where a directory should be
+    path = _edited(
+        tmp_path, f'state_dir = "{tmp_path / "state"}"', f'state_dir = "{blocker}/state"'
+    )
+    with pytest.raises(node_config.ConfigError, match="state_dir"):
+        node_config.load(path)
+    path = _edited(tmp_path, f'state_dir = "{tmp_path / "state"}"', f'state_dir = "{blocker}"')
+    with pytest.raises(node_config.ConfigError, match="state_dir"):
+        node_config.load(path)
+    assert not (tmp_path / "state").exists()
+    node_config.load(_write_config(tmp_path))  # a directory still to be made: nothing is made
+    assert not (tmp_path / "state").exists()
+
+
+def test_the_gatekeeper_listens_on_ipv6_loopback(tmp_path):
+    from types import SimpleNamespace
+
+    from access.node.gatekeeper import make_server
+
+    config = node_config.load(_edited(tmp_path, '"127.0.0.1:8090"', '"[::1]:8090"'))
+    assert config.listen == ("::1", 8090)
+    server = make_server(SimpleNamespace(config=dataclasses.replace(config, listen=("::1", 0))))
+    try:
+        assert server.server_address[0] == "::1"
+    finally:
+        server.server_close()
