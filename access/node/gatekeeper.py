@@ -18,6 +18,7 @@ operator's credentials.
 import argparse
 import json
 import logging
+import re
 import signal
 import socket
 import sys
@@ -311,8 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "new-operator":
-        if not args.name.isidentifier():
-            print("an operator name is letters, digits and _ (a TOML key)", file=sys.stderr)
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", args.name):
+            print("an operator name is A-Z, a-z, 0-9, _ and - (a TOML key)", file=sys.stderr)
             return 1
         secret = node_config.new_operator_secret()
         print(f"Secret for {args.name} (shown once; give it to them): {secret}", file=sys.stderr)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,20 @@ def test_new_operator_prints_the_secret_once_and_the_hash_for_the_configuration(
     name, _, stored = result.stdout.strip().partition(" = ")
     assert name == "bob" and secret not in result.stdout
     assert node_config.verify_secret(secret, json.loads(stored))
+
+
+@pytest.mark.parametrize("name", ["bob-smith", "Bob_2", "7"])
+def test_new_operator_prints_a_line_the_configuration_reads(name):
+    result = _command("new-operator", name)
+    assert result.returncode == 0, result.stderr
+    stored = tomllib.loads(result.stdout)[name]
+    node_config.check_secret_hash(stored)
+
+
+@pytest.mark.parametrize("name", ["ålice", "bob smith", "a=b", "", "x.y"])
+def test_new_operator_refuses_a_name_that_is_not_a_plain_toml_key(name):
+    result = _command("new-operator", name)
+    assert result.returncode == 1 and result.stdout == ""
 
 
 def test_new_key_writes_a_private_key_only_its_owner_reads_and_prints_the_public_one(tmp_path):
