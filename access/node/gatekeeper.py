@@ -32,7 +32,13 @@ from . import config as node_config
 from .decisions import READ_METHODS, Answer, Gatekeeper, bad_request
 from .exclusion_store import ExclusionStore
 from .fetch import HttpFetcher
-from .portal_link import AccessReporter, PortalError, StudyMapStore, basic_credentials
+from .portal_link import (
+    AccessReporter,
+    PortalError,
+    StudyMapStore,
+    basic_credentials,
+    check_signing_key,
+)
 from .reused import ReusedLog
 from .verifier import Verifier
 
@@ -284,6 +290,15 @@ def new_key(path: Path, algorithm: str = "ES256") -> dict[str, Any]:
     return public
 
 
+def public_key(path: Path) -> dict[str, Any]:
+    """The public JWK of the private signing key in ``path`` (what the portal registers)."""
+    private = json.loads(node_config.read_secret_file(path, str(path)))
+    if not isinstance(private, dict):
+        raise ValueError(f"{path} is not a JSON Web Key")
+    check_signing_key(private)
+    return {name: value for name, value in private.items() if name != "d"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python3 -m access.node.gatekeeper",
@@ -295,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     key_command = commands.add_parser("new-key", help="create the node's report-signing key")
     key_command.add_argument("path", type=Path, help="where to write the private JWK (mode 600)")
     key_command.add_argument("--algorithm", choices=["ES256", "Ed25519"], default="ES256")
+    public_command = commands.add_parser(
+        "public-key", help="print the public JWK of a report-signing key, to register it"
+    )
+    public_command.add_argument("path", type=Path, help="the private JWK (from new-key)")
     operator_command = commands.add_parser("new-operator", help="make an operator's credentials")
     operator_command.add_argument("name")
     commands.add_parser("check", help="check the configuration and its secret files, then exit")
@@ -308,8 +327,21 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(json.dumps(public, indent=2))
         print(
-            f"Private key in {args.path}; register the public key at the portal.", file=sys.stderr
+            f"Private key in {args.path}. The public key above is what the portal registers: "
+            f"save it (new-key ... > report-key.pub.jwk), or print it again with: public-key "
+            f"{args.path}",
+            file=sys.stderr,
         )
+        return 0
+    if args.command == "public-key":
+        try:
+            print(json.dumps(public_key(args.path), indent=2))
+        except node_config.ConfigError as error:
+            print(error, file=sys.stderr)
+            return 1
+        except Exception as error:
+            print(f"{args.path} is not a private key that can sign: {error}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "new-operator":
         if not re.fullmatch(r"[A-Za-z0-9_-]+", args.name):

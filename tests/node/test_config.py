@@ -149,6 +149,15 @@ def test_new_key_writes_a_private_key_only_its_owner_reads_and_prints_the_public
     assert again.returncode == 1 and json.loads((tmp_path / "key.jwk").read_text()) == private
 
 
+def test_public_key_prints_again_the_public_key_new_key_printed(tmp_path):
+    printed = json.loads(_command("new-key", str(tmp_path / "key.jwk")).stdout)
+    result = _command("public-key", str(tmp_path / "key.jwk"))
+    assert result.returncode == 0 and json.loads(result.stdout) == printed
+    node_config.write_secret_file(tmp_path / "broken.jwk", '{"kty": "EC", "d": "x", "kid": "k"}')
+    broken = _command("public-key", str(tmp_path / "broken.jwk"))
+    assert broken.returncode == 1 and broken.stdout == "" and "Traceback" not in broken.stderr
+
+
 def test_check_reports_a_configuration_error(tmp_path):
     path = _write_config(tmp_path, listen="192.0.2.1:8090")
     result = _command("--config", str(path), "check")
