@@ -36,7 +36,7 @@ from access.services.common import (
     _lock,
     _record,
 )
-from access.services.reviews import _alert_if_stuck
+from access.services.reviews import _alert_if_stuck, evaluate_after_answer
 from catalogue import duo
 from catalogue.models import BasketItem, Dataset
 from catalogue.selectors import visible_datasets
@@ -451,6 +451,7 @@ def clarification_answer(*, application: Application, actor: User, answer: str) 
         decision_due=locked.decision_due,
     )
     notifications.clarification_answered(locked)
+    evaluate_after_answer(locked)
     return locked
 
 

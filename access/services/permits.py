@@ -47,7 +47,7 @@ def _permit_number(application: Application, review: Review) -> str:
     return f"EHDS-{timezone.now():%Y}-{application.pk:05d}-{review.committee_id:03d}"
 
 
-def _permit_issue(application: Application, review: Review, actor: User) -> Permit:
+def _permit_issue(application: Application, review: Review, actor: User | None) -> Permit:
     starts_on = timezone.localdate()
     ends_on = review.permit_ends_on
     if ends_on is None:

@@ -86,7 +86,9 @@ def _open_review(review: Review, actor: User) -> tuple[Application, Review]:
 
 @transaction.atomic
 def conflict_declare(*, review: Review, actor: User, note: str = "") -> ConflictOfInterest:
-    """A member declares a conflict of interest; any vote they cast is withdrawn."""
+    """A member declares a conflict of interest; any vote they cast is withdrawn. The conflict
+    is recorded even while the applicant answers a clarification; the remaining votes are then
+    counted when the answer arrives (``evaluate_after_answer``)."""
     application, review = _open_review(review, actor)
     conflict, created = ConflictOfInterest.objects.get_or_create(
         review=review, member=actor, defaults={"note": note}
@@ -274,7 +276,14 @@ def decisive_votes(review: Review, voter: User, t: Tally | None = None) -> dict[
     return decisive
 
 
-def _evaluate_votes(application: Application, review: Review, actor: User) -> None:
+def _evaluate_votes(application: Application, review: Review, actor: User | None) -> None:
+    """Decide ``review`` if its votes settle it under the committee's rule. Nothing is decided
+    while the applicant is answering a clarification (neither votes nor decisions are taken
+    then); the votes are counted again when the answer arrives."""
+    if application.status == Application.Status.CLARIFICATION or review.status != (
+        Review.Status.PENDING
+    ):
+        return
     rule = review.committee.decision_rule
     t = tally(review)
     outcome = settled_outcome(rule, t)
@@ -290,6 +299,18 @@ def _evaluate_votes(application: Application, review: Review, actor: User) -> No
             else _("No majority approved.")
         )
     _decide(application, review, actor, outcome, reason=reasons, via=rule)
+
+
+def evaluate_after_answer(application: Application) -> None:
+    """Once the applicant has answered, count again the votes of every pending review: a
+    conflict declared or a member removed while the answer was awaited may have settled one.
+    The decision is the votes' (no person's), as when a vote settles it."""
+    for review in application.reviews.filter(status=Review.Status.PENDING).select_related(
+        "committee"
+    ):
+        _evaluate_votes(application, review, None)
+        if application.status not in Application.OPEN:
+            break
 
 
 @transaction.atomic
@@ -326,7 +347,7 @@ def review_decide(
 def _decide(
     application: Application,
     review: Review,
-    actor: User,
+    actor: User | None,
     outcome: Review.Status,
     *,
     reason: str,
@@ -359,7 +380,7 @@ def _decide(
     _conclude_if_decided(application, actor)
 
 
-def _conclude_if_decided(application: Application, actor: User) -> None:
+def _conclude_if_decided(application: Application, actor: User | None) -> None:
     if application.reviews.filter(status=Review.Status.PENDING).exists():
         return
     decisions = set(application.items.values_list("decision", flat=True))
