@@ -23,6 +23,8 @@ from consent.terms import (
     FHIR_TYPES,
     KNOWN_ACTIONS,
     STATUSES,
+    OutOfCalendar,
+    bounded_range,
     instant_range,
 )
 
@@ -187,6 +189,7 @@ def rule_issues(resource: dict[str, Any]) -> list[Issue]:
     issues += _subject_issues(resource)
     issues += _refused_elements(resource, "Consent")
     issues += _period_issues(resource, "Consent")
+    issues += _time_issues(resource)
     for path, provision in _provisions_with_paths(resource):
         issues += _provision_issues(provision, path)
     issues += _contained_issues(resource)
@@ -272,6 +275,37 @@ def _one_period(period: Mapping[str, Any], path: str) -> list[Issue]:
     except ValueError:
         return []
     return []
+
+
+def _time_issues(resource: Mapping[str, Any]) -> list[Issue]:
+    """The times the portal reads (``date``, the periods of the consent and its provisions)
+    lie a day inside the calendar's ends (``consent.terms.EARLIEST`` to ``LATEST``): FHIR
+    allows "9999-12-31", but the portal could neither store the first instant after it nor
+    show it in every time zone."""
+    values: list[tuple[str, object]] = [("Consent.date", resource.get("date"))]
+    periods = [("Consent.period", resource.get("period"))]
+    periods += [(f"{p}.period", v.get("period")) for p, v in _provisions_with_paths(resource)]
+    for path, period in periods:
+        if isinstance(period, Mapping):
+            values += [(f"{path}.{side}", period.get(side)) for side in ("start", "end")]
+    issues = []
+    for path, value in values:
+        if not isinstance(value, str):
+            continue
+        try:
+            bounded_range(value)
+        except OutOfCalendar:
+            issues.append(
+                Issue(
+                    path,
+                    f"{value!r} is too near the ends of the calendar for the portal: give a "
+                    "time from 0001-01-02 to 9999-12-30 (UTC).",
+                    "value",
+                )
+            )
+        except ValueError:
+            continue  # not a FHIR time: the structure check says so
+    return issues
 
 
 def _provisions_with_paths(

@@ -3,6 +3,7 @@ operator's (issuing a link code). The services check every choice again; their r
 put on the fields they name (``portal.forms.show_refusal``)."""
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -14,6 +15,17 @@ from catalogue import duo
 from catalogue.models import Node
 from consent import fhir, services, wording
 from consent.models import DonorLink
+
+# The furthest a chosen last day may lie: further is no real choice, and near the year 9999
+# the first instant after the day cannot be written.
+MAX_YEARS_AHEAD = 100
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 class DonationForm(forms.Form):
@@ -44,6 +56,10 @@ class DonationForm(forms.Form):
     )
     research = forms.ChoiceField(
         label=_("Which research"),
+        help_text=_(
+            "This limits the research purposes only (Article 53(1)(e), including new "
+            "products and AI); the other purposes you chose are not limited by it."
+        ),
         choices=list(wording.RESEARCH_KINDS.items()),
         widget=forms.RadioSelect,
         required=False,
@@ -89,15 +105,23 @@ class DonationForm(forms.Form):
 
     def clean_until(self):
         until = self.cleaned_data["until"]
-        if until is not None and until < timezone.localdate():
+        today = timezone.localdate()
+        if until is not None and until < today:
             raise ValidationError(_("The last day cannot be in the past."))
+        if until is not None and until > _years_after(today, MAX_YEARS_AHEAD):
+            raise ValidationError(
+                _("The last day can be at most %(years)d years from today; leave it empty to "
+                  "donate until you withdraw.") % {"years": MAX_YEARS_AHEAD}
+            )  # fmt: skip
         return until
 
     def clean(self):
         data = super().clean()
         research = data.get("research") or wording.ANY_USE
         disease = " ".join((data.get("disease") or "").split())
-        if research == duo.DS and not disease:
+        if "disease" in self.errors:
+            pass  # too long already: a second message about it would be wrong
+        elif research == duo.DS and not disease:
             self.add_error("disease", _("Name the disease the research must be about."))
         elif disease and research != duo.DS:
             self.add_error(

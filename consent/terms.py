@@ -6,6 +6,8 @@ test compares the two).
 FHIR dates and dateTimes may be partial. A period starts at the first instant its ``start``
 names and ends after the last instant its ``end`` names ("2030-12-31" covers that whole day;
 FHIR Period.end is inclusive to its precision). A value without a time zone is read in UTC.
+The portal stores and shows only times a day inside the ends of the calendar (years 1 to
+9999): :data:`EARLIEST` to :data:`LATEST`, so that each can be shown as a day in any time zone.
 """
 
 import calendar
@@ -95,16 +97,60 @@ _DATETIME = re.compile(
 )
 
 
+# The first and the first after the last instant the portal stores: a day inside the ends of
+# Python's calendar (0001-01-01 to 9999-12-31), which a time shown in any time zone (UTC-12 to
+# UTC+14) stays within.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+class OutOfCalendar(ValueError):
+    """A FHIR date or dateTime, well formed, outside the times the portal handles."""
+
+
 def instant_range(value: str) -> tuple[datetime, datetime]:
     """The first instant a FHIR date, dateTime or instant names, and the first instant after
     the last one it names (``"2030"`` → 2030-01-01T00:00Z and 2031-01-01T00:00Z).
 
-    Raises ``ValueError`` for text that is none of these.
+    Raises ``ValueError`` for text that is none of these, :class:`OutOfCalendar` (a
+    ``ValueError`` too) for one whose range reaches past year 9999 or before year 1 in UTC.
     """
     match = _DATETIME.match(value)
     if not match:
         raise ValueError(f"not a FHIR date or dateTime: {value!r}")
-    parts = match.groupdict()
+    try:
+        return _range(match.groupdict())
+    except (OverflowError, ValueError):
+        # datetime's year 1 to 9999: "9999-12-31" has no first instant after it, and
+        # "0001-01-01T00:30:00+01:00" is in year 0 in UTC. (A month 13 or a day 32 is also a
+        # ValueError, of a date that does not exist.)
+        if _exists(match.groupdict()):
+            raise OutOfCalendar(f"outside the years 1 to 9999 in UTC: {value!r}") from None
+        raise ValueError(f"not a FHIR date or dateTime: {value!r}") from None
+
+
+def bounded_range(value: str) -> tuple[datetime, datetime]:
+    """:func:`instant_range`, refusing with :class:`OutOfCalendar` a range that starts
+    before :data:`EARLIEST` or ends after :data:`LATEST` (what the portal stores)."""
+    start, end = instant_range(value)
+    if start < EARLIEST or end > LATEST:
+        raise OutOfCalendar(f"outside {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}: {value!r}")
+    return start, end
+
+
+def _exists(parts: Mapping[str, str | None]) -> bool:
+    """Whether the calendar date of ``parts`` exists (its time being well formed)."""
+    try:
+        datetime(int(parts["y"] or 1), int(parts["m"] or 1), int(parts["d"] or 1))
+    except ValueError:
+        return False
+    hour, minute, second = (int(parts[k] or 0) for k in ("H", "M", "S"))
+    zone = parts["tz"] or "Z"
+    offset = (0, 0) if zone == "Z" else (int(zone[1:3]), int(zone[4:6]))
+    return hour < 24 and minute < 60 and second <= 60 and offset < (24, 0) and offset[1] < 60
+
+
+def _range(parts: Mapping[str, Any]) -> tuple[datetime, datetime]:
     year = int(parts["y"])
     if parts["m"] is None:
         start = datetime(year, 1, 1, tzinfo=UTC)

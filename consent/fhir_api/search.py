@@ -28,7 +28,7 @@ from django.http import HttpRequest
 
 from consent.fhir import Issue
 from consent.fhir_api.common import FhirError
-from consent.terms import instant_range
+from consent.terms import OutOfCalendar, bounded_range
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
@@ -152,8 +152,14 @@ def _since(value: str) -> Q:
 
 def _range(name: str, value: str) -> tuple[datetime, datetime]:
     try:
-        return instant_range(value)
-    except (ValueError, OverflowError):
+        return bounded_range(value)
+    except OutOfCalendar:
+        raise FhirError(
+            400,
+            f"{name}: {value!r} is too near the ends of the calendar: the portal searches "
+            "times from 0001-01-02 to 9999-12-30 (UTC).",
+        ) from None
+    except ValueError:
         raise FhirError(
             400, f"{name}: {value!r} is not a FHIR date or dateTime (2026, 2026-03-01, …)."
         ) from None
