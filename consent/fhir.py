@@ -56,6 +56,7 @@ from consent.terms import (
     FHIR_TYPES,
     NODE_SYSTEM,
     PARTICIPATION_TYPE,
+    RESEARCH_PURPOSES,
     instant_range,
     period_bounds,
 )
@@ -159,10 +160,18 @@ def donation(
     Nested provisions negate the level above, so the donation reads: permit (root), except
     everything (``provision[0]``, which states no criterion), except what is donated
     (``provision[0].provision[0]``: the nodes as custodians, the use, the EHDS purposes with the
-    DUO permission and conditions, the resource types of the categories, and for research on
-    one disease (DUO DS) that disease as its ``code``, which the policy engine matches against
-    a dataset's conditions), except the DUO prohibitions (each a deny nested in it). Its
-    period runs from ``at`` to the end of ``until`` (open when ``None``).
+    DUO conditions, the resource types of the categories), except the DUO prohibitions (each a
+    deny nested in it). Its period runs from ``at`` to the end of ``until`` (open when
+    ``None``).
+
+    The DUO permission (the kind of research: GRU, HMB or DS, with for DS the disease as the
+    provision's ``code``, which the policy engine matches against a dataset's conditions)
+    limits the research purposes only (EHDS Art 53(1)(e) and its points). When the donor chose
+    research and other purposes, the donation has two such provisions, each applying on its
+    own: the research purposes with the permission (``provision[0].provision[0]``), and the
+    others without it (``provision[0].provision[1]``); a use for public health, which
+    declares no kind of research, is then not read as research of no kind. Without a research
+    purpose the permission limits nothing and is not written.
     """
     resource = _common(
         consent_id=consent_id,
@@ -173,44 +182,63 @@ def donation(
     )
     if until is not None:
         resource["period"]["end"] = until.isoformat()
-    codes = [duo.normalise_code(c) for c in duo_codes]
-    purpose_codings = [{"system": EHDS_PURPOSE_SYSTEM, "code": p} for p in purposes]
-    purpose_codings += [
-        {"system": DUO_SYSTEM, "code": c, "display": duo.BY_CODE[c].label}
-        for c in codes
-        if c not in DONOR_PROHIBITIONS and c in duo.BY_CODE
-    ]
-    donated: dict[str, Any] = {
-        "actor": [
-            {
-                "role": {"coding": [{"system": PARTICIPATION_TYPE, "code": CUSTODIAN}]},
-                "reference": {
-                    "type": "Organization",
-                    "identifier": {"system": NODE_SYSTEM, "value": node.audience},
-                    "display": node.name,
-                },
-            }
-            for node in nodes
-        ],
-        "action": [{"coding": [{"system": CONSENT_ACTION, "code": "use"}]}],
-        "purpose": purpose_codings,
-        "resourceType": [
-            {"system": FHIR_TYPES, "code": t} for c in categories for t in CATEGORY_TYPES[c]
-        ],
-    }
-    if disease:
-        donated["code"] = [{"text": disease}]
-    prohibitions = [{"purpose": DONOR_PROHIBITIONS[c]} for c in codes if c in DONOR_PROHIBITIONS]
-    if prohibitions:
-        donated["provision"] = prohibitions
+    codes = [duo.normalise_code(c) for c in duo_codes if duo.normalise_code(c) in duo.BY_CODE]
+    research = [p for p in purposes if p in RESEARCH_PURPOSES]
+    others = [p for p in purposes if p not in RESEARCH_PURPOSES]
+    permissions = [c for c in codes if c in DONOR_PERMISSIONS] if research else []
+    conditions = [c for c in codes if c not in DONOR_PERMISSIONS and c not in DONOR_PROHIBITIONS]
+    prohibitions = [c for c in codes if c in DONOR_PROHIBITIONS]
+
+    def donated(ehds: Sequence[str], kinds: Sequence[str]) -> dict[str, Any]:
+        provision: dict[str, Any] = {
+            "actor": [
+                {
+                    "role": {"coding": [{"system": PARTICIPATION_TYPE, "code": CUSTODIAN}]},
+                    "reference": {
+                        "type": "Organization",
+                        "identifier": {"system": NODE_SYSTEM, "value": node.audience},
+                        "display": node.name,
+                    },
+                }
+                for node in nodes
+            ],
+            "action": [{"coding": [{"system": CONSENT_ACTION, "code": "use"}]}],
+            "purpose": [{"system": EHDS_PURPOSE_SYSTEM, "code": p} for p in ehds]
+            + [
+                {"system": DUO_SYSTEM, "code": c, "display": duo.BY_CODE[c].label}
+                for c in codes
+                if c in kinds or c in conditions
+            ],
+            "resourceType": [
+                {"system": FHIR_TYPES, "code": t} for c in categories for t in CATEGORY_TYPES[c]
+            ],
+        }
+        if disease and duo.DS in kinds:
+            provision["code"] = [{"text": disease}]
+        if prohibitions:
+            provision["provision"] = [
+                {"purpose": [dict(coding) for coding in DONOR_PROHIBITIONS[c]]}
+                for c in prohibitions
+            ]
+        return provision
+
+    if permissions and others:
+        given = [donated(research, permissions), donated(others, [])]
+    else:
+        given = [donated(purposes, permissions)]
     resource["decision"] = "permit"
-    resource["provision"] = [{"provision": [donated]}]
+    resource["provision"] = [{"provision": given}]
     return resource
 
 
 @dataclass(frozen=True)
 class DonationChoices:
-    """What a donor chose, as :func:`donation` takes it (nodes by token audience)."""
+    """What a donor chose, as :func:`donation` takes it (nodes by token audience).
+
+    ``limits_every_purpose`` is true for a donation written before the kind of research was
+    kept to the research purposes (one provision holding a DUO permission and purposes other
+    than research): there the permission limits every purpose chosen.
+    """
 
     nodes: tuple[str, ...]
     categories: tuple[str, ...]
@@ -218,33 +246,97 @@ class DonationChoices:
     duo_codes: tuple[str, ...]
     until: date | None
     disease: str = ""
+    limits_every_purpose: bool = False
+
+
+# The elements the donated provisions of one donation share.
+_SHARED = ("actor", "action", "resourceType", "provision")
 
 
 def donation_choices(resource: Mapping[str, Any]) -> DonationChoices | None:
-    """The choices behind a donation the portal wrote (for a form that changes it); ``None``
-    for a Consent of another shape, such as one a client wrote to the FHIR API."""
+    """The choices behind a donation the portal wrote (for a form that changes it, and for its
+    summary in words); ``None`` for a Consent of another shape, such as one a client wrote to
+    the FHIR API."""
     provisions = resource.get("provision")
     if resource.get("decision") != "permit" or not isinstance(provisions, list):
         return None
     if len(provisions) != 1 or set(provisions[0]) != {"provision"}:
         return None
-    if len(provisions[0]["provision"]) != 1:
+    given = provisions[0]["provision"]
+    if not isinstance(given, list) or not 1 <= len(given) <= 2:
         return None
-    donated = provisions[0]["provision"][0]
-    nodes = tuple(audience for _path, audience in node_references({"provision": [donated]}))
-    types = {c.get("code") for c in donated.get("resourceType") or []}
+    if not all(isinstance(p, Mapping) for p in given):
+        return None
+    if not all(_portal_donated(p) for p in given):
+        return None
+    if len(given) == 2 and not _split_by_research(given[0], given[1]):
+        return None
+    first = given[0]
+    nodes = tuple(audience for _path, audience in node_references({"provision": [first]}))
+    types = {c.get("code") for c in first.get("resourceType") or []}
     categories = tuple(c for c, of in CATEGORY_TYPES.items() if types >= set(of))
-    purposes = tuple(
-        c["code"] for c in donated.get("purpose") or [] if c.get("system") == EHDS_PURPOSE_SYSTEM
-    )
-    codes = [c["code"] for c in donated.get("purpose") or [] if c.get("system") == DUO_SYSTEM]
-    for denial in donated.get("provision") or []:
+    purposes = [c["code"] for p in given for c in _codings(p, EHDS_PURPOSE_SYSTEM)]
+    if len(given) == 2:
+        purposes.sort(key=lambda p: Purpose.values.index(p) if p in Purpose.values else 99)
+    codes = list(dict.fromkeys(c["code"] for p in given for c in _codings(p, DUO_SYSTEM)))
+    for denial in first.get("provision") or []:
         codes += [c for c, denied in DONOR_PROHIBITIONS.items() if denial == {"purpose": denied}]
     end = (resource.get("period") or {}).get("end")
     until = date.fromisoformat(end) if isinstance(end, str) and len(end) == 10 else None
-    diseases = [c.get("text") for c in donated.get("code") or []]
+    diseases = [c.get("text") for c in first.get("code") or []]
     disease = diseases[0] if len(diseases) == 1 and isinstance(diseases[0], str) else ""
-    return DonationChoices(nodes, categories, purposes, tuple(codes), until, disease)
+    every = len(given) == 1 and bool(
+        set(purposes) - RESEARCH_PURPOSES and set(codes) & set(DONOR_PERMISSIONS)
+    )
+    return DonationChoices(nodes, categories, tuple(purposes), tuple(codes), until, disease, every)
+
+
+def _codings(provision: Mapping[str, Any], system: str) -> list[Mapping[str, Any]]:
+    return [
+        c
+        for c in provision.get("purpose") or []
+        if isinstance(c, Mapping) and c.get("system") == system and isinstance(c.get("code"), str)
+    ]
+
+
+# What a donated provision of the portal's holds.
+_DONATED = frozenset({"actor", "action", "purpose", "resourceType", "code", "provision"})
+
+
+def _portal_donated(provision: Mapping[str, Any]) -> bool:
+    """Whether ``provision`` says no more than :func:`donation` writes: EHDS purposes, the
+    donor's DUO permissions and conditions, and the DUO prohibitions nested as denials (a
+    form changing it would drop anything else)."""
+    if not set(provision) <= _DONATED:
+        return False
+    for coding in provision.get("purpose") or []:
+        if not isinstance(coding, Mapping) or not isinstance(coding.get("code"), str):
+            return False
+        if coding.get("system") == DUO_SYSTEM:
+            if coding["code"] not in DONOR_PERMISSIONS + DONOR_CONDITIONS:
+                return False
+        elif coding.get("system") != EHDS_PURPOSE_SYSTEM:
+            return False
+    denials = list(DONOR_PROHIBITIONS.values())
+    return all(
+        {"purpose"} == set(d) and d["purpose"] in denials for d in provision.get("provision") or []
+    )
+
+
+def _split_by_research(research: Mapping[str, Any], others: Mapping[str, Any]) -> bool:
+    """Whether two donated provisions are one donation's research purposes with the kind of
+    research, and its other purposes without (as :func:`donation` writes them)."""
+    if any(research.get(k) != others.get(k) for k in _SHARED) or "code" in others:
+        return False
+    first = {c["code"] for c in _codings(research, EHDS_PURPOSE_SYSTEM)}
+    second = {c["code"] for c in _codings(others, EHDS_PURPOSE_SYSTEM)}
+    kinds = {c["code"] for c in _codings(research, DUO_SYSTEM)} & set(DONOR_PERMISSIONS)
+    unlimited = {c["code"] for c in _codings(others, DUO_SYSTEM)} & set(DONOR_PERMISSIONS)
+    return (
+        bool(first and second and first <= RESEARCH_PURPOSES and not second & RESEARCH_PURPOSES)
+        and bool(kinds)
+        and not unlimited
+    )
 
 
 def opt_out(

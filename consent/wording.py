@@ -1,6 +1,6 @@
 """What the citizen's pages say about consents: the choices of a donation in plain words, and a
 summary in words of any stored version (the portal's own or one a client wrote to the FHIR
-API), read from the columns copied from it."""
+API), read from the resource: what its provisions permit, and what they deny as "never"."""
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +15,9 @@ from django.utils.translation import gettext_lazy
 from catalogue import duo
 from catalogue.models import Node
 from catalogue.purposes import Purpose
+from consent import fhir
 from consent.models import ConsentRecord, ConsentVersion
+from consent.terms import DUO_SYSTEM, EHDS_PURPOSE_SYSTEM, RESEARCH_PURPOSES, items
 
 # The kinds of data a donor chooses (``consent.terms.CATEGORY_TYPES``).
 CATEGORIES: dict[str, Promise] = {
@@ -49,13 +51,21 @@ PURPOSES: dict[str, Promise] = {
     ),
 }
 
-# The kind of research (DUO permission): one at most.
+# The kind of research (DUO permission): one at most. It limits the research purposes only
+# (``consent.fhir.donation``).
 ANY_USE = ""
 RESEARCH_KINDS: dict[str, Promise] = {
-    ANY_USE: gettext_lazy("No further limit: any use for the purposes I chose"),
-    duo.GRU: gettext_lazy("Research only (any research)"),
+    ANY_USE: gettext_lazy("No further limit: any research for the research purposes I chose"),
+    duo.GRU: gettext_lazy("General research (any research)"),
     duo.HMB: gettext_lazy("Health or medical research only"),
     duo.DS: gettext_lazy("Research on one disease only (name it below)"),
+}
+# The same in a summary of what was chosen.
+KIND_SUMMARIES: dict[str, Promise] = {
+    ANY_USE: gettext_lazy("Any research: no further limit"),
+    duo.GRU: gettext_lazy("General research (any research)"),
+    duo.HMB: gettext_lazy("Health or medical research only"),
+    duo.DS: gettext_lazy("Research on one disease only"),
 }
 
 # Conditions every use must meet, and what it may never be used for.
@@ -80,7 +90,7 @@ def purpose_label(code: str) -> str:
 
 def duo_label(code: str) -> str:
     """A DUO term in words: the citizen's wording where there is one, else DUO's label."""
-    wording = CONDITIONS.get(code) or RESEARCH_KINDS.get(code)
+    wording = CONDITIONS.get(code) or (KIND_SUMMARIES.get(code) if code else None)
     if wording is not None:
         return str(wording)
     term = duo.BY_CODE.get(code)
@@ -98,9 +108,15 @@ class Summary:
     nodes: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     purposes: list[str] = field(default_factory=list)
+    # The kind of research, when research is among the purposes; ``research_limits_all`` when
+    # it limits the other purposes too (a donation recorded before it was kept to research).
+    research: str = ""
+    research_limits_all: bool = False
     conditions: list[str] = field(default_factory=list)
     disease: str = ""
     period: str = ""
+    # For a version that is not the current one: the day the next version replaced it.
+    replaced_on: str = ""
 
 
 def _day(moment: Any) -> str:
@@ -135,7 +151,7 @@ def node_names(versions: Iterable[ConsentVersion]) -> dict[str, str]:
 
 
 def _in_force(version: ConsentVersion, now: Any) -> bool:
-    if version.status != "active":
+    if version.status != "active" or version.version != version.record.current_version:
         return False
     started = version.period_start is None or version.period_start <= now
     return started and (version.period_end is None or now < version.period_end)
@@ -144,6 +160,8 @@ def _in_force(version: ConsentVersion, now: Any) -> bool:
 def _period(version: ConsentVersion, now: Any) -> str:
     start = _day(version.period_start)
     if version.period_end is None:
+        if version.record.kind == ConsentRecord.Kind.OPT_OUT:
+            return _("From %(start)s, until revoked.") % {"start": start}
         return _("From %(start)s, until withdrawn.") % {"start": start}
     # A chosen end is a date (the donation covers that whole day); a withdrawal ends it at an
     # instant.
@@ -157,36 +175,87 @@ def _period(version: ConsentVersion, now: Any) -> str:
     return _("From %(start)s; ended on %(end)s.") % {"start": start, "end": end}
 
 
-def summarise(version: ConsentVersion, names: Mapping[str, str]) -> Summary:
-    """``version`` in words; ``names`` gives node names by audience (:func:`node_names`)."""
+def _headline(version: ConsentVersion, in_force: bool, replaced_on: str) -> str:
+    if version.version != version.record.current_version:
+        if replaced_on:
+            return _("Replaced on %(day)s by the next version.") % {"day": replaced_on}
+        return _("Replaced by a later version.")
+    if version.record.kind == ConsentRecord.Kind.OPT_OUT:
+        if in_force:
+            return _("You opted out of the secondary use of your data.")
+        return _("Opt-out revoked: it no longer applies.")
+    if in_force:
+        return _("You donate your data as described below.")
+    if version.status == "inactive":
+        return _("Donation withdrawn: your data may not be used.")
+    if version.status == "active":
+        return _("Donation not in force at present (outside its dates).")
+    return _("Donation recorded with status “%(status)s”: it is not in force.") % {
+        "status": version.status
+    }
+
+
+def summarise(
+    version: ConsentVersion, names: Mapping[str, str], *, replaced_at: Any = None
+) -> Summary:
+    """``version`` in words; ``names`` gives node names by audience (:func:`node_names`);
+    ``replaced_at``, for a version that is not the current one, when the next one was
+    recorded."""
     now = timezone.now()
     in_force = _in_force(version, now)
-    kind = version.record.kind
-    if kind == ConsentRecord.Kind.OPT_OUT:
-        headline = (
-            _("You opted out of the secondary use of your data.")
-            if in_force
-            else _("Opt-out revoked: it no longer applies.")
-        )
-    elif in_force:
-        headline = _("You donate your data as described below.")
-    elif version.status == "inactive":
-        headline = _("Donation withdrawn: your data may not be used.")
-    elif version.status == "active":
-        headline = _("Donation not in force at present (outside its dates).")
-    else:
-        headline = _("Donation recorded with status “%(status)s”: it is not in force.") % {
-            "status": version.status
-        }
+    replaced_on = _day(replaced_at) if version.version != version.record.current_version else ""
     summary = Summary(
-        kind=kind, status=version.status, in_force=in_force, headline=headline,
-        period=_period(version, now),
+        kind=version.record.kind, status=version.status, in_force=in_force,
+        headline=_headline(version, in_force, replaced_on), period=_period(version, now),
+        replaced_on=replaced_on,
     )  # fmt: skip
-    if kind != ConsentRecord.Kind.DONATION:
+    if summary.kind != ConsentRecord.Kind.DONATION:
         return summary
     summary.nodes = [names.get(a, a) for a in dict.fromkeys(version.node_ids)]
     summary.categories = [str(CATEGORIES.get(c, c)) for c in dict.fromkeys(version.categories)]
-    summary.purposes = [purpose_label(p) for p in dict.fromkeys(version.purposes)]
-    summary.conditions = [duo_label(c) for c in dict.fromkeys(version.duo_codes)]
-    summary.disease = _disease(version.resource)
+    choices = fhir.donation_choices(version.resource)
+    if choices is None:
+        _read_provisions(summary, version.resource)
+        return summary
+    summary.purposes = [purpose_label(p) for p in choices.purposes]
+    kinds = [c for c in choices.duo_codes if c in fhir.DONOR_PERMISSIONS]
+    if kinds or RESEARCH_PURPOSES & set(choices.purposes):
+        summary.research = str(KIND_SUMMARIES.get(kinds[0] if kinds else ANY_USE))
+        summary.research_limits_all = choices.limits_every_purpose
+    summary.conditions = [duo_label(c) for c in choices.duo_codes if c not in kinds]
+    summary.disease = choices.disease
     return summary
+
+
+def _read_provisions(summary: Summary, resource: Mapping[str, Any]) -> None:
+    """A donation of another shape than the portal's (written to the FHIR API): the EHDS
+    purposes and DUO terms its permitting provisions name, and what its denying ones name, as
+    "Never for …". Each level of provisions negates the one above; the root permits."""
+    purposes: list[str] = []
+    conditions: list[str] = []
+    never: list[str] = []
+    todo = [(p, False) for p in items(resource.get("provision"))]  # level 1 denies
+    while todo:
+        provision, permits = todo.pop(0)
+        for coding in items(provision.get("purpose")):
+            code, system = coding.get("code"), coding.get("system")
+            if not isinstance(code, str) or system not in (EHDS_PURPOSE_SYSTEM, DUO_SYSTEM):
+                continue
+            words = purpose_label(code) if system == EHDS_PURPOSE_SYSTEM else None
+            if permits and words is not None:
+                purposes.append(words)
+            elif permits:
+                conditions.append(duo_label(duo.normalise_code(code)))
+            else:
+                never.append(words or _use_label(duo.normalise_code(code)))
+        todo += [(p, not permits) for p in items(provision.get("provision"))]
+    summary.purposes = list(dict.fromkeys(purposes))
+    summary.conditions = list(dict.fromkeys(conditions))
+    summary.conditions += [_("Never for: %(use)s") % {"use": use} for use in dict.fromkeys(never)]
+    summary.disease = _disease(resource)
+
+
+def _use_label(code: str) -> str:
+    """A DUO term as a use ("population origins or ancestry research", not "… only")."""
+    term = duo.BY_CODE.get(code)
+    return term.label.removesuffix(" only") if term else code

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -51,12 +52,24 @@ def citizen_dashboard(request: HttpRequest) -> dict[str, Any]:
     opt_out = _current(records.get(ConsentRecord.Kind.OPT_OUT))
     shown = [v for v in (donation, opt_out) if v is not None]
     names = wording.node_names(shown)
+    donation_summary = wording.summarise(donation, names) if donation else None
+    opt_out_summary = wording.summarise(opt_out, names) if opt_out else None
     return {
         "links": list(selectors.donor_links_of(user)),
         "donation": donation,
-        "donation_summary": wording.summarise(donation, names) if donation else None,
+        "donation_summary": donation_summary,
         "opt_out": opt_out,
-        "opt_out_summary": wording.summarise(opt_out, names) if opt_out else None,
+        "opt_out_summary": opt_out_summary,
+        # EHDS Art 71: an opt-out in force overrides the donation for permits approved from
+        # its start.
+        "opted_out_since": (
+            opt_out.period_start
+            if opt_out_summary
+            and opt_out_summary.in_force
+            and donation_summary
+            and donation_summary.in_force
+            else None
+        ),
         "link_form": LinkCodeForm(auto_id="link-%s"),
         "panels": citizen_panels(request),
     }
@@ -106,6 +119,12 @@ def donation_form(request: HttpRequest) -> HttpResponse:
         else:
             if record is None:
                 messages.success(request, _("Thank you: your donation is recorded."))
+            elif current is None or current.status != "active":
+                messages.success(
+                    request,
+                    _("Thank you: you donate your data again, from today. The earlier versions "
+                      "stay in your history."),
+                )  # fmt: skip
             else:
                 messages.success(
                     request,
@@ -247,18 +266,19 @@ def opt_out_revoke(request: HttpRequest) -> HttpResponse:
 def history(request: HttpRequest) -> HttpResponse:
     """Every version of the citizen's consents, newest first, each with its date and a
     summary in words; a page at a time."""
+    following = ConsentVersion.objects.filter(
+        record=OuterRef("record"), version=OuterRef("version") + 1
+    ).values("last_updated")[:1]
     versions = (
         ConsentVersion.objects.filter(record__owner=request.user)
         .select_related("record")
+        .annotate(replaced_at=Subquery(following))
         .order_by("-last_updated", "-version")
     )
     page = Paginator(versions, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     names = wording.node_names(page.object_list)
-    return render(
-        request,
-        "consent/history.html",
-        {"page": page, "rows": [(v, wording.summarise(v, names)) for v in page.object_list]},
-    )
+    rows = [(v, wording.summarise(v, names, replaced_at=v.replaced_at)) for v in page.object_list]
+    return render(request, "consent/history.html", {"page": page, "rows": rows})
 
 
 @role_required(Role.CITIZEN)
