@@ -69,6 +69,8 @@ class SearchPagination(PageNumberPagination):
     max_page_size = 100
 
 
+NOT_NEGATIVE = {"type": "number", "minimum": 0}
+YEARS = {"type": "integer", "minimum": 0}
 SEARCH_PARAMETERS = [
     OpenApiParameter("q", str, description="Free text"),
     OpenApiParameter("condition", str, many=True),
@@ -78,8 +80,8 @@ SEARCH_PARAMETERS = [
     OpenApiParameter("duo", str, many=True, description="DUO codes, e.g. DUO:0000042"),
     OpenApiParameter("country", str, many=True, description="ISO 3166-1 alpha-2"),
     OpenApiParameter("node", int, many=True),
-    OpenApiParameter("age_from", int),
-    OpenApiParameter("age_to", int),
+    OpenApiParameter("age_from", YEARS),
+    OpenApiParameter("age_to", YEARS, description="Not below age_from"),
     OpenApiParameter("sort", str, enum=list(selectors.SORTS)),
     OpenApiParameter("page", int, description="A page number (from 1)"),
     OpenApiParameter("page_size", int, description="Results per page (at most 100, 20 by default)"),
@@ -110,6 +112,13 @@ class DatasetSearchOutput(serializers.Serializer):
     facets = FacetsOutput()
 
 
+REFUSED_CRITERIA = (
+    "A value that cannot be a criterion (not a number, not a date, a code the catalogue "
+    "cannot hold, a range ending below its start): `errors` names each such parameter → "
+    "messages. Nothing is answered with a criterion left out."
+)
+
+
 class DatasetSearchApi(APIView):
     """Search the datasets visible to the caller, with counts per facet value."""
 
@@ -120,6 +129,7 @@ class DatasetSearchApi(APIView):
         parameters=SEARCH_PARAMETERS,
         responses={
             200: DatasetSearchOutput,
+            400: OpenApiResponse(DetailOutput, description=REFUSED_CRITERIA),
             404: OpenApiResponse(DetailOutput, description="A page past the last one."),
         },
     )
@@ -316,7 +326,8 @@ NOT_A_RESEARCHER_NOR_ACCESS_BODY = OpenApiResponse(
 class FeasibilityApi(APIView):
     """Subjects, studies and series of published datasets matching criteria, per node and
     dataset (researchers and the access body). Small counts suppressed, all counts rounded.
-    Dataset rows come a page at a time; total and node counts always cover every dataset."""
+    Dataset rows come a page at a time; total and node counts always cover every dataset.
+    A criterion that cannot be read is refused (400), never left out of the counts."""
 
     permission_classes = [IsAuthenticated]
 
@@ -327,14 +338,14 @@ class FeasibilityApi(APIView):
             OpenApiParameter("body_part", str, many=True, description="DICOM body part"),
             OpenApiParameter("manufacturer", str, many=True, description="DICOM Manufacturer"),
             OpenApiParameter("model", str, many=True, description="Manufacturer's model name"),
-            OpenApiParameter("field_strength_from", float, description="Tesla"),
-            OpenApiParameter("field_strength_to", float, description="Tesla"),
-            OpenApiParameter("slice_thickness_from", float, description="Millimetres"),
-            OpenApiParameter("slice_thickness_to", float, description="Millimetres"),
+            OpenApiParameter("field_strength_from", NOT_NEGATIVE, description="Tesla"),
+            OpenApiParameter("field_strength_to", NOT_NEGATIVE, description="Tesla"),
+            OpenApiParameter("slice_thickness_from", NOT_NEGATIVE, description="Millimetres"),
+            OpenApiParameter("slice_thickness_to", NOT_NEGATIVE, description="Millimetres"),
             OpenApiParameter("study_date_from", OpenApiTypes.DATE),
             OpenApiParameter("study_date_to", OpenApiTypes.DATE),
-            OpenApiParameter("age_from", int, description="Age at the study, in years"),
-            OpenApiParameter("age_to", int, description="Age at the study, in years"),
+            OpenApiParameter("age_from", YEARS, description="Age at the study, in years"),
+            OpenApiParameter("age_to", YEARS, description="Age at the study, in years"),
             OpenApiParameter("sex", str, many=True, enum=list(feasibility.SEXES)),
             OpenApiParameter("condition", str, many=True),
             OpenApiParameter("access", str, many=True, description="Access conditions"),
@@ -343,7 +354,11 @@ class FeasibilityApi(APIView):
             OpenApiParameter("node", int, many=True),
             OpenApiParameter("page", int, description="A page of dataset rows (from 1)"),
         ],
-        responses={200: FeasibilityOutput, 404: NOT_A_RESEARCHER_NOR_ACCESS_BODY},
+        responses={
+            200: FeasibilityOutput,
+            400: OpenApiResponse(DetailOutput, description=REFUSED_CRITERIA),
+            404: NOT_A_RESEARCHER_NOR_ACCESS_BODY,
+        },
     )
     def get(self, request):
         if not (request.user.has_role(Role.RESEARCHER) or request.user.has_role(Role.HDAB_ADMIN)):

@@ -19,7 +19,6 @@ false) after one look at the catalogue's change log:
 - any series criterion: :class:`FeasibilityEntry`, one row per study and series description.
 """
 
-import math
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -29,8 +28,10 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
+from django.utils.translation import gettext as _
 
-from catalogue import feasibility_memory
+from access.node.deid.gate import MAX_BODY_PART, MAX_MANUFACTURER, MAX_MODALITY
+from catalogue import duo, feasibility_memory
 from catalogue.models import (
     Dataset,
     DatasetTerm,
@@ -39,8 +40,9 @@ from catalogue.models import (
     FeasibilityTotals,
     Study,
 )
+from catalogue.params import Reader
+from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition
 
-DATASET_FACETS = ("condition", "access", "duo")
 SEXES = ("F", "M", "O")
 PAGE_SIZE = 50  # dataset rows per page; node and total rows always count every dataset
 
@@ -89,66 +91,56 @@ class Criteria:
         return bool(self.node or self.country or any(self.facets.values()))
 
 
-def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def _texts(params: QueryDict, name: str) -> list[str]:
-    """The readable values of ``name``: a value with a control character (a NUL cannot even
-    reach PostgreSQL) matches nothing indexed, so it is ignored like any unreadable value."""
-    return [v for v in params.getlist(name) if v and v.isprintable()]
-
-
-def _ids(params: QueryDict, name: str) -> list[int]:
-    """Ids written in ASCII digits that fit a database id (``"²"`` is a digit to Python)."""
-    return [int(v) for v in params.getlist(name) if v.isascii() and v.isdigit() and len(v) < 19]
-
-
 MAX_AGE = 200  # years: no one is older
-
-
-def _number(params: QueryDict, name: str, *, whole: bool = False) -> float | None:
-    """A finite number not below zero (a whole one for ``whole``), else None."""
-    value = params.get(name, "").strip()
-    if not value or len(value) > 20:
-        return None
-    try:
-        number = int(value) if whole else float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) and number >= 0 else None
-
-
-def _upper(params: QueryDict, name: str) -> tuple[str, ...]:
-    return tuple(v.strip().upper() for v in _texts(params, name) if v.strip())
+TERM_LENGTH = 200  # characters of a dataset's term (DatasetTerm.value)
 
 
 def parse(params: QueryDict) -> Criteria:
-    """Criteria from query parameters; values that cannot be read are ignored."""
-    age_from = _number(params, "age_from", whole=True)
-    age_to = _number(params, "age_to", whole=True)
-    return Criteria(
-        modality=_upper(params, "modality"),
-        body_part=_upper(params, "body_part"),
-        manufacturer=_upper(params, "manufacturer"),
-        model=_upper(params, "model"),
-        field_strength_from=_number(params, "field_strength_from"),
-        field_strength_to=_number(params, "field_strength_to"),
-        slice_thickness_from=_number(params, "slice_thickness_from"),
-        slice_thickness_to=_number(params, "slice_thickness_to"),
-        date_from=_date(params.get("study_date_from")),
-        date_to=_date(params.get("study_date_to")),
+    """Criteria from query parameters. A value that cannot be a criterion is refused, never
+    left out: ``ValidationError`` naming each such parameter (:mod:`catalogue.params`).
+
+    Series attributes are text of at most the index's lengths, in any case; sex is ``F``,
+    ``M`` or ``O``; country an ISO 3166-1 code of the catalogue's countries; access and DUO
+    codes those a dataset can carry; numbers finite and not below zero (ages whole); dates ISO;
+    no range may end below its start. A value of these that no dataset has counts zero.
+    """
+    read = Reader(params)
+    field_strength = (read.number("field_strength_from"), read.number("field_strength_to"))
+    slice_thickness = (read.number("slice_thickness_from"), read.number("slice_thickness_to"))
+    dates = (read.date("study_date_from"), read.date("study_date_to"))
+    age_from = read.number("age_from", whole=True)
+    age_to = read.number("age_to", whole=True)
+    read.ordered("field_strength_from", field_strength[0], "field_strength_to", field_strength[1])
+    read.ordered(
+        "slice_thickness_from", slice_thickness[0], "slice_thickness_to", slice_thickness[1]
+    )
+    read.ordered("study_date_from", dates[0], "study_date_to", dates[1])
+    read.ordered("age_from", age_from, "age_to", age_to)
+    criteria = Criteria(
+        modality=read.texts("modality", limit=MAX_MODALITY, upper=True),
+        body_part=read.texts("body_part", limit=MAX_BODY_PART, upper=True),
+        manufacturer=read.texts("manufacturer", limit=MAX_MANUFACTURER, upper=True),
+        model=read.texts("model", limit=MAX_MANUFACTURER, upper=True),
+        field_strength_from=field_strength[0],
+        field_strength_to=field_strength[1],
+        slice_thickness_from=slice_thickness[0],
+        slice_thickness_to=slice_thickness[1],
+        date_from=dates[0],
+        date_to=dates[1],
         # Ages above MAX_AGE mean the same as MAX_AGE (and stay within the age column's range).
         age_from=None if age_from is None else min(int(age_from), MAX_AGE),
         age_to=None if age_to is None else min(int(age_to), MAX_AGE),
-        sex=tuple(v for v in _upper(params, "sex") if v in SEXES),
-        node=tuple(_ids(params, "node")),
-        country=_upper(params, "country"),
-        facets={f: tuple(_texts(params, f)) for f in DATASET_FACETS},
+        sex=read.codes("sex", SEXES, what=_("a sex the index records: F, M or O")),
+        node=read.ids("node", what=_("a node id")),
+        country=read.codes("country", COUNTRY_NAMES, what=_("a country code of the catalogue")),
+        facets={
+            "condition": read.texts("condition", limit=TERM_LENGTH),
+            "access": read.codes("access", AccessCondition.values, what=_("an access condition")),
+            "duo": read.codes("duo", duo.BY_CODE, what=_("a DUO code a dataset can carry")),
+        },
     )
+    read.check()
+    return criteria
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,14 @@ from django.db import connection
 from django.db.models import BooleanField, F, FloatField, Q, QuerySet, Value
 from django.db.models.expressions import OrderBy, RawSQL
 from django.http import Http404, QueryDict
+from django.utils.translation import gettext as _
 
-from catalogue import facets
+from access.node.deid.gate import MAX_MODALITY
+from catalogue import duo, facets
 from catalogue.facets import FacetCounts, FacetEntry, SearchIndex
 from catalogue.models import BasketItem, Dataset, DatasetTerm, Node
+from catalogue.params import Reader
+from catalogue.vocabularies import COUNTRY_NAMES, AccessCondition
 from portal.models import AnyUser, Role, User
 
 if TYPE_CHECKING:
@@ -239,29 +243,45 @@ def search_facets(user: AnyUser, query: SearchQuery) -> dict[str, list[FacetEntr
 SEARCH_PAGE_SIZE = 20  # results per page, unless the API's caller asks for another size
 
 
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
+TERM_LENGTH = 200  # characters of a dataset's term (DatasetTerm.value)
 
 
 def parse_search(params: QueryDict) -> SearchQuery:
     """Read a search from query parameters (shared by the page and the API).
 
-    Values that do not parse (a node or an age that is not a number, an unknown order) are
-    ignored rather than refused, and the free text is cut to 200 characters.
+    A value that cannot be a filter is refused, never left out: ``ValidationError`` naming
+    each such parameter (:mod:`catalogue.params`). Modalities are text of at most 16
+    characters, cancer types and body parts of at most 200; access conditions, DUO codes and
+    countries codes the catalogue knows, in any case; nodes ids; ages whole numbers not below
+    zero, ``age_to`` not below ``age_from``; the order one of :data:`SORTS`. A value of these
+    that no dataset has matches nothing. The free text is cut to 200 characters, and refused
+    with a control character other than spacing.
     """
-    sort = params.get("sort") or "relevance"
-    return SearchQuery(
-        text=params.get("q", "")[:200],
-        terms={facet: params.getlist(facet) for facet in FACETS if params.getlist(facet)},
-        countries=params.getlist("country"),
-        nodes=[n for n in (_int_or_none(v) for v in params.getlist("node")) if n is not None],
-        age_from=_int_or_none(params.get("age_from")),
-        age_to=_int_or_none(params.get("age_to")),
-        sort=sort if sort in SORTS else "relevance",
+    read = Reader(params)
+    age_from = read.number("age_from", whole=True)
+    age_to = read.number("age_to", whole=True)
+    read.ordered("age_from", age_from, "age_to", age_to)
+    found = {
+        "condition": read.texts("condition", limit=TERM_LENGTH),
+        "modality": read.texts("modality", limit=MAX_MODALITY),
+        "body_part": read.texts("body_part", limit=TERM_LENGTH),
+        "access": read.codes("access", AccessCondition.values, what=_("an access condition")),
+        "duo": read.codes("duo", duo.BY_CODE, what=_("a DUO code a dataset can carry")),
+    }
+    query = SearchQuery(
+        text=read.free_text("q", cut=200),
+        terms={facet: list(values) for facet, values in found.items() if values},
+        countries=list(
+            read.codes("country", COUNTRY_NAMES, what=_("a country code of the catalogue"))
+        ),
+        nodes=list(read.ids("node", what=_("a node id"))),
+        age_from=None if age_from is None else int(age_from),
+        age_to=None if age_to is None else int(age_to),
+        sort=read.code("sort", SORTS, what=_("an order: %s") % ", ".join(SORTS), lower=True)
+        or "relevance",
     )
+    read.check()
+    return query
 
 
 class CountedPaginator(_DatasetPaginator):

@@ -26,28 +26,79 @@ from portal.workflow import InvalidTransition
 PAGE_SIZE = 20
 
 
+# The search's filters that the page keeps in hidden fields while it shows refused ones.
+SEARCH_FILTERS = [*selectors.FACETS, "country", "node"]
+SEARCH_LABELS = {
+    **search_page.FACET_LABELS,
+    "age_from": gettext_lazy("Age of subjects, from"),
+    "age_to": gettext_lazy("Age of subjects, to"),
+    "sort": gettext_lazy("Sort by"),
+    "q": gettext_lazy("Search"),
+}
+
+
+def _refused(error: ValidationError, labels: dict) -> list[tuple[str, str]]:
+    """(label, message) for each refused parameter, for the page's list of errors."""
+    return [
+        (str(labels.get(name, name)), message)
+        for name, messages in error.message_dict.items()
+        for message in messages
+    ]
+
+
+def _kept(params, names, refused) -> list[tuple[str, str]]:
+    """The (name, value) pairs of ``names`` that were not refused, for hidden fields."""
+    return [(n, v) for n in names if n not in refused for v in params.getlist(n) if v.strip()]
+
+
+def _first(params, name: str) -> str:
+    """The first value of ``name`` that is not blank, as typed; a box shows one."""
+    return next((v for v in params.getlist(name) if v.strip()), "")
+
+
 def search(request):
-    results = selectors.search(request.user, request.GET)
+    user = request.user
+    can = {
+        "can_basket": user.is_authenticated and user.has_role(Role.RESEARCHER),
+        "can_count": user.is_authenticated
+        and (user.has_role(Role.RESEARCHER) or user.has_role(Role.HDAB_ADMIN)),
+    }
+    try:
+        results = selectors.search(user, request.GET)
+    except ValidationError as error:
+        # Nothing is searched with a filter left out: the form again, with what was refused.
+        return render(
+            request,
+            "catalogue/search.html",
+            {
+                "query": {"text": request.GET.get("q", ""), "sort": request.GET.get("sort", "")},
+                "typed": {n: _first(request.GET, n) for n in ("age_from", "age_to")},
+                "errors": error.message_dict,
+                "refused": _refused(error, SEARCH_LABELS),
+                "hidden": _kept(request.GET, SEARCH_FILTERS, error.message_dict),
+                "sorts": [(value, str(label)) for value, label in search_page.SORT_CHOICES],
+                **can,
+            },
+            status=400,
+        )
     rows = search_page.ResultRows(results)
     page = CountedPaginator(rows, selectors.SEARCH_PAGE_SIZE, count=results.total).get_page(
         request.GET.get("page")
     )
     params = request.GET.copy()
     params.pop("page", None)
-    user = request.user
     return render(
         request,
         "catalogue/search.html",
         {
             "query": results.query,
+            "typed": {n: _first(request.GET, n) for n in ("age_from", "age_to")},
             "page": page,
             "facets": search_page.facet_groups(results.facets, request.GET),
             "sorts": [(value, str(label)) for value, label in search_page.SORT_CHOICES],
             "querystring": params.urlencode(),
             "in_basket": selectors.basket_ids(user),
-            "can_basket": user.is_authenticated and user.has_role(Role.RESEARCHER),
-            "can_count": user.is_authenticated
-            and (user.has_role(Role.RESEARCHER) or user.has_role(Role.HDAB_ADMIN)),
+            **can,
         },
     )
 
@@ -334,26 +385,98 @@ def dataset_ingest(request, pk):
     )
 
 
+# The criteria the page's form has a box for (showing one value), and those it has checkboxes
+# for; any other value asked (in the address) is kept in a hidden field.
+FEASIBILITY_TYPED = ["body_part", "manufacturer", "model", "field_strength_from",
+                     "field_strength_to", "slice_thickness_from", "slice_thickness_to",
+                     "study_date_from", "study_date_to", "age_from", "age_to"]  # fmt: skip
+FEASIBILITY_REPEATED = ["modality", "sex", "condition", "body_part", "manufacturer", "model",
+                        "access", "duo", "country", "node"]  # fmt: skip
+SEXES = [("F", gettext_lazy("Female")), ("M", gettext_lazy("Male")), ("O", gettext_lazy("Other"))]
+
+
+def _feasibility_form(params, errors, conditions: list[str]) -> dict:
+    """What the criteria form shows: the boxes as typed, the checkboxes ticked, and every
+    other value asked in hidden fields (none of a refused parameter: its error says so)."""
+    checked = {
+        "modality": {v.strip().upper() for v in params.getlist("modality")},
+        "sex": {v.strip().upper() for v in params.getlist("sex")},
+        "condition": set(params.getlist("condition")),
+    }
+    boxes = {
+        "modality": {v for v, _label in Modality.choices},
+        "sex": {v for v, _label in SEXES},
+        "condition": set(conditions),
+    }
+    hidden = []
+    for name in FEASIBILITY_REPEATED:
+        values = [v for v in params.getlist(name) if v.strip()] if name not in errors else []
+        if name in FEASIBILITY_TYPED:
+            values = values[1:]
+        elif name in boxes:
+            values = [v for v in values if (v if name == "condition" else v.strip().upper())
+                      not in boxes[name]]  # fmt: skip
+        hidden += [(name, v) for v in values]
+    return {
+        "typed": {n: _first(params, n) for n in FEASIBILITY_TYPED},
+        "checked": checked,
+        "hidden": hidden,
+    }
+
+
+FEASIBILITY_LABELS = {
+    "modality": gettext_lazy("Modality"),
+    "body_part": gettext_lazy("Body part"),
+    "manufacturer": gettext_lazy("Manufacturer"),
+    "model": gettext_lazy("Model"),
+    "field_strength_from": gettext_lazy("Magnetic field strength, from"),
+    "field_strength_to": gettext_lazy("Magnetic field strength, to"),
+    "slice_thickness_from": gettext_lazy("Slice thickness, from"),
+    "slice_thickness_to": gettext_lazy("Slice thickness, to"),
+    "study_date_from": gettext_lazy("Study date, from"),
+    "study_date_to": gettext_lazy("Study date, to"),
+    "age_from": gettext_lazy("Age at the study, from"),
+    "age_to": gettext_lazy("Age at the study, to"),
+    "sex": gettext_lazy("Sex"),
+    "condition": gettext_lazy("Cancer type"),
+    "access": gettext_lazy("Access conditions (access)"),
+    "duo": gettext_lazy("Data-use conditions (duo)"),
+    "country": gettext_lazy("Country (country)"),
+    "node": gettext_lazy("Node (node)"),
+}
+
+
 @role_required(Role.RESEARCHER, Role.HDAB_ADMIN)
 def feasibility(request):
     """How many subjects, studies and series of published datasets match criteria, per node
-    and dataset, with small counts suppressed and every count rounded."""
-    criteria = feasibility_counts.parse(request.GET)
+    and dataset, with small counts suppressed and every count rounded. Criteria that cannot
+    be read are shown with their errors, as typed, and nothing is counted."""
     params = request.GET.copy()
     params.pop("page", None)
-    answer = feasibility_counts.count(criteria, request.GET.get("page")) if request.GET else None
+    answer, errors, refused = None, {}, []
+    conditions = feasibility_counts.condition_choices()
+    try:
+        criteria = feasibility_counts.parse(request.GET)
+    except ValidationError as error:
+        errors, refused = error.message_dict, _refused(error, FEASIBILITY_LABELS)
+    else:
+        if request.GET:
+            answer = feasibility_counts.count(criteria, request.GET.get("page"))
     return render(
         request,
         "catalogue/feasibility.html",
         {
-            "criteria": criteria,
+            **_feasibility_form(request.GET, errors, conditions),
+            "errors": errors,
+            "refused": refused,
             "answer": answer,
             "page": answer.page if answer else None,
             "querystring": params.urlencode(),
             "modalities": Modality.choices,
-            "sexes": [("F", _("Female")), ("M", _("Male")), ("O", _("Other"))],
-            "conditions": feasibility_counts.condition_choices(),
+            "sexes": SEXES,
+            "conditions": conditions,
             "in_basket": selectors.basket_ids(request.user),
             "can_basket": request.user.has_role(Role.RESEARCHER),
         },
+        status=400 if errors else 200,
     )

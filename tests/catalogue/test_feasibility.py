@@ -189,11 +189,16 @@ def test_the_search_page_leads_researchers_to_the_counts(catalogue, client_for):
         "body_part=%C3%9F%00",
         "node=%C2%B2",  # "²" is a digit to Python, not an id
         "node=99999999999999999999999",  # beyond a database id
-        "age_from=88846114",  # beyond the age column's range
-        "age_to=88846114&age_from=40",
         "slice_thickness_from=-3.5e16&field_strength_to=1e-62",
     ],
 )
-def test_unreadable_criteria_are_ignored_not_a_server_error(catalogue, client_for, query):
+def test_unreadable_criteria_are_refused_not_a_server_error(catalogue, client_for, query):
+    """More in test_refused_criteria.py."""
+    answer = client_for("researcher").get(f"/api/catalogue/feasibility/?{query}")
+    assert answer.status_code == 400, answer.content
+
+
+@pytest.mark.parametrize("query", ["age_from=88846114", "age_to=88846114&age_from=40"])
+def test_ages_beyond_the_age_columns_range_mean_the_oldest(catalogue, client_for, query):
     answer = client_for("researcher").get(f"/api/catalogue/feasibility/?{query}")
     assert answer.status_code == 200, answer.content

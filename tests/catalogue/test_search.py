@@ -1,4 +1,5 @@
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from catalogue.selectors import SearchQuery, search, search_datasets, search_facets
@@ -199,9 +200,19 @@ def test_the_page_and_the_api_read_and_page_a_search_the_same_way(catalogue, cli
     params.setlist("modality", ["CT", "MR"])
     params.update({"age_from": "sixty", "node": "x", "sort": "sideways", "q": "  "})
 
+    # What does not parse is refused, the same way by the page and the API.
+    with pytest.raises(ValidationError) as refused:
+        search(AnonymousUser(), params)
+    page = client.get(reverse("catalogue:search"), params)
+    api = client.get(reverse("catalogue_api:datasets"), params)
+    assert page.status_code == api.status_code == 400
+    assert page.context["errors"] == api.json()["errors"] == refused.value.message_dict
+    assert set(refused.value.message_dict) == {"age_from", "node", "sort"}
+
+    for name, value in {"age_from": "", "node": "", "sort": "Relevance"}.items():
+        params[name] = value
     results = search(AnonymousUser(), params)
 
-    # What does not parse is left out rather than refused.
     assert results.query == SearchQuery(text="  ", terms={"modality": ["CT", "MR"]})
     titles = [d.title for d in results.datasets]
     assert sorted(titles) == ["Breast MRI screening cohort", "Lung CT collection"]
