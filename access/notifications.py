@@ -50,10 +50,16 @@ def _send(
 
 
 def _reviewer_emails(review: Review) -> set[str]:
-    """The committee's members, leaving out parties to the application: they take no part
-    in its review and are not told about the committee's side."""
+    """The committee's members with a seat on the review (``access.permissions.has_seat``),
+    leaving out parties to the application and members who declared a conflict: they take no
+    part in its review and are not told about the committee's side."""
     parties = parties_by_application([review.application_id])[review.application_id]
-    return {m.email for m in members_of(review.committee) if m.pk not in parties}
+    conflicted = set(review.conflicts.values_list("member_id", flat=True))
+    return {
+        m.email
+        for m in members_of(review.committee)
+        if m.pk not in parties and m.pk not in conflicted
+    }
 
 
 def _committee_emails(application: Application) -> set[str]:

@@ -14,7 +14,15 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, get_objects_for_user, get_users_with_perms, remove_perm
 
-from access.models import AccessToken, Application, Committee, Permit, Review, TeamMember
+from access.models import (
+    AccessToken,
+    Application,
+    Committee,
+    ConflictOfInterest,
+    Permit,
+    Review,
+    TeamMember,
+)
 from portal.models import AnyUser, Role, User
 
 # Team members who are parties: invited (named by email, not answered yet) or accepted.
@@ -145,25 +153,43 @@ def may_chair(user: AnyUser, review: Review) -> bool:
     return is_chair(user, review.committee) and not is_party(user, review.application)
 
 
+def is_conflicted(user: AnyUser, review: Review) -> bool:
+    """``user`` declared a conflict of interest on ``review``."""
+    return (
+        user.is_authenticated
+        and ConflictOfInterest.objects.filter(review=review, member=user.pk).exists()
+    )
+
+
+def has_seat(user: AnyUser, review: Review, *, as_chair: bool = False) -> bool:
+    """``user`` takes part in ``review`` (as its chair with ``as_chair``): a member of the
+    reviewing committee who is neither a party to the application nor conflicted on it. A
+    conflicted member keeps reading the review but asks, comments, votes, decides, extends the
+    deadline and changes the permit no more, and is sent none of its emails."""
+    allowed = may_chair(user, review) if as_chair else may_review(user, review)
+    return allowed and not is_conflicted(user, review)
+
+
 def may_extend_deadline(
     user: AnyUser, application: Application, reviews: Iterable[Review] | None = None
 ) -> bool:
-    """The access body or a reviewing committee's chair, none of them a party."""
+    """The access body or a reviewing committee's chair with a seat on its review, none of
+    them a party."""
     if not user.is_authenticated or is_party(user, application):
         return False
     if user.has_role(Role.HDAB_ADMIN):
         return True
     if reviews is None:
         reviews = application.reviews.select_related("committee")
-    return any(is_chair(user, r.committee) for r in reviews)
+    return any(has_seat(user, r, as_chair=True) for r in reviews)
 
 
 def may_change_permit(user: AnyUser, permit: Permit) -> bool:
-    """Suspend, reactivate or revoke: the access body or the issuing committee's chair, never
-    a party to the application the permit was issued on."""
+    """Suspend, reactivate or revoke: the access body or the issuing committee's chair with
+    a seat on the review that issued it, never a party to the application."""
     if not user.is_authenticated or is_party(user, permit.application):
         return False
-    return user.has_role(Role.HDAB_ADMIN) or is_chair(user, permit.review.committee)
+    return user.has_role(Role.HDAB_ADMIN) or has_seat(user, permit.review, as_chair=True)
 
 
 # --- Seats in bulk ----------------------------------------------------------------------------

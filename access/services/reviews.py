@@ -28,6 +28,7 @@ from access.models import (
     Vote,
 )
 from access.permissions import (
+    is_conflicted,
     is_member,
     is_party,
     may_chair,
@@ -65,6 +66,14 @@ def _require_member(review: Review, actor: User) -> None:
         if is_party(actor, review.application):
             raise NotPermitted(_("You cannot take part in the review of your own application."))
         raise NotPermitted(_("Only members of %s can do this.") % review.committee)
+
+
+def _require_no_conflict(review: Review, actor: User) -> None:
+    """A member who declared a conflict takes no further part in the review."""
+    if is_conflicted(actor, review):
+        raise NotPermitted(
+            _("You declared a conflict of interest and take no further part in this review.")
+        )
 
 
 def _start_review(application: Application, actor: User) -> None:
@@ -121,8 +130,11 @@ def comment_add(
         raise NotPermitted(
             _("Only the applicant or a member of a reviewing committee can comment.")
         )
-    elif not locked.reviews.filter(committee=committee).exists():
-        raise ValidationError(_("This committee does not review this application."))
+    else:
+        review = locked.reviews.filter(committee=committee).first()
+        if review is None:
+            raise ValidationError(_("This committee does not review this application."))
+        _require_no_conflict(review, actor)
     if locked.status == Application.Status.DRAFT:
         raise InvalidTransition(_("Comments open when the application is submitted."))
     comment = Comment.objects.create(
@@ -166,6 +178,7 @@ def clarification_request(
         application.completion_due = timezone.now() + COMPLETION_PERIOD
         application.decision_due = None
         fields += ["completion_due", "decision_due"]
+    _require_no_conflict(review, actor)
     application.save(update_fields=fields)
     clarification = Clarification.objects.create(
         application=application,

@@ -56,7 +56,7 @@ def _review_panel(user, application: Application, review: Review, failed: dict) 
     tally = services.tally(review)
     capacity = tally["capacity"]
     my_vote = tally["votes"].get(user.pk)
-    may_ask = is_open
+    may_ask = is_open and not conflicted
     may_vote = is_open and not waiting and not conflicted
     vote_initial = {"choice": my_vote.choice, "reason": my_vote.reason} if my_vote else {}
     return {
@@ -82,7 +82,7 @@ def _review_panel(user, application: Application, review: Review, failed: dict) 
         "vote_form": form("vote", forms.VoteForm, **vote_initial) if may_vote else None,
         "clarify_form": form("clarify", forms.ClarificationRequestForm) if may_ask else None,
         "decide_form": form("decide", forms.DecideForm) if may_vote and chair else None,
-        "comment_form": form("comment", forms.CommitteeCommentForm),
+        "comment_form": None if conflicted else form("comment", forms.CommitteeCommentForm),
     }
 
 

@@ -5,11 +5,13 @@ it (questions, comments, the deadline, the permit, the application's emails)."""
 import json
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 
 from access import services
-from access.models import Application, ConflictOfInterest, Review
+from access.models import Application, ConflictOfInterest, Permit, Review
 from portal.models import AuditEvent, Role
+from tests.conftest import complete_application_fields
 from tests.factories import UserFactory
 
 JSON = "application/json"
@@ -76,3 +78,88 @@ def test_it_never_rejects_while_the_applicant_is_answering(valencia_review, pers
     review.application.refresh_from_db()
     assert review.status == Review.Status.PENDING
     assert review.application.status == Application.Status.CLARIFICATION
+
+
+@pytest.fixture
+def conflicted(access, personas, catalogue):
+    """An application for the Valencia dataset only, whose chair (also Valencia's only chair)
+    declared a conflict; ``committee_member`` sits on Valencia too."""
+    services.committee_add_member(
+        committee=access.valencia, user=personas["committee_member"], actor=None
+    )
+    researcher = personas["researcher"]
+    application = services.application_create(
+        applicant=researcher, title="Lung study", datasets=[catalogue.other_published]
+    )
+    services.application_update(
+        application=application, actor=researcher, **complete_application_fields()
+    )
+    services.application_submit(application=application, actor=researcher)
+    review = Review.objects.get(application=application)
+    services.conflict_declare(review=review, actor=personas["committee_chair"], note="Co-author")
+    return review
+
+
+def test_it_refuses_a_conflicted_member_questions_and_comments(conflicted, client_for):
+    chair = client_for("committee_chair")
+    pk = conflicted.application_id
+
+    asked = api(chair, "post", "review_clarification", {"question": "Why?", "incomplete": True},
+                pk=conflicted.pk)  # fmt: skip
+    commented = api(chair, "post", "application_comments",
+                    {"body": "Internal", "visible_to_applicant": False,
+                     "committee": conflicted.committee_id}, pk=pk)  # fmt: skip
+
+    assert asked.status_code == 403
+    assert "conflict of interest" in asked.json()["detail"]
+    assert commented.status_code == 403
+    application = Application.objects.get(pk=pk)
+    assert application.status == Application.Status.UNDER_REVIEW
+    assert application.decision_due is not None  # the clock still runs
+    assert not application.clarifications.exists()
+    assert not application.comments.exists()
+    page = chair.get(reverse("access:application_detail", args=[pk])).content.decode()
+    assert "Request clarification" not in page
+    assert "Add the comment" not in page
+
+
+def test_it_refuses_a_conflicted_chair_the_deadline(conflicted, client_for):
+    chair = client_for("committee_chair")
+    pk = conflicted.application_id
+
+    extended = api(chair, "post", "application_extend_deadline", {"reason": "Busy"}, pk=pk)
+
+    assert extended.status_code == 403
+    assert not Application.objects.get(pk=pk).extended
+    page = chair.get(reverse("access:application_detail", args=[pk])).content.decode()
+    assert "Extend the deadline" not in page
+
+
+def test_it_refuses_a_conflicted_chair_the_permit(conflicted, personas, client_for):
+    services.vote_cast(review=conflicted, actor=personas["committee_member"], choice="approve")
+    permit = Permit.objects.get(review=conflicted)
+
+    changed = api(client_for("committee_chair"), "post", "permit_change",
+                  {"change": "suspend", "reason": "Audit"}, pk=permit.pk)  # fmt: skip
+
+    assert changed.status_code in (403, 404)
+    permit.refresh_from_db()
+    assert permit.status == Permit.Status.ACTIVE
+
+
+def test_it_sends_a_conflicted_member_none_of_the_applications_emails(
+    conflicted, personas, django_capture_on_commit_callbacks
+):
+    services.clarification_request(
+        review=conflicted, actor=personas["committee_member"], question="Which scanners?"
+    )
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.clarification_answer(
+            application=conflicted.application, actor=personas["researcher"], answer="Siemens."
+        )
+
+    recipients = {address for message in mail.outbox for address in message.to}
+    assert personas["committee_member"].email in recipients
+    assert personas["committee_chair"].email not in recipients
