@@ -11,6 +11,7 @@ from access import uploads
 from access.models import AiUse, Application, Committee, RefusalGround, Vote
 from access.services import APPLICANT_FIELDS, PERMIT_CHANGES, check_permit_end
 from catalogue import duo
+from access.permissions import members_of
 from catalogue.forms import ListField
 from catalogue.purposes import Purpose
 from portal.models import Role, User
@@ -289,11 +290,12 @@ class CommitteeMemberForm(forms.Form):
     )
     chair = forms.BooleanField(label=_("Chair"), required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, committee: Committee | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = (
-            User.objects.filter(is_active=True, role_assignments__role=Role.COMMITTEE_MEMBER)
-            .distinct()
-            .order_by("last_name", "username")
-        )
+        people = User.objects.filter(
+            is_active=True, role_assignments__role=Role.COMMITTEE_MEMBER
+        ).distinct()
+        if committee is not None:  # its members are not offered again
+            people = people.exclude(pk__in=members_of(committee).values("pk"))
+        self.fields["user"].queryset = people.order_by("last_name", "username")
         self.fields["user"].label_from_instance = lambda u: f"{u.display_name} ({u.username})"

@@ -103,9 +103,16 @@ def conflict_declare(*, review: Review, actor: User, note: str = "") -> Conflict
         review=review, member=actor, defaults={"note": note}
     )
     if created:
-        Vote.objects.filter(review=review, member=actor).delete()
+        withdrawn = Vote.objects.filter(review=review, member=actor).first()
+        if withdrawn is not None:
+            withdrawn.delete()
         _record(
-            "access.review.conflict_declared", actor, application, committee=review.committee_id
+            "access.review.conflict_declared",
+            actor,
+            application,
+            committee=review.committee_id,
+            # The vote the member had cast, withdrawn with the declaration (None: no vote).
+            vote_withdrawn=withdrawn.choice if withdrawn else None,
         )
         _start_review(application, actor)
         _evaluate_votes(application, review, actor)
@@ -169,6 +176,7 @@ def clarification_request(
     if not question:
         raise ValidationError({"question": _("Write the question for the applicant.")})
     application, review = _open_review(review, actor)
+    _require_no_conflict(review, actor)
     # Another committee may already be waiting for an answer: the questions then queue up
     # and the applicant answers them together.
     if application.status != Application.Status.CLARIFICATION:
@@ -178,7 +186,6 @@ def clarification_request(
         application.completion_due = timezone.now() + COMPLETION_PERIOD
         application.decision_due = None
         fields += ["completion_due", "decision_due"]
-    _require_no_conflict(review, actor)
     application.save(update_fields=fields)
     clarification = Clarification.objects.create(
         application=application,
@@ -324,6 +331,22 @@ def evaluate_after_answer(application: Application) -> None:
         _evaluate_votes(application, review, None)
         if application.status not in Application.OPEN:
             break
+
+
+def reevaluate_committee(committee: Committee) -> None:
+    """Count again the votes of ``committee``'s pending reviews after its members or its
+    decision rule changed: the votes already cast may now settle a review (the last member who
+    had not voted left). Reviews nobody may decide any more are flagged to the access body."""
+    pending = Review.objects.filter(
+        committee=committee,
+        status=Review.Status.PENDING,
+        application__status__in=Application.OPEN,
+    )
+    for pk, application_pk in pending.values_list("pk", "application_id").order_by("pk"):
+        application = Application.objects.select_for_update().get(pk=application_pk)
+        review = Review.objects.select_for_update().select_related("committee").get(pk=pk)
+        _evaluate_votes(application, review, None)
+    _alert_if_stuck(pending.select_related("application", "committee"))
 
 
 @transaction.atomic

@@ -77,7 +77,8 @@ def _render_committee(request, committee, *, form=None, member_form=None):
             "committee": committee,
             "form": form or CommitteeForm(instance=committee, auto_id=SCOPE_IDS),
             "members": members,
-            "member_form": member_form or CommitteeMemberForm(auto_id=MEMBER_IDS),
+            "member_form": member_form
+            or CommitteeMemberForm(auto_id=MEMBER_IDS, committee=committee),
             "stuck": [(r, capacities[r.pk].why) for r in pending if capacities[r.pk].stuck],
             "single": [r for r in pending if single_voter and len(capacities[r.pk].voters) == 1],
             "excluded": [
@@ -151,7 +152,11 @@ def committee_member_remove(request, pk, user_pk):
     member = members_of(committee).filter(pk=user_pk).first()
     if member is None:
         raise Http404
-    services.committee_remove_member(committee=committee, user=member, actor=request.user)
+    try:
+        services.committee_remove_member(committee=committee, user=member, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("access:committee_detail", committee.pk)
     messages.success(
         request,
         _("%(person)s is no longer a member of %(committee)s.")
