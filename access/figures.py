@@ -178,7 +178,11 @@ def figures_from_events(
                 complete_at[app] = at
                 deadline[app] = _when(details.get("decision_due"))
         elif action == "access.application.deadline_extended":
-            deadline[app] = _when(details.get("decision_due"))
+            # An extension made after the deadline had passed does not make a late decision
+            # timely: the original deadline stays (the portal refuses such extensions now).
+            due = deadline.get(app)
+            if due is None or at <= due:
+                deadline[app] = _when(details.get("decision_due"))
         elif action == "access.review.rejected":
             ground = details.get("ground", UNKNOWN) or NOT_STATED
             grounds[app][details.get("committee")] = ground

@@ -42,6 +42,7 @@ from access.services.common import (
     IncompleteApplication,
     InvalidTransition,
     NotPermitted,
+    months_later,
 )
 from access.services.exclusions import (
     ExclusionDocument,
@@ -163,6 +164,7 @@ __all__ = [
     "introspection",
     "missing_items",
     "node_authenticate",
+    "months_later",
     "node_dataset",
     "node_key_register",
     "node_secret_issue",

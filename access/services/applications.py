@@ -35,6 +35,7 @@ from access.services.common import (
     NotPermitted,
     _lock,
     _record,
+    months_later,
 )
 from access.services.reviews import _alert_if_stuck, evaluate_after_answer
 from catalogue import duo
@@ -374,7 +375,7 @@ def application_submit(*, application: Application, actor: User) -> Application:
     now = timezone.now()
     locked.transition_to(Application.Status.SUBMITTED)
     locked.submitted_at = locked.complete_at = now
-    locked.decision_due = now + DECISION_PERIOD
+    locked.decision_due = months_later(now, DECISION_PERIOD)
     locked.save(
         update_fields=["status", "submitted_at", "complete_at", "decision_due", "updated_at"]
     )
@@ -438,7 +439,7 @@ def clarification_answer(*, application: Application, actor: User, answer: str) 
     fields = ["status", "updated_at"]
     if was_incomplete:
         locked.complete_at = now
-        locked.decision_due = now + DECISION_PERIOD
+        locked.decision_due = months_later(now, DECISION_PERIOD)
         locked.completion_due = None
         fields += ["complete_at", "decision_due", "completion_due"]
     locked.save(update_fields=fields)
@@ -457,7 +458,8 @@ def clarification_answer(*, application: Application, actor: User, answer: str) 
 
 @transaction.atomic
 def deadline_extend(*, application: Application, actor: User, reason: str) -> Application:
-    """Extend the decision deadline once by three months (Art 68(4)), with a recorded reason."""
+    """Extend the decision deadline once by three months (Art 68(4)), with a recorded reason,
+    before it passes (an overdue decision stays overdue)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Say why the deadline is extended.")})
@@ -468,7 +470,12 @@ def deadline_extend(*, application: Application, actor: User, reason: str) -> Ap
         raise InvalidTransition(_("Only an open application with a running clock can be extended."))
     if locked.extended:
         raise InvalidTransition(_("The deadline was extended once already."))
-    locked.decision_due += EXTENSION_PERIOD
+    if locked.decision_due < timezone.now():
+        raise InvalidTransition(
+            _("The deadline passed on %s: a deadline can only be extended before it passes.")
+            % f"{timezone.localdate(locked.decision_due):%Y-%m-%d}"
+        )
+    locked.decision_due = months_later(locked.decision_due, EXTENSION_PERIOD)
     locked.extended = True
     locked.extension_reason = reason
     locked.save(update_fields=["decision_due", "extended", "extension_reason", "updated_at"])

@@ -2,9 +2,11 @@
 errors (from the workflow layer), the application row lock and the audit helper.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
 from django.db import models
+from django.utils import timezone
 
 from access.models import Application
 from portal.audit import audit_record
@@ -13,9 +15,18 @@ from portal.workflow import Incomplete
 from portal.workflow import InvalidTransition as InvalidTransition
 from portal.workflow import NotPermitted as NotPermitted
 
-DECISION_PERIOD = timedelta(days=91)  # three months, Art 68(4)
-EXTENSION_PERIOD = timedelta(days=91)  # once, by three more months
+# Calendar months, counted on the portal's local calendar (as access.clocks counts the results
+# clock): complete on 30 November, the decision is due on 28 February.
+DECISION_PERIOD = relativedelta(months=3)  # three months, Art 68(4)
+EXTENSION_PERIOD = relativedelta(months=3)  # once, by three more months
 COMPLETION_PERIOD = timedelta(weeks=4)  # to complete an incomplete application
+
+
+def months_later(moment: datetime, period: relativedelta) -> datetime:
+    """``moment`` plus ``period`` of calendar months on the portal's local calendar (the last
+    day of a shorter month when the day does not exist there)."""
+    return timezone.localtime(moment) + period
+
 
 # Fields the applicant fills in (everything else is set by the workflow).
 APPLICANT_FIELDS = [

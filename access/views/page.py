@@ -200,7 +200,8 @@ def application_extend(request, pk):
             question=_("Extend the decision deadline of %s?") % _named(application),
             consequences=[
                 _("The decision is due on %(new)s instead of %(old)s.") % {
-                    "new": _day(application.decision_due + services.EXTENSION_PERIOD),
+                    "new": _day(services.months_later(application.decision_due,
+                                                        services.EXTENSION_PERIOD)),
                     "old": _day(application.decision_due),
                 },
                 _("The applicant is told the reason: %s") % data["reason"],

@@ -179,7 +179,7 @@ def test_it_asks_before_extending_the_deadline_and_names_the_new_date(access, cl
     url = reverse("access:application_extend", args=[access.submitted.pk])
     due = access.submitted.decision_due
     html = _confirmation(chair.post(url, {"reason": "Three committees."}))
-    new = due + services.EXTENSION_PERIOD
+    new = services.months_later(due, services.EXTENSION_PERIOD)
     assert f"The decision is due on {new:%Y-%m-%d} instead of {due:%Y-%m-%d}." in html
     assert Application.objects.get(pk=access.submitted.pk).extended is False
     page = _message(chair, chair.post(url, {"reason": "Three committees.", "confirmed": "yes"}))
