@@ -59,6 +59,7 @@ register(
     AuditAction("access.results.reported", _("A permit's results were reported")),
     AuditAction("access.results.reminded", _("A permit holder was reminded of the results")),
     AuditAction("access.results.overdue_flagged", _("A permit's results were flagged overdue")),
+    AuditAction("access.reminder.sent", _("A reminder of a deadline was sent")),
     AuditAction("access.results.clock_extended", _("The access body extended a results clock")),
     # Access tokens and what they rest on
     AuditAction("access.token.issued", _("An access token was issued for a node")),

@@ -29,6 +29,7 @@ from access.models.register import (
     RegisterOutcome,
     ResultOutput,
 )
+from access.models.reminders import Reminder
 from access.models.reviews import (
     Clarification,
     Comment,
@@ -67,6 +68,7 @@ __all__ = [
     "Purpose",
     "RefusalGround",
     "RegisterOutcome",
+    "Reminder",
     "ResultOutput",
     "Review",
     "SigningKey",
