@@ -163,6 +163,20 @@ def comment_for_applicant(comment: Comment) -> None:
     )
 
 
+def comment_from_applicant(comment: Comment) -> None:
+    """The applicant wrote to the committees: every reviewing committee's members with a seat
+    on its review are told (not parties, not conflicted members)."""
+    application = comment.application
+    _send(
+        _committee_emails(application),
+        _("The applicant commented"),
+        _("New comment from the applicant on “%s”") % application.title,
+        [comment.body],
+        _app_path(application),
+        _("Read the comment"),
+    )
+
+
 def clarification_requested(clarification: Clarification) -> None:
     application = clarification.application
     lines = [clarification.question]

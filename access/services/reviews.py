@@ -160,7 +160,9 @@ def comment_add(
     )
     if committee is not None:
         _start_review(locked, actor)
-    if visible_to_applicant and committee is not None:
+    if committee is None:
+        notifications.comment_from_applicant(comment)
+    elif visible_to_applicant:
         notifications.comment_for_applicant(comment)
     return comment
 
