@@ -242,6 +242,13 @@ def team_invite(*, application: Application, actor: User, email: str, role: str 
         raise InvalidTransition(_("Team members can be invited while drafting or clarifying."))
     email = (email or "").strip().lower()
     validate_email(email)
+    if actor.email and email == actor.email.lower():
+        raise ValidationError(
+            {
+                "email": _("%s is your own address: as the applicant you have access already.")
+                % email
+            }
+        )
     if locked.team.filter(email=email).exists():
         raise ValidationError({"email": _("%s is already invited.") % email})
     # One researcher's invitations are counted one request at a time.
