@@ -4,14 +4,16 @@ workflow allows, so most fields are optional here and the service's refusal is s
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from access import uploads
+from access.limits import APPLICATION_TEXT, LONG_TEXT, NOTE
 from access.models import AiUse, Application, Committee, RefusalGround, Vote
+from access.permissions import members_of
 from access.services import APPLICANT_FIELDS, PERMIT_CHANGES, check_permit_end
 from catalogue import duo
-from access.permissions import members_of
 from catalogue.forms import ListField
 from catalogue.purposes import Purpose
 from portal.models import Role, User
@@ -92,6 +94,11 @@ class ApplicationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
             field.required = name == "title"
+        for name, limit in APPLICATION_TEXT.items():
+            field = self.fields[name]
+            field.max_length = limit
+            field.validators.append(MaxLengthValidator(limit))
+            field.widget.attrs["maxlength"] = str(limit)
         self.fields["processing_months"].widget.attrs.update(min=1, max=120)
         self.fields["lay_title"].help_text = _(
             "Shown in the public register. Plain words a patient would understand."
@@ -136,20 +143,25 @@ class TeamInviteForm(forms.Form):
 
 class WithdrawForm(forms.Form):
     reason = forms.CharField(
-        label=_("Why do you withdraw? (optional)"), required=False, widget=_text()
+        label=_("Why do you withdraw? (optional)"),
+        required=False,
+        widget=_text(),
+        max_length=LONG_TEXT,
     )
 
 
 class ClarificationAnswerForm(forms.Form):
-    answer = forms.CharField(label=_("Your answer"), widget=_text(5))
+    answer = forms.CharField(label=_("Your answer"), widget=_text(5), max_length=LONG_TEXT)
 
 
 class ApplicantCommentForm(forms.Form):
-    body = forms.CharField(label=_("Message to the committees"), widget=_text())
+    body = forms.CharField(
+        label=_("Message to the committees"), widget=_text(), max_length=LONG_TEXT
+    )
 
 
 class CommitteeCommentForm(forms.Form):
-    body = forms.CharField(label=_("Comment"), widget=_text())
+    body = forms.CharField(label=_("Comment"), widget=_text(), max_length=LONG_TEXT)
     visible_to_applicant = forms.BooleanField(
         label=_("Show this comment to the applicant"),
         required=False,
@@ -158,7 +170,9 @@ class CommitteeCommentForm(forms.Form):
 
 
 class ConflictForm(forms.Form):
-    note = forms.CharField(label=_("Nature of the conflict (optional)"), required=False)
+    note = forms.CharField(
+        label=_("Nature of the conflict (optional)"), required=False, max_length=NOTE
+    )
 
 
 class VoteForm(forms.Form):
@@ -168,13 +182,14 @@ class VoteForm(forms.Form):
         label=_("Reason"),
         required=False,
         widget=_text(),
+        max_length=LONG_TEXT,
         help_text=_("Required when you vote to reject."),
     )
 
 
 class ClarificationRequestForm(forms.Form):
     question = forms.CharField(label=_("Question for the applicant"), required=False,
-                               widget=_text())  # fmt: skip
+                               widget=_text(), max_length=LONG_TEXT)  # fmt: skip
     incomplete = forms.BooleanField(
         label=_("The application is incomplete"),
         required=False,
@@ -194,6 +209,7 @@ class DecideForm(forms.Form):
         label=_("Reasons"),
         required=False,
         widget=_text(),
+        max_length=LONG_TEXT,
         help_text=_("Required to reject; the applicant reads them."),
     )
     ground = forms.ChoiceField(
@@ -205,7 +221,7 @@ class DecideForm(forms.Form):
         ),
     )
     conditions = forms.CharField(label=_("Conditions of the permit"), required=False,
-                                 widget=_text())  # fmt: skip
+                                 widget=_text(), max_length=LONG_TEXT)  # fmt: skip
     ends_on = forms.DateField(
         label=_("Permit end date (optional)"),
         required=False,
@@ -232,6 +248,7 @@ class ExtensionForm(forms.Form):
         label=_("Reason for the extension"),
         required=False,
         widget=_text(),
+        max_length=LONG_TEXT,
         help_text=_("Once, by three months (Art 68(4)); the applicant is told the reason."),
     )
 
@@ -249,6 +266,7 @@ class PermitChangeForm(forms.Form):
         label=_("Reason"),
         required=False,
         widget=_text(),
+        max_length=LONG_TEXT,
         help_text=_("Required to suspend or revoke; the holder is told."),
     )
 

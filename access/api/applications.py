@@ -29,6 +29,7 @@ from access.api.common import (
     _valid,
     answers,
 )
+from access.limits import APPLICATION_TEXT, LONG_TEXT
 from access.models import (
     Application,
     Comment,
@@ -104,6 +105,7 @@ class ApplicationUpdateInput(serializers.ModelSerializer):
     class Meta:
         model = Application
         fields = FORM_FIELDS
+        extra_kwargs = {name: {"max_length": limit} for name, limit in APPLICATION_TEXT.items()}
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
@@ -193,7 +195,9 @@ class ApplicationMissingApi(AccessApi):
 
 class ApplicationWithdrawApi(AccessApi):
     class WithdrawInput(serializers.Serializer):
-        reason = serializers.CharField(required=False, allow_blank=True, default="")
+        reason = serializers.CharField(
+            required=False, allow_blank=True, default="", max_length=LONG_TEXT
+        )
 
     @extend_schema(request=WithdrawInput, responses=answers(ApplicationDetailOutput))
     def post(self, request, pk):
@@ -226,7 +230,7 @@ class ApplicationClarificationAnswerApi(AccessApi):
     """Answer the committees' open questions; the application goes back under review."""
 
     class ClarificationAnswerInput(serializers.Serializer):
-        answer = serializers.CharField()
+        answer = serializers.CharField(max_length=LONG_TEXT)
 
     @extend_schema(
         request=ClarificationAnswerInput,
@@ -246,7 +250,7 @@ class ApplicationCommentsApi(AccessApi):
     (internal unless ``visible_to_applicant``); the applicant's replies go to every committee."""
 
     class CommentInput(serializers.Serializer):
-        body = serializers.CharField()
+        body = serializers.CharField(max_length=LONG_TEXT)
         visible_to_applicant = serializers.BooleanField(default=False)
         committee = serializers.PrimaryKeyRelatedField(
             queryset=Committee.objects.all(),
@@ -291,7 +295,7 @@ class ApplicationExtendDeadlineApi(AccessApi):
     """Extend the decision deadline once by three months (a reviewing chair or the access body)."""
 
     class ExtendDeadlineInput(serializers.Serializer):
-        reason = serializers.CharField()
+        reason = serializers.CharField(max_length=LONG_TEXT)
 
     @extend_schema(request=ExtendDeadlineInput, responses=answers(ApplicationDetailOutput))
     def post(self, request, pk):

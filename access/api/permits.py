@@ -18,6 +18,7 @@ from access.api.common import (
     _valid,
     answers,
 )
+from access.limits import LONG_TEXT
 from access.models import (
     Permit,
 )
@@ -75,7 +76,11 @@ class PermitChangeApi(AccessApi):
     class PermitChangeInput(serializers.Serializer):
         change = serializers.ChoiceField(choices=sorted(services.PERMIT_CHANGES))
         reason = serializers.CharField(
-            required=False, allow_blank=True, default="", help_text="Required to suspend or revoke."
+            required=False,
+            allow_blank=True,
+            default="",
+            max_length=LONG_TEXT,
+            help_text="Required to suspend or revoke.",
         )
 
     @extend_schema(request=PermitChangeInput, responses=answers(PermitOutput))

@@ -23,6 +23,7 @@ from access.api.common import (
     _with_details,
     answers,
 )
+from access.limits import LONG_TEXT, NOTE
 from access.models import (
     Application,
     ConflictOfInterest,
@@ -183,7 +184,7 @@ class ReviewConflictApi(AccessApi):
     """Declare a conflict of interest; a vote already cast is withdrawn."""
 
     class ConflictInput(serializers.Serializer):
-        note = serializers.CharField(required=False, allow_blank=True, default="")
+        note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE)
 
     @extend_schema(request=ConflictInput, responses=answers(ReviewDetailOutput))
     def post(self, request, pk):
@@ -199,7 +200,11 @@ class ReviewVoteApi(AccessApi):
     class VoteInput(serializers.Serializer):
         choice = serializers.ChoiceField(choices=Vote.Choice.choices)
         reason = serializers.CharField(
-            required=False, allow_blank=True, default="", help_text="Required to reject."
+            required=False,
+            allow_blank=True,
+            default="",
+            max_length=LONG_TEXT,
+            help_text="Required to reject.",
         )
 
     @extend_schema(request=VoteInput, responses=answers(ReviewDetailOutput))
@@ -216,7 +221,7 @@ class ReviewClarificationApi(AccessApi):
     """Ask the applicant a question; ``incomplete`` stops the clock (four weeks to complete)."""
 
     class ClarificationRequestInput(serializers.Serializer):
-        question = serializers.CharField()
+        question = serializers.CharField(max_length=LONG_TEXT)
         incomplete = serializers.BooleanField(default=False)
 
     @extend_schema(
@@ -241,9 +246,15 @@ class ReviewDecideApi(AccessApi):
     class DecisionInput(serializers.Serializer):
         approve = serializers.BooleanField()
         reason = serializers.CharField(
-            required=False, allow_blank=True, default="", help_text="Required to reject."
+            required=False,
+            allow_blank=True,
+            default="",
+            max_length=LONG_TEXT,
+            help_text="Required to reject.",
         )
-        conditions = serializers.CharField(required=False, allow_blank=True, default="")
+        conditions = serializers.CharField(
+            required=False, allow_blank=True, default="", max_length=LONG_TEXT
+        )
         ends_on = serializers.DateField(required=False, allow_null=True, default=None)
         ground = serializers.ChoiceField(
             choices=RefusalGround.choices,
