@@ -245,7 +245,7 @@ class ApplicationClarificationAnswerApi(AccessApi):
         return Response(_application_output(application))
 
 
-class ApplicationCommentsApi(AccessApi):
+class ApplicationCommentsApi(ListApi):
     """Comments on an application. Committee members comment for one of their committees
     (internal unless ``visible_to_applicant``); the applicant's replies go to every committee."""
 
@@ -264,8 +264,10 @@ class ApplicationCommentsApi(AccessApi):
     @extend_schema(responses=answers(CommentOutput(many=True), invalid=None, conflict=False))
     def get(self, request, pk):
         application = selectors.access_application(request.user, pk)
-        comments = selectors.visible_comments(request.user, application)
-        return Response(CommentOutput(comments, many=True).data)
+        comments = selectors.visible_comments(request.user, application).order_by(
+            "created_at", "pk"
+        )
+        return self.paginated(request, comments, CommentOutput)
 
     @extend_schema(request=CommentInput, responses=answers(CommentOutput, code=201))
     def post(self, request, pk):

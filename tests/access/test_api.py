@@ -274,7 +274,7 @@ def test_it_never_shows_the_applicant_internal_comments(world, client_for, perso
     def bodies(persona):
         response = call(client_for(persona), "get", "application_comments", pk=pk)
         assert response.status_code == 200
-        return [c["body"] for c in response.json()]
+        return [c["body"] for c in response.json()["results"]]
 
     everything = ["Check the scanner list internally", "Which scanners?", "Siemens 3T."]
     assert bodies("researcher") == ["Which scanners?", "Siemens 3T."]
@@ -316,7 +316,7 @@ def test_it_keeps_internal_comments_from_a_team_member_who_also_reviews(
         committee=access.oslo,
     )
     response = call(client_for("both"), "get", "application_comments", pk=application.pk)
-    assert response.status_code == 200 and response.json() == []
+    assert response.status_code == 200 and response.json()["results"] == []
 
 
 # --- Invalid input --------------------------------------------------------------------------
