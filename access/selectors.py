@@ -46,6 +46,7 @@ from access.permissions import (
 from catalogue.models import Dataset, Node, Study
 from catalogue.selectors import operated_nodes
 from portal.models import AnyUser, Role, User
+from portal.workflow import NotPermitted
 
 
 def _is_admin(user: AnyUser) -> bool:
@@ -114,15 +115,17 @@ def access_committee(user: AnyUser, pk: int | str) -> Committee:
 
 
 def access_review(user: AnyUser, pk: int | str, *, as_chair: bool = False) -> Review:
-    """A committee review ``user`` takes part in (as a member, or as the chair). The applicant
-    and their team never do, whatever seats they hold: for them the review does not exist."""
+    """A committee review ``user`` takes part in (as a member, or with ``as_chair`` as the
+    chair). The applicant and their team never do, whatever seats they hold: for them the
+    review does not exist (404). A member who is not the chair sees it, so is refused (403)."""
     try:
         review = Review.objects.select_related("application", "committee").get(pk=pk)
     except (Review.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
-    allowed = may_chair(user, review) if as_chair else may_review(user, review)
-    if not allowed or review.application.status == Application.Status.DRAFT:
+    if not may_review(user, review) or review.application.status == Application.Status.DRAFT:
         raise Http404
+    if as_chair and not may_chair(user, review):
+        raise NotPermitted(_("Only the chair of %s can decide.") % review.committee)
     return review
 
 
@@ -138,7 +141,8 @@ def visible_permits(user: AnyUser) -> QuerySet[Permit]:
 
 def access_permit(user: AnyUser, pk: int | str, *, for_change: bool = False) -> Permit:
     """A permit ``user`` may see; with ``for_change``, one they may suspend or revoke
-    (the chair of the committee that issued it, or an access-body administrator)."""
+    (the chair of the committee that issued it, or an access-body administrator). 404 for a
+    permit they cannot see; 403 for one they see but may not change."""
     try:
         permit = (
             visible_permits(user)
@@ -148,7 +152,9 @@ def access_permit(user: AnyUser, pk: int | str, *, for_change: bool = False) -> 
     except (Permit.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
     if for_change and not may_change_permit(user, permit):
-        raise Http404
+        raise NotPermitted(
+            _("Only the issuing committee's chair or the access body can change this permit.")
+        )
     return permit
 
 

@@ -43,13 +43,14 @@ ACCESS_API_CASES = [
     ("access_api:review_vote", "api_oslo_review", "post", api_only(*OSLO_MEMBERS, ok=UNSUPPORTED)),
     ("access_api:review_clarification", "api_oslo_review", "post",
      api_only(*OSLO_MEMBERS, ok=UNSUPPORTED)),
-    ("access_api:review_decide", "api_oslo_review", "post",
-     api_only("committee_chair", ok=UNSUPPORTED)),  # a member who is not the chair: 404
+    ("access_api:review_decide", "api_oslo_review", "post",  # a member, not the chair: 403
+     {**api_only("committee_chair", ok=UNSUPPORTED), "committee_member": 403}),
     ("access_api:invitation", "api_invitation", "post", api_only("citizen", ok=UNSUPPORTED)),
     ("access_api:permits", None, "get", SIGNED_IN),
     ("access_api:permit", "api_permit", "get", api_only(*SUBMITTED_READERS)),
-    ("access_api:permit_change", "api_permit", "post",
-     api_only("committee_chair", "hdab_admin", ok=UNSUPPORTED)),
+    ("access_api:permit_change", "api_permit", "post",  # who sees it but may not change it: 403
+     {**api_only("committee_chair", "hdab_admin", ok=UNSUPPORTED),
+      "researcher": 403, "committee_member": 403}),
     ("access_api:permit_tokens", "api_permit", "get", api_only(*SUBMITTED_READERS)),
     ("access_api:permit_tokens", "api_permit", "post",
      api_only(*SUBMITTED_READERS, ok=UNSUPPORTED)),  # the service then says who may (403)

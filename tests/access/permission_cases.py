@@ -45,11 +45,13 @@ ACCESS_PAGE_CASES = [
     ("access:review_vote", "page_oslo_review", "post", only(*OSLO_MEMBERS)),  # no choice
     ("access:review_clarify", "page_oslo_review", "post", only(*OSLO_MEMBERS)),  # no question
     ("access:review_comment", "page_valencia_review", "post", only("committee_chair")),
-    ("access:review_decide", "page_oslo_review", "post", only("committee_chair")),  # a member: 404
+    ("access:review_decide", "page_oslo_review", "post",
+     {**only("committee_chair"), "committee_member": 403}),  # a member sees it: 403
     ("access:invitation", "page_invitation", "get", only("citizen")),  # addressed to the citizen
     ("access:permit_list", None, "get", only(*SUBMITTED_READERS)),
     ("access:permit_detail", "page_permit", "get", only(*SUBMITTED_READERS)),
-    ("access:permit_change", "page_permit", "post", only("committee_chair", "hdab_admin")),
+    ("access:permit_change", "page_permit", "post",  # who sees it but may not change it: 403
+     {**only("committee_chair", "hdab_admin"), "researcher": 403, "committee_member": 403}),
     # Tokens: the permit names the researcher; those who see the permit without being named
     # on it are told why not (403); an empty form is shown again with its error (200)
     ("access:token_issue", "page_permit", "post",

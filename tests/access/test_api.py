@@ -249,7 +249,7 @@ def test_it_suspends_and_reactivates_a_permit(world, client_for):
     assert response.status_code == 200 and response.json()["status"] == "suspended"
     assert call(researcher, "get", "permit", pk=pk).json()["status_reason"] == "Audit"
     data = {"change": "revoke", "reason": "Mine"}
-    assert call(researcher, "post", "permit_change", data, pk=pk).status_code == 404
+    assert call(researcher, "post", "permit_change", data, pk=pk).status_code == 403
     data = {"change": "revoke", "reason": "Breach"}
     assert call(client_for("hdab_admin"), "post", "permit_change", data, pk=pk).status_code == 200
     response = call(chair, "post", "permit_change", {"change": "reactivate"}, pk=pk)

@@ -253,10 +253,11 @@ def test_it_refuses_a_chair_changing_their_own_permit(access, catalogue, insider
     # Made chair afterwards, the holder tries to lift the suspension of their own permit.
     services.committee_add_member(committee=access.oslo, user=insider, actor=None, chair=True)
     client = logged_in(insider)
+    # They see their permit, so are refused (403), not told it does not exist.
     answer = api(client, "post", "permit_change", {"change": "reactivate"}, pk=permit.pk)
-    assert answer.status_code == 404
+    assert answer.status_code == 403
     page = client.post(reverse("access:permit_change", args=[permit.pk]), {"change": "reactivate"})
-    assert page.status_code == 404
+    assert page.status_code == 403
     assert (
         "Reactivate"
         not in client.get(reverse("access:permit_detail", args=[permit.pk])).content.decode()
