@@ -8,7 +8,7 @@ rewrite the table but does not hold the key cannot rebuild a chain that verifies
 
 import hmac
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -132,7 +132,12 @@ def _events() -> Iterator[AuditEvent]:
     return AuditEvent.objects.order_by("seq").iterator(chunk_size=2000)
 
 
-def verify_chain(keyring: AuditKeyring | None = None) -> ChainReport:
+def verify_chain(
+    keyring: AuditKeyring | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+    every: int = 10_000,
+) -> ChainReport:
     """Walk the chain from the first event and report the first broken, missing or forged link.
 
     Every event must follow the one before without a gap, link to its hash, and carry the hash
@@ -141,6 +146,9 @@ def verify_chain(keyring: AuditKeyring | None = None) -> ChainReport:
     only when a keyed event follows them, whose signature then covers them through
     ``prev_hash``. An unkeyed event after a keyed one, a chain with no keyed event at all, and
     an event signed with a key id that ``AUDIT_KEYS`` does not hold are all reported.
+
+    ``progress``, if given, is called with the number of events checked so far after every
+    ``every`` events, so that a long walk shows it is moving.
     """
     keyring = keyring or current_keyring()
     expected_seq = 1
@@ -187,6 +195,8 @@ def verify_chain(keyring: AuditKeyring | None = None) -> ChainReport:
         prev_hash = event.hash
         expected_seq += 1
         checked += 1
+        if progress is not None and checked % every == 0:
+            progress(checked)
     if checked and unkeyed == checked:
         return broken(
             f"none of the {checked} events is signed: since the chain was keyed it always ends "

@@ -17,9 +17,21 @@ class Command(BaseCommand):
             help="The head hash recorded earlier (for example in an external log); the chain "
             "must still contain it, which also catches events removed from the end.",
         )
+        parser.add_argument(
+            "--progress-every",
+            type=int,
+            default=10_000,
+            help="Write progress to stderr after every N events checked (default 10000).",
+        )
 
-    def handle(self, *args, expect_head=None, **options):
-        report = verify_chain()
+    def handle(self, *args, expect_head=None, progress_every=10_000, **options):
+        total = AuditEvent.objects.count()
+
+        def progress(checked: int) -> None:
+            self.stderr.write(f"checked {checked} of {total} events")
+            self.stderr.flush()
+
+        report = verify_chain(progress=progress, every=max(1, progress_every))
         if not report.ok:
             raise CommandError(
                 f"Audit chain broken after {report.checked} good events: {report.problem}"
