@@ -547,6 +547,9 @@ API_PATHS = [
     "/api/access/permits/{id}/",
     "/api/access/permits/{id}/change/",
     "/api/access/permits/{id}/tokens/",
+    "/api/access/permits/{id}/results/",
+    "/api/access/permits/{id}/results/outputs/",
+    "/api/access/permits/{id}/results/outputs/{output_pk}/",
     "/api/access/tokens/{id}/",
     "/api/access/tokens/{id}/revoke/",
 ]
