@@ -41,6 +41,7 @@ register(
         "access.review.conflict_declared", _("A committee member declared a conflict of interest")
     ),
     AuditAction("access.review.voted", _("A committee member voted")),
+    AuditAction("access.review.terms_set", _("A chair set the terms of a permit to be issued")),
     AuditAction("access.review.approved", _("A committee approved its part of an application")),
     AuditAction("access.review.rejected", _("A committee rejected its part of an application")),
     # Permits
@@ -58,8 +59,8 @@ register(
     AuditAction("access.results.output_removed", _("A permit holder removed a result")),
     AuditAction("access.results.reported", _("A permit's results were reported")),
     AuditAction("access.results.reminded", _("A permit holder was reminded of the results")),
-    AuditAction("access.results.overdue_flagged", _("A permit's results were flagged overdue")),
     AuditAction("access.reminder.sent", _("A reminder of a deadline was sent")),
+    AuditAction("access.results.overdue_flagged", _("A permit's results were flagged overdue")),
     AuditAction("access.results.clock_extended", _("The access body extended a results clock")),
     # Access tokens and what they rest on
     AuditAction("access.token.issued", _("An access token was issued for a node")),

@@ -119,7 +119,8 @@ class ReviewDetailOutput(serializers.ModelSerializer):
         model = Review
         fields = [
             "id", "status", "committee", "application", "items", "tally", "votes", "conflicts",
-            "decisive_votes", "consent", "reason", "conditions", "decided_by", "decided_at",
+            "decisive_votes", "consent", "reason", "conditions", "permit_ends_on", "decided_by",
+            "decided_at",
         ]  # fmt: skip
 
     @extend_schema_field(ConsentCountOutput(many=True))
@@ -237,6 +238,24 @@ class ReviewClarificationApi(AccessApi):
             incomplete=data["incomplete"],
         )
         return Response(ClarificationOutput(clarification).data, status=status.HTTP_201_CREATED)
+
+
+class ReviewTermsApi(AccessApi):
+    """The chair records the permit's conditions and end date before the votes settle: the
+    permit issued when they settle an approval carries them."""
+
+    class TermsInput(serializers.Serializer):
+        conditions = serializers.CharField(
+            required=False, allow_blank=True, default="", max_length=LONG_TEXT
+        )
+        ends_on = serializers.DateField(required=False, allow_null=True, default=None)
+
+    @extend_schema(request=TermsInput, responses=answers(ReviewDetailOutput))
+    def post(self, request, pk):
+        review = selectors.access_review(request.user, pk, as_chair=True)
+        data = _valid(self.TermsInput, request)
+        services.review_terms_set(review=review, actor=request.user, **data)
+        return Response(_review_output(request.user, pk))
 
 
 class ReviewDecideApi(AccessApi):

@@ -60,6 +60,7 @@ urlpatterns = [
         reviews.ReviewClarificationApi.as_view(),
         name="review_clarification",
     ),
+    path("reviews/<id:pk>/terms/", reviews.ReviewTermsApi.as_view(), name="review_terms"),
     path("reviews/<id:pk>/decide/", reviews.ReviewDecideApi.as_view(), name="review_decide"),
     path("invitations/<str:token>/", applications.InvitationAnswerApi.as_view(), name="invitation"),
     path("permits/", permits.PermitListApi.as_view(), name="permits"),

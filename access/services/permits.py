@@ -50,7 +50,7 @@ def _permit_number(application: Application, review: Review) -> str:
 def _permit_issue(application: Application, review: Review, actor: User | None) -> Permit:
     starts_on = timezone.localdate()
     ends_on = review.permit_ends_on
-    if ends_on is None:
+    if ends_on is None or ends_on <= starts_on:  # none set, or set and passed before the votes
         months = application.processing_months or 12
         ends_on = min(
             starts_on + timedelta(days=round(months * 30.44)),

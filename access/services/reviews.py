@@ -335,6 +335,34 @@ def evaluate_after_answer(application: Application) -> None:
             break
 
 
+@transaction.atomic
+def review_terms_set(
+    *, review: Review, actor: User, conditions: str = "", ends_on: date | None = None
+) -> Review:
+    """The chair records the permit's conditions and end date before or while the members
+    vote: under the majority or unanimity rule the vote that settles an approval issues the
+    permit at once, with these terms (a decision by the chair may restate them). A date that
+    has passed by then gives way to the requested processing period."""
+    application, review = _open_review(review, actor)
+    if not may_chair(actor, review):
+        raise NotPermitted(_("Only the chair of %s can set the permit's terms.") % review.committee)
+    _require_no_conflict(review, actor)
+    if ends_on is not None:
+        check_permit_end(timezone.localdate(), ends_on)
+    review.conditions = (conditions or "").strip()
+    review.permit_ends_on = ends_on
+    review.save(update_fields=["conditions", "permit_ends_on"])
+    _record(
+        "access.review.terms_set",
+        actor,
+        application,
+        committee=review.committee_id,
+        conditions=review.conditions,
+        ends_on=ends_on,
+    )
+    return review
+
+
 def reevaluate_committee(committee: Committee) -> None:
     """Count again the votes of ``committee``'s pending reviews after its members or its
     decision rule changed: the votes already cast may now settle a review (the last member who
@@ -374,8 +402,9 @@ def review_decide(
         raise ValidationError({"ground": _("Choose one of the grounds of Article 68.")})
     if ends_on is not None:
         check_permit_end(timezone.localdate(), ends_on)
-    review.conditions = (conditions or "").strip()
-    review.permit_ends_on = ends_on if approve else None
+    # Terms the chair recorded earlier (review_terms_set) stand unless restated here.
+    review.conditions = (conditions or "").strip() or review.conditions
+    review.permit_ends_on = (ends_on or review.permit_ends_on) if approve else None
     _start_review(application, actor)
     outcome = Review.Status.APPROVED if approve else Review.Status.REJECTED
     _decide(application, review, actor, outcome, reason=reason, via="chair", ground=ground)

@@ -43,6 +43,8 @@ ACCESS_API_CASES = [
     ("access_api:review_vote", "api_oslo_review", "post", api_only(*OSLO_MEMBERS, ok=UNSUPPORTED)),
     ("access_api:review_clarification", "api_oslo_review", "post",
      api_only(*OSLO_MEMBERS, ok=UNSUPPORTED)),
+    ("access_api:review_terms", "api_oslo_review", "post",  # a member, not the chair: 403
+     {**api_only("committee_chair", ok=UNSUPPORTED), "committee_member": 403}),
     ("access_api:review_decide", "api_oslo_review", "post",  # a member, not the chair: 403
      {**api_only("committee_chair", ok=UNSUPPORTED), "committee_member": 403}),
     ("access_api:invitation", "api_invitation", "post", api_only("citizen", ok=UNSUPPORTED)),

@@ -541,6 +541,7 @@ API_PATHS = [
     "/api/access/reviews/{id}/conflict/",
     "/api/access/reviews/{id}/vote/",
     "/api/access/reviews/{id}/clarification/",
+    "/api/access/reviews/{id}/terms/",
     "/api/access/reviews/{id}/decide/",
     "/api/access/invitations/{token}/",
     "/api/access/permits/",
