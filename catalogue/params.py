@@ -153,12 +153,14 @@ class Reader:
         return found[0] if found else None
 
     def ids(self, name: str, *, what: str) -> tuple[int, ...]:
-        """Object ids: ASCII digits naming a possible primary key; ``what`` says of what."""
+        """Object ids: ASCII digits; ``what`` says of what. Digits that can name no object (0,
+        or beyond the largest key) match nothing, as such an id in an address finds nothing;
+        anything else is refused."""
         found = []
         for value in self.values(name):
-            number = int(value) if value.isascii() and value.isdigit() and len(value) < 20 else 0
-            if is_id(number):
-                found.append(number)
+            if value.isascii() and value.isdigit():
+                number = int(value) if len(value) < 20 else 0
+                found.append(number if is_id(number) else 0)  # 0: no object has it
             else:
                 self.refuse(
                     name, _("%(value)s is not %(what)s.") % {"value": _quoted(value), "what": what}

@@ -188,7 +188,6 @@ def test_the_search_page_leads_researchers_to_the_counts(catalogue, client_for):
         "condition=h%00x",  # a NUL, which PostgreSQL refuses in a string
         "body_part=%C3%9F%00",
         "node=%C2%B2",  # "²" is a digit to Python, not an id
-        "node=99999999999999999999999",  # beyond a database id
         "slice_thickness_from=-3.5e16&field_strength_to=1e-62",
     ],
 )
@@ -196,6 +195,15 @@ def test_unreadable_criteria_are_refused_not_a_server_error(catalogue, client_fo
     """More in test_refused_criteria.py."""
     answer = client_for("researcher").get(f"/api/catalogue/feasibility/?{query}")
     assert answer.status_code == 400, answer.content
+
+
+def test_a_node_id_beyond_any_key_counts_nothing(catalogue, client_for):
+    """As such an id in an address finds nothing (tests/test_api_ids.py)."""
+    answer = client_for("researcher").get(
+        "/api/catalogue/feasibility/?node=99999999999999999999999"
+    )
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["nodes"] == []
 
 
 @pytest.mark.parametrize("query", ["age_from=88846114", "age_to=88846114&age_from=40"])
